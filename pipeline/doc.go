@@ -1,0 +1,32 @@
+// Package pipeline is ferry's core: routing rules, policy, the deploy state
+// machine and the engine that performs its effects.
+//
+// It imports no SDK: storage, targets and chats plug in through the small
+// interfaces declared here (Store, Target, Notifier, Resolver).
+//
+// # The deploy state machine
+//
+//	requested ──► awaiting_approval ──► queued ──► running ──► succeeded
+//	    │               │    │                      │  ▲
+//	    ▼               ▼    ▼                      ▼  │
+//	  denied        rejected expired              paused (brake, manual gate, pause)
+//	                                                │
+//	                                  running ──► failed ──► rolling_back ──► rolled_back
+//	  any non-final state ──► cancelled (by a user, or superseded by a newer queued deploy)
+//	  running ──► interrupted (ferry restarted and the target cannot resume) ──► running | rolling_back
+//
+// Invariants:
+//
+//   - Next(state, event) is pure; the Engine persists every transition with a
+//     compare-and-swap on the previous state (Store.Transition), so two
+//     concurrent Approve clicks or two engines never start one deploy twice.
+//   - At most one deploy per (project, environment) holds the environment
+//     (running, paused, rolling_back, interrupted); newer requests queue, and
+//     a queued deploy is cancelled when a newer one is queued for the same
+//     environment.
+//   - A running deploy survives a restart: units finished are journaled in
+//     the store and skipped on resume; a target that cannot resume safely
+//     leaves the deploy interrupted, with Resume and Rollback offered.
+//   - Approvals, locks, bake waits and batches are rows, not goroutines
+//     waiting on channels; time comes from an injected clock.
+package pipeline
