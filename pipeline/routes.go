@@ -105,3 +105,10 @@ func (r Route) named(kind, name string) Route {
 	}
 	return r
 }
+
+func joinNames(names []string) string {
+	if len(names) == 0 {
+		return "(none)"
+	}
+	return strings.Join(names, ", ")
+}

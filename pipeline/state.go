@@ -86,7 +86,7 @@ type Effect string
 const (
 	EffectWork     Effect = "work"     // run (or resume) the deploy's batches
 	EffectRollback Effect = "rollback" // return updated units to their previous release
-	EffectStop     Effect = "stop"     // stop the deploy's worker
+	EffectStop     Effect = "stop"     // stop the deploy's worker now, killing what it runs
 	EffectSchedule Effect = "schedule" // the environment may be free: start the next queued deploy
 	EffectFinished Effect = "finished" // tell the requester how it ended
 )
@@ -136,16 +136,13 @@ func Next(s State, ev Event) (State, []Effect, error) {
 		effects = append(effects, EffectWork)
 	case StateRollingBack:
 		effects = append(effects, EffectStop, EffectRollback)
-	case StatePaused:
+	case StateCancelled:
 		effects = append(effects, EffectStop)
 	}
 	if s.Holds() && !to.Holds() || to == StateQueued {
 		effects = append(effects, EffectSchedule)
 	}
-	if to.Done() && s != to {
-		if s == StateRunning || s == StatePaused || s == StateInterrupted {
-			effects = append([]Effect{EffectStop}, effects...)
-		}
+	if to.Done() {
 		effects = append(effects, EffectFinished)
 	}
 	return to, effects, nil

@@ -1,0 +1,331 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Clock is the time source of the engine; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Notifier hears about every change of a deploy: each transition and each
+// unit's progress. It is called synchronously and must not block; chats
+// fetch what they render from the store.
+type Notifier interface {
+	DeployChanged(ctx context.Context, d Deploy)
+}
+
+// Config is what an Engine needs.
+type Config struct {
+	Store    Store     // required
+	Projects []Project // required: the projects ferry deploys
+	// Target builds the driver of one environment of one project. Required.
+	Target   func(p Project, env Environment) (Target, error)
+	Resolver Resolver // required: resolves refs to commits
+	Notifier Notifier // nil: nobody is told
+	Clock    Clock    // nil: the system clock
+	Logger   *slog.Logger
+	// Tick is how often the engine looks for expired approvals and queued
+	// deploys it was not told about. Zero means 5 seconds.
+	Tick time.Duration
+}
+
+// Engine runs ferry's deploys: it takes commands from people, checks them
+// against policy, stores every transition and drives the targets.
+type Engine struct {
+	store    Store
+	projects map[string]Project
+	order    []string
+	target   func(Project, Environment) (Target, error)
+	resolver Resolver
+	notifier Notifier
+	clock    Clock
+	log      *slog.Logger
+	tick     time.Duration
+
+	kick    chan struct{}
+	mu      sync.Mutex
+	workers map[int64]*worker
+	wg      sync.WaitGroup
+	ctx     context.Context // the Run context; workers derive from it
+}
+
+type worker struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New checks cfg and returns an engine. Call Run to start it.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Store == nil || cfg.Target == nil || cfg.Resolver == nil {
+		return nil, errors.New("pipeline: Store, Target and Resolver are required")
+	}
+	e := &Engine{
+		store:    cfg.Store,
+		projects: map[string]Project{},
+		target:   cfg.Target,
+		resolver: cfg.Resolver,
+		notifier: cfg.Notifier,
+		clock:    cfg.Clock,
+		log:      cfg.Logger,
+		tick:     cfg.Tick,
+		kick:     make(chan struct{}, 1),
+		workers:  map[int64]*worker{},
+	}
+	for _, p := range cfg.Projects {
+		if _, dup := e.projects[p.Name]; dup {
+			return nil, fmt.Errorf("pipeline: project %s is defined twice", p.Name)
+		}
+		e.projects[p.Name] = p
+		e.order = append(e.order, p.Name)
+	}
+	if e.clock == nil {
+		e.clock = realClock{}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if e.tick <= 0 {
+		e.tick = 5 * time.Second
+	}
+	return e, nil
+}
+
+// Projects lists the projects in configuration order.
+func (e *Engine) Projects() []Project {
+	ps := make([]Project, len(e.order))
+	for i, n := range e.order {
+		ps[i] = e.projects[n]
+	}
+	return ps
+}
+
+// Run recovers deploys a previous ferry left running, then schedules queued
+// deploys and expires approvals until ctx ends. It returns after every
+// worker it started has stopped; a deploy stopped that way stays running in
+// the store and is resumed by the next Run.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	e.ctx = ctx
+	e.mu.Unlock()
+	defer e.wg.Wait()
+	if err := e.recover(ctx); err != nil {
+		return fmt.Errorf("pipeline: recover: %w", err)
+	}
+	tick := e.clock.After(e.tick)
+	for {
+		e.sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.kick:
+		case <-tick:
+			tick = e.clock.After(e.tick)
+		}
+	}
+}
+
+// Kick asks the engine to look at queued deploys and expiries now.
+func (e *Engine) Kick() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// recover resumes deploys that were running when ferry stopped, or marks
+// them interrupted where the target cannot resume safely.
+func (e *Engine) recover(ctx context.Context) error {
+	ds, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateRunning, StateRollingBack}, Oldest: true})
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.State == StateRollingBack {
+			e.log.Info("resuming rollback", "deploy_id", d.ID, "project", d.Project, "env", d.Env)
+			e.spawn(d.ID, e.rollback)
+			continue
+		}
+		if e.resumable(d) {
+			e.log.Info("resuming deploy", "deploy_id", d.ID, "project", d.Project, "env", d.Env)
+			e.spawn(d.ID, e.work)
+			continue
+		}
+		_, err := e.transition(ctx, d, EventInterrupt, "ferry", "ferry restarted in the middle of this deploy and its target cannot resume safely: resume it or roll it back")
+		if err != nil && !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) resumable(d Deploy) bool {
+	p, env, err := e.lookup(d.Project, d.Env)
+	if err != nil {
+		return false
+	}
+	t, err := e.target(p, env)
+	if err != nil {
+		return false
+	}
+	r, ok := t.(Resumable)
+	return ok && r.Resumable()
+}
+
+// sweep expires approvals whose deadline passed and starts queued deploys
+// whose environment is free.
+func (e *Engine) sweep(ctx context.Context) {
+	now := e.clock.Now()
+	waiting, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateAwaitingApproval}, Oldest: true})
+	if err != nil {
+		e.log.Error("sweep: list awaiting approval", "err", err)
+	}
+	for _, d := range waiting {
+		if !d.ApprovalDeadline.IsZero() && !now.Before(d.ApprovalDeadline) {
+			if _, err := e.transition(ctx, d, EventExpire, "ferry", "nobody approved it in time"); err != nil && !errors.Is(err, ErrConflict) {
+				e.log.Error("sweep: expire", "deploy_id", d.ID, "err", err)
+			}
+		}
+	}
+	queued, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateQueued}, Oldest: true})
+	if err != nil {
+		e.log.Error("sweep: list queued", "err", err)
+		return
+	}
+	for _, d := range queued {
+		holder, err := e.holder(ctx, d.Project, d.Env)
+		if err != nil {
+			e.log.Error("sweep: holder", "deploy_id", d.ID, "err", err)
+			continue
+		}
+		if holder != nil {
+			continue
+		}
+		if _, err := e.transition(ctx, d, EventStart, "ferry", ""); err != nil && !errors.Is(err, ErrConflict) {
+			e.log.Error("sweep: start", "deploy_id", d.ID, "err", err)
+		}
+	}
+}
+
+// holder returns the deploy that holds the environment, if any.
+func (e *Engine) holder(ctx context.Context, project, env string) (*Deploy, error) {
+	ds, err := e.store.Deploys(ctx, DeployFilter{Project: project, Env: env, States: []State{StateRunning, StatePaused, StateRollingBack, StateInterrupted}, Limit: 1})
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	return &ds[0], nil
+}
+
+// transition stores the move of d caused by ev and performs its effects.
+func (e *Engine) transition(ctx context.Context, d Deploy, ev Event, actor, reason string, update ...func(*Deploy)) (Deploy, error) {
+	to, effects, err := Next(d.State, ev)
+	if err != nil {
+		return d, fmt.Errorf("deploy %d: %w", d.ID, err)
+	}
+	now := e.clock.Now()
+	nd, err := e.store.Transition(ctx, Transition{DeployID: d.ID, From: d.State, To: to, Event: ev, Actor: actor, Reason: reason, At: now}, func(x *Deploy) {
+		x.Reason = reason
+		if to == StateRunning && x.StartedAt.IsZero() {
+			x.StartedAt = now
+		}
+		if to.Done() {
+			x.FinishedAt = now
+		}
+		for _, u := range update {
+			u(x)
+		}
+	})
+	if err != nil {
+		return d, err
+	}
+	e.log.Info("deploy transition", "deploy_id", nd.ID, "project", nd.Project, "env", nd.Env, "from", d.State, "to", nd.State, "event", ev, "actor", actor)
+	e.changed(ctx, nd)
+	for _, eff := range effects {
+		switch eff {
+		case EffectStop:
+			e.stop(nd.ID)
+		case EffectWork:
+			e.spawn(nd.ID, e.work)
+		case EffectRollback:
+			e.spawn(nd.ID, e.rollback)
+		case EffectSchedule:
+			e.Kick()
+		}
+	}
+	return nd, nil
+}
+
+func (e *Engine) changed(ctx context.Context, d Deploy) {
+	if e.notifier != nil {
+		e.notifier.DeployChanged(ctx, d)
+	}
+}
+
+// spawn starts fn for a deploy once the deploy's previous worker, if any,
+// has stopped, so two workers never drive one deploy.
+func (e *Engine) spawn(id int64, fn func(ctx context.Context, id int64)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	base := e.ctx
+	if base == nil {
+		base = context.Background()
+	}
+	if base.Err() != nil {
+		return // shutting down: the next Run resumes it
+	}
+	ctx, cancel := context.WithCancel(base)
+	prev := e.workers[id]
+	w := &worker{cancel: cancel, done: make(chan struct{})}
+	e.workers[id] = w
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer close(w.done)
+		defer cancel()
+		if prev != nil {
+			<-prev.done
+		}
+		if ctx.Err() == nil {
+			fn(ctx, id)
+		}
+		e.mu.Lock()
+		if e.workers[id] == w {
+			delete(e.workers, id)
+		}
+		e.mu.Unlock()
+	}()
+}
+
+// stop cancels the deploy's current worker; the next spawn waits for it.
+func (e *Engine) stop(id int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if w := e.workers[id]; w != nil {
+		w.cancel()
+	}
+}
+
+func (e *Engine) lookup(project, env string) (Project, Environment, error) {
+	p, ok := e.projects[project]
+	if !ok {
+		return Project{}, Environment{}, fmt.Errorf("%w: project %q does not exist; projects: %s", ErrNotFound, project, joinNames(e.order))
+	}
+	en, ok := p.Env(env)
+	if !ok {
+		return p, Environment{}, fmt.Errorf("%w: project %s has no environment %q; environments: %s", ErrNotFound, project, env, joinNames(p.EnvNames()))
+	}
+	return p, en, nil
+}

@@ -1,0 +1,262 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Request asks for a deploy.
+type Request struct {
+	Project string
+	Env     string
+	Ref     string // "" deploys the environment's default ref
+	Force   bool   // admins only: pass locks and ref rules; audited
+}
+
+// Request checks a deploy request against policy and stores it. The deploy
+// comes back awaiting approval or queued; a request that policy refuses
+// comes back as an error and, when it got as far as being a deploy, is
+// stored as denied so the audit shows it.
+func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error) {
+	p, env, err := e.lookup(r.Project, r.Env)
+	if err != nil {
+		return Deploy{}, err
+	}
+	if err := e.mayForce(a, r.Force); err != nil {
+		return Deploy{}, err
+	}
+	if err := CanDeploy(a, env); err != nil {
+		return Deploy{}, err
+	}
+	if err := e.checkLock(ctx, a, r.Project, r.Env, r.Force); err != nil {
+		return Deploy{}, err
+	}
+	ref := r.Ref
+	if ref == "" {
+		ref = env.DefaultRef
+	}
+	if ref == "" {
+		return Deploy{}, fmt.Errorf("%w: say which ref to deploy: deploy %s <ref> to %s (%s)", ErrInvalid, p.Name, env.Name, env.describeRules())
+	}
+	c, err := e.resolver.Resolve(ctx, p.Repo, ref)
+	if err != nil {
+		return Deploy{}, fmt.Errorf("deploy %s %s: %w", p.Name, ref, err)
+	}
+	if ok, why := env.Allows(c); !ok && !r.Force {
+		return Deploy{}, fmt.Errorf("%w: %s is %s; %s", ErrForbidden, ref, describeCommit(c), why)
+	}
+	cur, err := e.current(ctx, p.Name, env.Name)
+	if err != nil {
+		return Deploy{}, err
+	}
+	d := Deploy{
+		Project: p.Name, Env: env.Name, Kind: KindDeploy,
+		Ref: ref, Commit: c.Hash, Version: versionOf(c),
+		PreviousVersion: cur.Version, PreviousRelease: cur.Release,
+		Requester: a.Name, Force: r.Force,
+		ApprovalsRequired: env.Approvals.Required,
+	}
+	return e.submit(ctx, a, d, env, "deploy", fmt.Sprintf("%s (%s)", d.Version, ref))
+}
+
+// submit stores a new deploy and moves it on to approval or the queue.
+func (e *Engine) submit(ctx context.Context, a Actor, d Deploy, env Environment, action, detail string) (Deploy, error) {
+	if err := e.store.CreateDeploy(ctx, &d); err != nil {
+		return Deploy{}, fmt.Errorf("store deploy: %w", err)
+	}
+	if d.Force {
+		detail += " (forced)"
+	}
+	e.audit(ctx, a, action, d, detail)
+	if d.Release == "" {
+		d.Release = strconv.FormatInt(d.ID, 10) // a deploy's release is named after it
+	}
+	setRelease := func(x *Deploy) { x.Release = d.Release }
+	if d.ApprovalsRequired > 0 {
+		deadline := e.clock.Now().Add(env.Approvals.Expire)
+		return e.transition(ctx, d, EventAwaitApproval, a.Name, fmt.Sprintf("waiting for %d approval(s)", d.ApprovalsRequired), setRelease, func(x *Deploy) {
+			if env.Approvals.Expire > 0 {
+				x.ApprovalDeadline = deadline
+			}
+		})
+	}
+	return e.enqueue(ctx, d, EventEnqueue, a.Name, setRelease)
+}
+
+// enqueue queues d and cancels the older queued deploys it supersedes.
+func (e *Engine) enqueue(ctx context.Context, d Deploy, ev Event, actor string, update ...func(*Deploy)) (Deploy, error) {
+	older, err := e.store.Deploys(ctx, DeployFilter{Project: d.Project, Env: d.Env, States: []State{StateQueued}})
+	if err != nil {
+		return d, err
+	}
+	nd, err := e.transition(ctx, d, ev, actor, "", update...)
+	if err != nil {
+		return nd, err
+	}
+	for _, o := range older {
+		if o.ID < nd.ID {
+			_, err := e.transition(ctx, o, EventCancel, "ferry", fmt.Sprintf("superseded by deploy %d (%s)", nd.ID, nd.Version))
+			if err != nil && !errors.Is(err, ErrConflict) {
+				e.log.Error("supersede", "deploy_id", o.ID, "err", err)
+			}
+		}
+	}
+	return nd, nil
+}
+
+// current is what an environment runs now, as far as ferry knows.
+type current struct {
+	Release string
+	Version string
+	Deploy  *Deploy
+}
+
+// current returns the last succeeded deploy of an environment.
+func (e *Engine) current(ctx context.Context, project, env string) (current, error) {
+	ds, err := e.store.Deploys(ctx, DeployFilter{Project: project, Env: env, States: []State{StateSucceeded}, Limit: 1})
+	if err != nil || len(ds) == 0 {
+		return current{}, err
+	}
+	return current{Release: ds[0].Release, Version: ds[0].Version, Deploy: &ds[0]}, nil
+}
+
+// Rollback rolls an environment back. When a deploy holds the environment,
+// or the last deploy failed, that deploy's updated units return to their
+// previous release. Otherwise a new rollback deploy switches every unit to
+// release (default: the release before the current one). Rollbacks need no
+// approval: they return to something that was approved before.
+func (e *Engine) Rollback(ctx context.Context, a Actor, project, envName, release string, force bool) (Deploy, error) {
+	p, env, err := e.lookup(project, envName)
+	if err != nil {
+		return Deploy{}, err
+	}
+	if err := e.mayForce(a, force); err != nil {
+		return Deploy{}, err
+	}
+	if err := CanDeploy(a, env); err != nil {
+		return Deploy{}, err
+	}
+	if release == "" {
+		if d, ok, err := e.inFlight(ctx, project, envName); err != nil || ok {
+			if err != nil {
+				return Deploy{}, err
+			}
+			nd, err := e.transition(ctx, d, EventRollback, a.Name, "rolled back by "+a.Name)
+			if err == nil {
+				e.audit(ctx, a, "rollback", nd, "deploy "+strconv.FormatInt(d.ID, 10))
+			}
+			return nd, err
+		}
+	}
+	if err := e.checkLock(ctx, a, project, envName, force); err != nil {
+		return Deploy{}, err
+	}
+	cur, err := e.current(ctx, project, envName)
+	if err != nil {
+		return Deploy{}, err
+	}
+	if release == "" {
+		if cur.Deploy == nil || cur.Deploy.PreviousRelease == "" {
+			return Deploy{}, fmt.Errorf("%w: %s %s has no earlier release to roll back to", ErrNotFound, project, envName)
+		}
+		release = cur.Deploy.PreviousRelease
+	}
+	version, err := e.versionOfRelease(ctx, project, envName, release)
+	if err != nil {
+		return Deploy{}, err
+	}
+	d := Deploy{
+		Project: p.Name, Env: env.Name, Kind: KindRollback,
+		Ref: "release " + release, Version: version, Release: release,
+		PreviousVersion: cur.Version, PreviousRelease: cur.Release,
+		Requester: a.Name, Force: force,
+	}
+	if rel, err := e.releaseDeploy(ctx, release); err == nil {
+		d.Commit = rel.Commit
+	}
+	return e.submit(ctx, a, d, env, "rollback", "to release "+release+" ("+version+")")
+}
+
+// inFlight returns the deploy a bare rollback acts on: the one holding the
+// environment, or the latest deploy if it failed.
+func (e *Engine) inFlight(ctx context.Context, project, env string) (Deploy, bool, error) {
+	h, err := e.holder(ctx, project, env)
+	if err != nil {
+		return Deploy{}, false, err
+	}
+	if h != nil {
+		return *h, h.State != StateRollingBack, nil
+	}
+	ds, err := e.store.Deploys(ctx, DeployFilter{Project: project, Env: env, States: []State{StateSucceeded, StateFailed, StateRolledBack}, Limit: 1})
+	if err != nil || len(ds) == 0 {
+		return Deploy{}, false, err
+	}
+	return ds[0], ds[0].State == StateFailed, nil
+}
+
+func (e *Engine) releaseDeploy(ctx context.Context, release string) (Deploy, error) {
+	id, err := strconv.ParseInt(release, 10, 64)
+	if err != nil {
+		return Deploy{}, fmt.Errorf("%w: %q is not a release number", ErrInvalid, release)
+	}
+	return e.store.Deploy(ctx, id)
+}
+
+func (e *Engine) versionOfRelease(ctx context.Context, project, env, release string) (string, error) {
+	d, err := e.releaseDeploy(ctx, release)
+	if err != nil {
+		return "", fmt.Errorf("rollback to release %s: %w", release, err)
+	}
+	if d.Project != project || d.Kind != KindDeploy || d.StartedAt.IsZero() {
+		return "", fmt.Errorf("%w: release %s is not a release of %s; see: history %s %s", ErrNotFound, release, project, project, env)
+	}
+	return d.Version, nil
+}
+
+func (e *Engine) mayForce(a Actor, force bool) error {
+	if force && !a.Admin {
+		return fmt.Errorf("%w: force is for admins only", ErrForbidden)
+	}
+	return nil
+}
+
+func (e *Engine) checkLock(ctx context.Context, a Actor, project, env string, force bool) error {
+	locks, err := e.store.Locks(ctx)
+	if err != nil {
+		return fmt.Errorf("read locks: %w", err)
+	}
+	return CheckLock(a, locks, project, env, force, e.clock.Now())
+}
+
+func (e *Engine) audit(ctx context.Context, a Actor, action string, d Deploy, detail string) {
+	err := e.store.Audit(ctx, AuditEntry{At: e.clock.Now(), Actor: a.Name, Action: action, Project: d.Project, Env: d.Env, DeployID: d.ID, Detail: detail})
+	if err != nil {
+		e.log.Error("audit", "deploy_id", d.ID, "err", err)
+	}
+}
+
+func versionOf(c Commit) string {
+	short := c.Hash
+	if len(short) > 7 {
+		short = short[:7]
+	}
+	switch {
+	case c.Tag != "":
+		return c.Tag
+	case c.Branch != "":
+		return c.Branch + "@" + short
+	}
+	return short
+}
+
+func describeCommit(c Commit) string {
+	switch {
+	case c.Tag != "":
+		return "a tag"
+	case c.Branch != "":
+		return "a branch"
+	}
+	return "a bare commit"
+}

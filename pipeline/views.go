@@ -1,0 +1,112 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+)
+
+// EnvStatus is one cell of the board: what an environment of a project runs
+// and what is happening to it.
+type EnvStatus struct {
+	Project string
+	Env     string
+	Current *Deploy // the last succeeded deploy; nil if none
+	Active  *Deploy // the deploy holding the environment; nil if none
+	Queued  []Deploy
+	Waiting []Deploy // awaiting approval
+	Lock    *Lock
+}
+
+// Board returns the status of every environment of the named project, or of
+// every project when project is "".
+func (e *Engine) Board(ctx context.Context, project string) ([]EnvStatus, error) {
+	names := e.order
+	if project != "" {
+		if _, ok := e.projects[project]; !ok {
+			_, _, err := e.lookup(project, "")
+			return nil, err
+		}
+		names = []string{project}
+	}
+	locks, err := e.store.Locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := e.clock.Now()
+	var out []EnvStatus
+	for _, n := range names {
+		for _, env := range e.projects[n].Envs {
+			s := EnvStatus{Project: n, Env: env.Name}
+			cur, err := e.current(ctx, n, env.Name)
+			if err != nil {
+				return nil, err
+			}
+			s.Current = cur.Deploy
+			if s.Active, err = e.holder(ctx, n, env.Name); err != nil {
+				return nil, err
+			}
+			if s.Queued, err = e.store.Deploys(ctx, DeployFilter{Project: n, Env: env.Name, States: []State{StateQueued}, Oldest: true}); err != nil {
+				return nil, err
+			}
+			if s.Waiting, err = e.store.Deploys(ctx, DeployFilter{Project: n, Env: env.Name, States: []State{StateAwaitingApproval}, Oldest: true}); err != nil {
+				return nil, err
+			}
+			for _, l := range locks {
+				if l.Env == env.Name && (l.Project == n || l.Project == "*") && l.Active(now) {
+					s.Lock = &l
+					break
+				}
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// History lists the latest deploys of a project, of one environment if env
+// is not "".
+func (e *Engine) History(ctx context.Context, project, env string, limit int) ([]Deploy, error) {
+	if env != "" {
+		if _, _, err := e.lookup(project, env); err != nil {
+			return nil, err
+		}
+	} else if _, ok := e.projects[project]; !ok {
+		_, _, err := e.lookup(project, "")
+		return nil, err
+	}
+	return e.store.Deploys(ctx, DeployFilter{Project: project, Env: env, Limit: limit})
+}
+
+// Details is everything known about one deploy.
+type Details struct {
+	Deploy      Deploy
+	Transitions []Transition
+	Units       []Unit
+	Approvals   []Approval
+	Logs        []LogEntry
+	Now         time.Time
+}
+
+// Details returns a deploy with its transitions, units, approvals and the
+// last logLines lines of its output (0: all).
+func (e *Engine) Details(ctx context.Context, id int64, logLines int) (Details, error) {
+	var x Details
+	var err error
+	if x.Deploy, err = e.store.Deploy(ctx, id); err != nil {
+		return x, err
+	}
+	if x.Transitions, err = e.store.Transitions(ctx, id); err != nil {
+		return x, err
+	}
+	if x.Units, err = e.store.Units(ctx, id); err != nil {
+		return x, err
+	}
+	if x.Approvals, err = e.store.Approvals(ctx, id); err != nil {
+		return x, err
+	}
+	if x.Logs, err = e.store.Logs(ctx, id, logLines); err != nil {
+		return x, err
+	}
+	x.Now = e.clock.Now()
+	return x, nil
+}
