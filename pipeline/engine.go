@@ -38,8 +38,10 @@ type Config struct {
 	Notifier Notifier // nil: nobody is told
 	Clock    Clock    // nil: the system clock
 	Logger   *slog.Logger
-	// Tick is how often the engine looks for expired approvals and queued
-	// deploys it was not told about. Zero means 5 seconds.
+	// Tick is how often, in real time, the engine looks for expired
+	// approvals and queued deploys it was not told about (it also looks
+	// whenever Kick is called). Zero means 5 seconds. Deadlines themselves
+	// are read from Clock.
 	Tick time.Duration
 }
 
@@ -122,18 +124,18 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.ctx = ctx
 	e.mu.Unlock()
 	defer e.wg.Wait()
-	if err := e.recover(ctx); err != nil {
+	if err := e.recover(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("pipeline: recover: %w", err)
 	}
-	tick := e.clock.After(e.tick)
+	tick := time.NewTicker(e.tick)
+	defer tick.Stop()
 	for {
 		e.sweep(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-e.kick:
-		case <-tick:
-			tick = e.clock.After(e.tick)
+		case <-tick.C:
 		}
 	}
 }
