@@ -224,3 +224,23 @@ func TestCancelRunningDeploy(t *testing.T) {
 	st.Set(func(t *pipelinetest.Target) { t.Hold = nil })
 	h.wait(next.ID, pipeline.StateSucceeded)
 }
+
+func TestPromote(t *testing.T) {
+	h := newHarness(t, func(p *pipeline.Project) {
+		p.Envs[0].Tags = p.Envs[1].Tags
+	})
+	if _, err := h.engine.Promote(ctx, alice, "demo", "staging", "prod", false); !errors.Is(err, pipeline.ErrNotFound) {
+		t.Errorf("promote with nothing on staging: %v", err)
+	}
+	d := h.request(alice, "staging", "")
+	h.wait(d.ID, pipeline.StateSucceeded)
+	if _, err := h.engine.Promote(ctx, alice, "demo", "staging", "prod", false); !errors.Is(err, pipeline.ErrForbidden) || !strings.Contains(err.Error(), "staging runs main@1111111, which is a branch") {
+		t.Errorf("promote a branch to prod: %v", err)
+	}
+	d = h.request(alice, "staging", "v1.2.0")
+	h.wait(d.ID, pipeline.StateSucceeded)
+	p, err := h.engine.Promote(ctx, alice, "demo", "staging", "prod", false)
+	if err != nil || p.Version != "v1.2.0" || p.Commit != d.Commit || p.State != pipeline.StateAwaitingApproval {
+		t.Fatalf("promote: %+v %v", p, err)
+	}
+}

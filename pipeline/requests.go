@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Request asks for a deploy.
@@ -259,4 +260,60 @@ func describeCommit(c Commit) string {
 		return "a branch"
 	}
 	return "a bare commit"
+}
+
+// Promote deploys what from runs to env: the same commit, version and ref,
+// through env's rules, approvals and locks.
+func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string, force bool) (Deploy, error) {
+	if _, _, err := e.lookup(project, from); err != nil {
+		return Deploy{}, err
+	}
+	p, to, err := e.lookup(project, env)
+	if err != nil {
+		return Deploy{}, err
+	}
+	if err := e.mayForce(a, force); err != nil {
+		return Deploy{}, err
+	}
+	if err := CanDeploy(a, to); err != nil {
+		return Deploy{}, err
+	}
+	if err := e.checkLock(ctx, a, project, env, force); err != nil {
+		return Deploy{}, err
+	}
+	src, err := e.current(ctx, project, from)
+	if err != nil {
+		return Deploy{}, err
+	}
+	if src.Deploy == nil {
+		return Deploy{}, fmt.Errorf("%w: %s %s has no successful deploy to promote", ErrNotFound, project, from)
+	}
+	s := *src.Deploy
+	if s.Kind == KindRollback {
+		if s, err = e.releaseDeploy(ctx, s.Release); err != nil {
+			return Deploy{}, err
+		}
+	}
+	c := Commit{Hash: s.Commit}
+	switch {
+	case s.Version == s.Ref:
+		c.Tag = s.Ref
+	case strings.HasPrefix(s.Version, s.Ref+"@"):
+		c.Branch = s.Ref
+	}
+	if ok, why := to.Allows(c); !ok && !force {
+		return Deploy{}, fmt.Errorf("%w: %s runs %s, which is %s; %s", ErrForbidden, from, s.Version, describeCommit(c), why)
+	}
+	cur, err := e.current(ctx, project, env)
+	if err != nil {
+		return Deploy{}, err
+	}
+	d := Deploy{
+		Project: p.Name, Env: to.Name, Kind: KindDeploy,
+		Ref: s.Ref, Commit: s.Commit, Version: s.Version,
+		PreviousVersion: cur.Version, PreviousRelease: cur.Release,
+		Requester: a.Name, Force: force,
+		ApprovalsRequired: to.Approvals.Required,
+	}
+	return e.submit(ctx, a, d, to, "promote", fmt.Sprintf("%s from %s", s.Version, from))
 }

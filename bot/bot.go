@@ -1,0 +1,239 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+// Bot answers commands for every chat: it parses the text, runs the command
+// on the engine as the actor, and returns the reply to render. Chats verify
+// who the actor is before they call it.
+type Bot struct {
+	engine  *pipeline.Engine
+	baseURL string
+	log     *slog.Logger
+}
+
+// Config is what a Bot needs.
+type Config struct {
+	Engine  *pipeline.Engine // required
+	BaseURL string           // ferry's web address for links in cards; "": no links
+	Logger  *slog.Logger     // where errors people do not see go; nil: nowhere
+}
+
+// New returns a bot over cfg.Engine.
+func New(cfg Config) (*Bot, error) {
+	if cfg.Engine == nil {
+		return nil, errors.New("bot: an engine is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Bot{engine: cfg.Engine, baseURL: cfg.BaseURL, log: cfg.Logger}, nil
+}
+
+// Handle parses text and runs it as a.
+func (b *Bot) Handle(ctx context.Context, a pipeline.Actor, text string) Reply {
+	cmd, err := Parse(text)
+	if err != nil {
+		return Reply{Text: err.Error(), Error: true, Ephemeral: true}
+	}
+	return b.Do(ctx, a, cmd)
+}
+
+// Do runs one parsed command as a.
+func (b *Bot) Do(ctx context.Context, a pipeline.Actor, c Command) Reply {
+	r, err := b.do(ctx, a, c)
+	if err != nil {
+		msg, ok := Explain(err)
+		if !ok {
+			b.log.Error("command failed", "command", c.Verb, "actor", a.Name, "err", err)
+		}
+		return Reply{Text: msg, Error: true, Ephemeral: true}
+	}
+	return r
+}
+
+func (b *Bot) do(ctx context.Context, a pipeline.Actor, c Command) (Reply, error) {
+	e := b.engine
+	switch c.Verb {
+	case VerbHelp:
+		return Reply{Text: Help(string(c.Topic)), Ephemeral: true}, nil
+	case VerbWhoami:
+		return Reply{Text: whoami(a), Ephemeral: true}, nil
+	case VerbStatus:
+		return b.status(ctx, c.Project)
+	case VerbHistory:
+		return b.history(ctx, c.Project, c.Env)
+	case VerbDeploy:
+		return b.deployReply(ctx, "", func() (pipeline.Deploy, error) {
+			return e.Request(ctx, a, pipeline.Request{Project: c.Project, Env: c.Env, Ref: c.Ref, Force: c.Force})
+		})
+	case VerbPromote:
+		return b.deployReply(ctx, "", func() (pipeline.Deploy, error) {
+			return e.Promote(ctx, a, c.Project, c.FromEnv, c.Env, c.Force)
+		})
+	case VerbRollback:
+		return b.deployReply(ctx, "", func() (pipeline.Deploy, error) {
+			return e.Rollback(ctx, a, c.Project, c.Env, c.Release, c.Force)
+		})
+	case VerbApprove:
+		return b.deployReply(ctx, a.Name+" approved", func() (pipeline.Deploy, error) { return e.Approve(ctx, a, c.DeployID) })
+	case VerbReject:
+		return b.deployReply(ctx, "", func() (pipeline.Deploy, error) { return e.Reject(ctx, a, c.DeployID, c.Reason) })
+	case VerbContinue:
+		return b.deployReply(ctx, "", func() (pipeline.Deploy, error) { return e.Continue(ctx, a, c.DeployID) })
+	case VerbPause:
+		return b.deployReply(ctx, "", func() (pipeline.Deploy, error) { return e.Pause(ctx, a, c.DeployID) })
+	case VerbCancel:
+		return b.deployReply(ctx, "", func() (pipeline.Deploy, error) { return e.Cancel(ctx, a, c.DeployID) })
+	case VerbResume:
+		return b.deployReply(ctx, "", func() (pipeline.Deploy, error) { return e.Resume(ctx, a, c.DeployID) })
+	case VerbLock:
+		l, err := e.Lock(ctx, a, c.Project, c.Env, c.Duration, c.Reason)
+		if err != nil {
+			return Reply{}, err
+		}
+		return Reply{Text: describeLock(l)}, nil
+	case VerbUnlock:
+		if err := e.Unlock(ctx, a, c.Project, c.Env); err != nil {
+			return Reply{}, err
+		}
+		return Reply{Text: fmt.Sprintf("%s unlocked by %s.", (pipeline.Lock{Project: c.Project, Env: c.Env}).Scope(), a.Name)}, nil
+	}
+	return Reply{}, fmt.Errorf("%w: %s is not a command ferry runs", pipeline.ErrInvalid, c.Verb)
+}
+
+// deployReply runs an action on a deploy and answers with its card.
+func (b *Bot) deployReply(ctx context.Context, lead string, act func() (pipeline.Deploy, error)) (Reply, error) {
+	d, err := act()
+	if err != nil {
+		return Reply{}, err
+	}
+	card, err := b.Card(ctx, d.ID)
+	if err != nil {
+		return Reply{}, err
+	}
+	text := fmt.Sprintf("#%d %s: %s.", d.ID, describe(d), strings.ReplaceAll(string(d.State), "_", " "))
+	if lead != "" {
+		text = fmt.Sprintf("%s #%d (%d of %d approvals).", lead, d.ID, card.Approvals.Got, card.Approvals.Required)
+	}
+	return Reply{Text: text, Cards: []Card{card}}, nil
+}
+
+// Card builds the current card of a deploy.
+func (b *Bot) Card(ctx context.Context, id int64) (Card, error) {
+	x, err := b.engine.Details(ctx, id, DefaultTailLines)
+	if err != nil {
+		return Card{}, err
+	}
+	return NewCard(CardInput{Deploy: x.Deploy, Units: x.Units, Approvals: x.Approvals, Logs: x.Logs, BaseURL: b.baseURL, Now: x.Now}), nil
+}
+
+func (b *Bot) status(ctx context.Context, project string) (Reply, error) {
+	board, err := b.engine.Board(ctx, project)
+	if err != nil {
+		return Reply{}, err
+	}
+	t := &Table{Title: "status", Columns: []string{"project", "env", "version", "by", "when", "now", "lock"}}
+	for _, s := range board {
+		row := []string{s.Project, s.Env, "-", "", "", "", ""}
+		if c := s.Current; c != nil {
+			row[2], row[3], row[4] = c.Version, c.Requester, c.FinishedAt.UTC().Format("2006-01-02 15:04")
+		}
+		var now []string
+		if s.Active != nil {
+			now = append(now, fmt.Sprintf("#%d %s %s", s.Active.ID, s.Active.Version, s.Active.State))
+		}
+		for _, q := range s.Waiting {
+			now = append(now, fmt.Sprintf("#%d %s awaiting approval", q.ID, q.Version))
+		}
+		for _, q := range s.Queued {
+			now = append(now, fmt.Sprintf("#%d %s queued", q.ID, q.Version))
+		}
+		row[5] = strings.Join(now, ", ")
+		if s.Lock != nil {
+			row[6] = "locked by " + s.Lock.Owner
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return Reply{Table: t}, nil
+}
+
+func (b *Bot) history(ctx context.Context, project, env string) (Reply, error) {
+	ds, err := b.engine.History(ctx, project, env, 20)
+	if err != nil {
+		return Reply{}, err
+	}
+	title := "history of " + project
+	if env != "" {
+		title += " " + env
+	}
+	t := &Table{Title: title, Columns: []string{"#", "env", "kind", "version", "state", "by", "requested", "took"}}
+	for _, d := range ds {
+		took := ""
+		if !d.StartedAt.IsZero() && !d.FinishedAt.IsZero() {
+			took = d.FinishedAt.Sub(d.StartedAt).Round(time.Second).String()
+		}
+		t.Rows = append(t.Rows, []string{strconv.FormatInt(d.ID, 10), d.Env, string(d.Kind), d.Version, string(d.State), d.Requester, d.CreatedAt.UTC().Format("2006-01-02 15:04"), took})
+	}
+	return Reply{Table: t}, nil
+}
+
+func whoami(a pipeline.Actor) string {
+	if a.Name == "" {
+		return "ferry does not know you yet: ask an admin to add you to ferry.yaml, or link your account."
+	}
+	s := "You are " + a.Name
+	var extra []string
+	if a.Admin {
+		extra = append(extra, "admin")
+	}
+	if len(a.Teams) > 0 {
+		extra = append(extra, "teams "+strings.Join(a.Teams, ", "))
+	}
+	if len(extra) > 0 {
+		s += " (" + strings.Join(extra, "; ") + ")"
+	}
+	return s + "."
+}
+
+func describeLock(l pipeline.Lock) string {
+	s := fmt.Sprintf("%s is locked by %s", l.Scope(), l.Owner)
+	if !l.Expires.IsZero() {
+		s += " until " + l.Expires.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	if l.Reason != "" {
+		s += ": " + l.Reason
+	}
+	return s + "."
+}
+
+// Explain turns an error from the engine into a sentence for the person who
+// asked, without the sentinel's own words. Errors that are not about what
+// the person asked (a broken disk, a bug) are not shown: ok is false and the
+// sentence only says something went wrong, so that internals never reach a
+// chat; the caller logs err.
+func Explain(err error) (msg string, ok bool) {
+	var locked *pipeline.LockedError
+	var parse *ParseError
+	known := errors.As(err, &locked) || errors.As(err, &parse)
+	for _, s := range []error{pipeline.ErrForbidden, pipeline.ErrNotFound, pipeline.ErrConflict, pipeline.ErrInvalid, pipeline.ErrDuplicate} {
+		known = known || errors.Is(err, s)
+	}
+	if !known {
+		return "ferry could not do that because of an internal error; it is in ferry's log.", false
+	}
+	msg = err.Error()
+	for _, s := range []error{pipeline.ErrForbidden, pipeline.ErrNotFound, pipeline.ErrConflict, pipeline.ErrInvalid, pipeline.ErrDuplicate} {
+		msg = strings.Replace(msg, s.Error()+": ", "", 1)
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:], true
+}
