@@ -1,0 +1,211 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+// newDeploy stores a requested deploy of api to prod and returns its ID.
+func newDeploy(t *testing.T, s *SQLite) int64 {
+	t.Helper()
+	d := pipeline.Deploy{Project: "api", Env: "prod", Kind: pipeline.KindDeploy}
+	must(t, s.CreateDeploy(context.Background(), &d))
+	return d.ID
+}
+
+func TestUnits(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	id := newDeploy(t, s)
+	web10 := pipeline.Unit{DeployID: id, Name: "web10", Batch: 0, State: pipeline.UnitRunning, Step: "upload", Started: t0}
+	web2 := pipeline.Unit{DeployID: id, Name: "web2", Batch: 1, State: pipeline.UnitPending} // zero times
+	must(t, s.PutUnit(ctx, web10))
+	must(t, s.PutUnit(ctx, web2))
+	web10.State, web10.Step, web10.Previous, web10.Finished = pipeline.UnitFailed, "switch", "40", t0.Add(time.Minute)
+	web10.Error = "exit status 1"
+	must(t, s.PutUnit(ctx, web10)) // replaces, keeps its place
+
+	got, err := s.Units(ctx, id)
+	if want := []pipeline.Unit{web10, web2}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Units = %+v, %v\nwant %+v", got, err, want)
+	}
+	if got, err := s.Units(ctx, id+1); err != nil || len(got) != 0 {
+		t.Errorf("Units of another deploy = %v, %v", got, err)
+	}
+	err = s.PutUnit(ctx, pipeline.Unit{DeployID: 99, Name: "web1"})
+	if !errors.Is(err, pipeline.ErrNotFound) {
+		t.Errorf("PutUnit for a missing deploy = %v; want an error wrapping ErrNotFound", err)
+	}
+}
+
+func TestLogs(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	a, b := newDeploy(t, s), newDeploy(t, s)
+	var want []pipeline.LogEntry
+	for i := range 10 {
+		e := pipeline.LogEntry{DeployID: a, Unit: "web1", Step: "build", Text: fmt.Sprintf("line %d", i), At: t0.Add(time.Duration(i) * time.Second)}
+		if i == 0 {
+			e.Unit, e.At = "", time.Time{} // the deploy as a whole, no time
+		}
+		must(t, s.AppendLog(ctx, e))
+		must(t, s.AppendLog(ctx, pipeline.LogEntry{DeployID: b, Text: "other", Seq: 1000}))
+		e.Seq = int64(i + 1)
+		want = append(want, e)
+	}
+	all, err := s.Logs(ctx, a, 0)
+	if err != nil || !reflect.DeepEqual(all, want) {
+		t.Fatalf("Logs(0) = %+v, %v\nwant %+v", all, err, want)
+	}
+	tail, err := s.Logs(ctx, a, 3)
+	if err != nil || !reflect.DeepEqual(tail, want[7:]) {
+		t.Fatalf("Logs(3) = %+v, %v\nwant %+v", tail, err, want[7:])
+	}
+	if got, err := s.Logs(ctx, a, 50); err != nil || len(got) != 10 {
+		t.Errorf("Logs(50) = %d entries, %v; want 10", len(got), err)
+	}
+	other, err := s.Logs(ctx, b, 1)
+	if err != nil || len(other) != 1 || other[0].Seq != 10 {
+		t.Errorf("Logs of deploy %d = %+v, %v; want seq 10, numbered by the store", b, other, err)
+	}
+	if _, err := s.Logs(ctx, a, -1); !errors.Is(err, pipeline.ErrInvalid) {
+		t.Errorf("Logs(-1) = %v; want an error wrapping ErrInvalid", err)
+	}
+	if err := s.AppendLog(ctx, pipeline.LogEntry{DeployID: 99}); !errors.Is(err, pipeline.ErrNotFound) {
+		t.Errorf("AppendLog for a missing deploy = %v; want an error wrapping ErrNotFound", err)
+	}
+}
+
+func TestLogsConcurrentAppends(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	id := newDeploy(t, s)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			for range 5 {
+				if err := s.AppendLog(ctx, pipeline.LogEntry{DeployID: id, Text: "x"}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	es, err := s.Logs(ctx, id, 0)
+	must(t, err)
+	for i, e := range es {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("entry %d has seq %d", i, e.Seq)
+		}
+	}
+	if len(es) != 100 {
+		t.Fatalf("%d entries, want 100", len(es))
+	}
+}
+
+func TestApprovals(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	id := newDeploy(t, s)
+	bob := pipeline.Approval{DeployID: id, Approver: "bob", At: t0}
+	carol := pipeline.Approval{DeployID: id, Approver: "carol"} // zero time
+	must(t, s.AddApproval(ctx, bob))
+	must(t, s.AddApproval(ctx, carol))
+
+	err := s.AddApproval(ctx, pipeline.Approval{DeployID: id, Approver: "bob", At: t0.Add(time.Hour)})
+	if !errors.Is(err, pipeline.ErrDuplicate) {
+		t.Fatalf("a second approval by bob = %v; want an error wrapping ErrDuplicate", err)
+	}
+	got, err := s.Approvals(ctx, id)
+	if want := []pipeline.Approval{bob, carol}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Approvals = %+v, %v\nwant %+v", got, err, want)
+	}
+	err = s.AddApproval(ctx, pipeline.Approval{DeployID: 99, Approver: "bob"})
+	if !errors.Is(err, pipeline.ErrNotFound) {
+		t.Errorf("an approval of a missing deploy = %v; want an error wrapping ErrNotFound", err)
+	}
+}
+
+func TestLocks(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	all := pipeline.Lock{Project: "*", Env: "prod", Owner: "carol", Reason: "freeze", Created: t0, Expires: t0.Add(time.Hour)}
+	api := pipeline.Lock{Project: "api", Env: "staging", Owner: "bob"} // zero times: until unlocked
+	must(t, s.PutLock(ctx, api))
+	must(t, s.PutLock(ctx, pipeline.Lock{Project: "*", Env: "prod", Owner: "dave"}))
+	must(t, s.PutLock(ctx, all)) // replaces dave's
+
+	got, err := s.Locks(ctx)
+	if want := []pipeline.Lock{all, api}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Locks = %+v, %v\nwant %+v", got, err, want)
+	}
+	must(t, s.DeleteLock(ctx, "*", "prod"))
+	err = s.DeleteLock(ctx, "*", "prod")
+	if !errors.Is(err, pipeline.ErrNotFound) {
+		t.Fatalf("deleting a missing lock = %v; want an error wrapping ErrNotFound", err)
+	}
+	if got, err := s.Locks(ctx); err != nil || !reflect.DeepEqual(got, []pipeline.Lock{api}) {
+		t.Errorf("Locks after unlock = %+v, %v", got, err)
+	}
+}
+
+func TestAuditLog(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	var want []pipeline.AuditEntry
+	for i, action := range []string{"deploy", "approve", "lock"} {
+		e := pipeline.AuditEntry{At: t0.Add(time.Duration(i) * time.Minute), Actor: "alice", Action: action,
+			Project: "api", Env: "prod", DeployID: 1, Detail: "forced"}
+		if action == "lock" {
+			e.At, e.DeployID, e.Detail = time.Time{}, 0, "" // zero values round trip
+		}
+		must(t, s.Audit(ctx, e))
+		e.ID = int64(i + 1)
+		want = append([]pipeline.AuditEntry{e}, want...)
+	}
+	got, err := s.AuditLog(ctx, 0)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("AuditLog(0) = %+v, %v\nwant %+v", got, err, want)
+	}
+	got, err = s.AuditLog(ctx, 2)
+	if err != nil || !reflect.DeepEqual(got, want[:2]) {
+		t.Fatalf("AuditLog(2) = %+v, %v\nwant %+v", got, err, want[:2])
+	}
+}
+
+func TestRecordDelivery(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	record := func(platform, id string, body string) bool {
+		t.Helper()
+		dup, err := s.RecordDelivery(ctx, platform, id, "push", []byte(body))
+		must(t, err)
+		return dup
+	}
+	if record("github", "guid-1", `{"a":1}`) {
+		t.Error("the first delivery is a duplicate")
+	}
+	if !record("github", "guid-1", `{"a":2}`) {
+		t.Error("a redelivery is not a duplicate")
+	}
+	if record("gitlab", "guid-1", `{}`) {
+		t.Error("the same id from another platform is a duplicate")
+	}
+	var body []byte
+	err := s.r.QueryRowContext(ctx, `SELECT body FROM deliveries WHERE platform = 'github' AND delivery_id = 'guid-1'`).Scan(&body)
+	if err != nil || string(body) != `{"a":1}` {
+		t.Errorf("stored body = %q, %v; want the first delivery's", body, err)
+	}
+	if _, err := s.RecordDelivery(ctx, "github", "", "push", nil); !errors.Is(err, pipeline.ErrInvalid) {
+		t.Errorf("a delivery without an id = %v; want an error wrapping ErrInvalid", err)
+	}
+}

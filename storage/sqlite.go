@@ -1,0 +1,263 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/ferrybot/ferry/pipeline"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+var _ pipeline.Store = (*SQLite)(nil)
+
+// SQLite is a pipeline.Store in one SQLite database file. It is safe for
+// concurrent use.
+//
+// It holds two connection pools on the file. Writes go through a pool of one
+// connection, so writers wait their turn in database/sql's queue, in order and
+// without polling, and never fail with SQLITE_BUSY because of each other. A
+// single pool of several connections with _txlock=immediate would be correct
+// too, but its writers would wait on SQLite's file lock, which busy_timeout
+// polls with sleeps: slow and unfair under contention, and after 5 s an
+// error. Reads go through a second pool of several read-only connections,
+// which in WAL mode read alongside the writer and each other.
+//
+// busy_timeout and BEGIN IMMEDIATE (_txlock) still matter for other
+// processes on the same file, such as `ferry migrate` beside `ferry serve`:
+// a deferred transaction that reads, then writes after another process
+// committed fails at once with SQLITE_BUSY_SNAPSHOT, whereas an immediate one
+// takes the write lock first, waiting up to busy_timeout for it.
+type SQLite struct {
+	// Now is the clock for the times the store sets (CreatedAt, UpdatedAt,
+	// a zero Transition.At, a delivery's arrival). Nil means time.Now. Set it
+	// before the store is used.
+	Now func() time.Time
+
+	w *sql.DB // the writer: one connection, BEGIN IMMEDIATE
+	r *sql.DB // readers: query_only connections
+}
+
+// Open opens the SQLite database at path, creating the file if it does not
+// exist, and applies pending migrations. path names a file; an in-memory
+// database cannot be shared by the two pools.
+func Open(ctx context.Context, path string) (*SQLite, error) {
+	s, err := open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// OpenUnmigrated opens the database at path like Open but leaves its schema
+// as it is. `ferry migrate` uses it to apply and report migrations with
+// Migrate; the store's other methods need an up-to-date schema.
+func OpenUnmigrated(ctx context.Context, path string) (*SQLite, error) {
+	return open(ctx, path)
+}
+
+func open(ctx context.Context, path string) (*SQLite, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("open %q: %w: want the path of a database file", path, pipeline.ErrInvalid)
+	}
+	w, err := sql.Open("sqlite", dsn(path)+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	// The writer connects first: it creates the file and turns on WAL,
+	// which then persists in the file for every later connection.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn(path)+"&_query_only=1")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &SQLite{w: w, r: r}, nil
+}
+
+// dsn is the data source name of the database file at path. The pragmas are
+// in the DSN, not run once after opening, so that every connection a pool
+// opens gets them.
+func dsn(path string) string {
+	// A file: URI decodes %XX in the path and ends it at '?' or '#'.
+	path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + path +
+		"?_pragma=busy_timeout(5000)" +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(NORMAL)" // durable with WAL, except the last commits on power loss
+}
+
+// Close closes the database.
+func (s *SQLite) Close() error {
+	return errors.Join(s.w.Close(), s.r.Close())
+}
+
+// Ping reports whether the database can be read and written, for a
+// readiness check.
+func (s *SQLite) Ping(ctx context.Context) error {
+	if _, err := s.SchemaVersion(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: writer: %w", err)
+	}
+	return nil
+}
+
+func (s *SQLite) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// write runs fn in a write transaction, committed if fn returns nil. fn must
+// not call the store's write methods: the writer has one connection, and fn
+// holds it.
+func (s *SQLite) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// querier is what reads need of *sql.DB and *sql.Tx.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// scanAll reads every row of a query with scan.
+func scanAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var all []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, v)
+	}
+	return all, rows.Err()
+}
+
+// sqlLimit turns the store's limit (0: none) into SQLite's (-1: none).
+func sqlLimit(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, fmt.Errorf("%w: negative limit %d", pipeline.ErrInvalid, n)
+	case n == 0:
+		return -1, nil
+	}
+	return n, nil
+}
+
+// sqliteConstraintForeignKey is SQLITE_CONSTRAINT_FOREIGNKEY, the extended
+// result code of a foreign key violation.
+const sqliteConstraintForeignKey = 787
+
+// missingDeploy turns the foreign key violation of a row written for a
+// deploy that does not exist into an error wrapping pipeline.ErrNotFound.
+func missingDeploy(err error, id int64) error {
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) && coded.Code() == sqliteConstraintForeignKey {
+		return fmt.Errorf("deploy %d %w", id, pipeline.ErrNotFound)
+	}
+	return err
+}
+
+// nanos stores a time as INTEGER unix nanoseconds, and the zero time as NULL.
+type nanos time.Time
+
+var (
+	minNanos = time.Unix(0, math.MinInt64)
+	maxNanos = time.Unix(0, math.MaxInt64)
+)
+
+// Value implements driver.Valuer.
+func (n nanos) Value() (driver.Value, error) {
+	t := time.Time(n)
+	switch {
+	case t.IsZero():
+		return nil, nil
+	case t.Before(minNanos) || t.After(maxNanos):
+		return nil, fmt.Errorf("%w: time %s is outside the years 1678 to 2262", pipeline.ErrInvalid, t.Format(time.RFC3339))
+	}
+	return t.UnixNano(), nil
+}
+
+// scanNanos reads what nanos stored into t, in UTC.
+func scanNanos(t *time.Time) sql.Scanner { return nanosDest{t} }
+
+type nanosDest struct{ t *time.Time }
+
+func (d nanosDest) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*d.t = time.Time{}
+	case int64:
+		*d.t = time.Unix(0, v).UTC()
+	default:
+		return fmt.Errorf("scan time: want unix nanoseconds, got %T", src)
+	}
+	return nil
+}
+
+// wrap prefixes err with the operation that failed; nil stays nil.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// mustChange returns none if res changed no row.
+func mustChange(res sql.Result, none error) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return none
+	}
+	return nil
+}
