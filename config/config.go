@@ -1,0 +1,121 @@
+package config
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+// Config is a parsed and validated ferry.yaml. Paths in it are absolute,
+// resolved against Dir.
+type Config struct {
+	Dir       string // directory of the configuration file; relative paths start here
+	Listen    string // host:port of the HTTP server; default 127.0.0.1:8080
+	Storage   string // SQLite file; default Dir/ferry.db. A URL (with "://") is kept as written
+	Workspace string // build workspace; default Dir/workspace
+	BaseURL   string // where people reach ferry, for links in messages; default http://<listen>, no trailing /
+	// SessionSecret signs web console sessions; "" means generate one at
+	// start (sessions then end when ferry restarts).
+	SessionSecret string
+
+	Users    []pipeline.User    // in file order; Teams merged from both sides
+	Teams    []pipeline.Team    // in file order; Members merged from both sides
+	Projects []pipeline.Project // in file order
+}
+
+// Project returns the named project.
+func (c *Config) Project(name string) (pipeline.Project, bool) {
+	for _, p := range c.Projects {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return pipeline.Project{}, false
+}
+
+// User returns the named user.
+func (c *Config) User(name string) (pipeline.User, bool) {
+	for _, u := range c.Users {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return pipeline.User{}, false
+}
+
+// Team returns the named team.
+func (c *Config) Team(name string) (pipeline.Team, bool) {
+	for _, t := range c.Teams {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return pipeline.Team{}, false
+}
+
+// UserByToken returns the user an API token belongs to. It compares the
+// SHA-256 digest of token with that of every token of every user in
+// constant time, so neither where a match is nor how long a token is
+// leaks through timing.
+func (c *Config) UserByToken(token string) (pipeline.User, bool) {
+	if token == "" {
+		return pipeline.User{}, false
+	}
+	sum := sha256.Sum256([]byte(token))
+	found := -1
+	for i, u := range c.Users {
+		for _, t := range u.Tokens {
+			ts := sha256.Sum256([]byte(t))
+			if subtle.ConstantTimeCompare(sum[:], ts[:]) == 1 {
+				found = i
+			}
+		}
+	}
+	if found < 0 {
+		return pipeline.User{}, false
+	}
+	return c.Users[found], true
+}
+
+// UserByChat returns the user whose identity on a chat platform (slack,
+// dingtalk, web) is id.
+func (c *Config) UserByChat(platform, id string) (pipeline.User, bool) {
+	return c.userBy(platform, id, func(u pipeline.User) map[string]string { return u.Chat })
+}
+
+// UserByForge returns the user whose login on a forge (github, gitlab,
+// gitee) is login.
+func (c *Config) UserByForge(platform, login string) (pipeline.User, bool) {
+	return c.userBy(platform, login, func(u pipeline.User) map[string]string { return u.Forge })
+}
+
+func (c *Config) userBy(platform, id string, ids func(pipeline.User) map[string]string) (pipeline.User, bool) {
+	if id == "" {
+		return pipeline.User{}, false
+	}
+	for _, u := range c.Users {
+		if ids(u)[platform] == id {
+			return u, true
+		}
+	}
+	return pipeline.User{}, false
+}
+
+// Actor is the identity a command of the named user acts as: their admin
+// flag and every team they are in, whether the user lists the team or the
+// team lists the user. An unknown name is an actor without rights.
+func (c *Config) Actor(name string) pipeline.Actor {
+	u, ok := c.User(name)
+	if !ok {
+		return pipeline.Actor{Name: name}
+	}
+	a := pipeline.Actor{Name: u.Name, Admin: u.Admin, Teams: append([]string(nil), u.Teams...)}
+	// Parse merges both sides already; a Config built by hand may not have.
+	for _, t := range c.Teams {
+		if contains(t.Members, name) {
+			a.Teams = appendNew(a.Teams, t.Name)
+		}
+	}
+	return a
+}

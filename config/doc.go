@@ -1,0 +1,69 @@
+// Package config reads ferry.yaml: where ferry listens and keeps its state,
+// the users and teams it knows, and the projects with their environments,
+// routing rules, targets, rollout strategies and approval policies. It
+// produces the pipeline types (pipeline.Project, pipeline.User, ...) and
+// does no other I/O than reading the file.
+//
+// # Format
+//
+//	listen: 127.0.0.1:8080            # default 127.0.0.1:8080
+//	storage: var/ferry.db             # SQLite file; default ferry.db; a URL (with ://) is kept as written
+//	workspace: var/workspace          # build workspace; default workspace
+//	base_url: https://ferry.example.com   # for links in messages; default http://<listen>
+//	session_secret: ${FERRY_SESSION_SECRET}   # 32+ characters; generated at start if empty
+//	users:
+//	  alice:
+//	    admin: true
+//	    teams: [ops]                  # teams must be declared under teams:
+//	    password_hash: $2a$10$...     # bcrypt, for the web console
+//	    tokens: ["${ALICE_TOKEN}"]    # API tokens, 16+ characters, unique
+//	    chat: {slack: U123, dingtalk: "0987", web: alice}
+//	    forge: {github: alice-gh, gitlab: alice, gitee: alice}
+//	teams:
+//	  ops: {}
+//	  dev: {members: [bob]}           # members may be listed here, on the users, or both
+//	projects:
+//	  demo:
+//	    repo: ./demo-repo             # a git URL (https://..., git@host:path) or a local path
+//	    channel: "#deploys"
+//	    environments:
+//	      staging:
+//	        branches: ['^main$']      # regexps; an environment without rules takes any ref by hand
+//	        tags: ['^v[0-9.]+-rc$']
+//	        default_ref: main         # default: the branch a sole ^literal$ rule names
+//	        auto: true                # deploy pushes of matching refs
+//	        target: {type: local, root: var/hosts/staging}   # type: local, ssh or kubernetes;
+//	                                  # the other keys are the driver's parameters
+//	        strategy: {batches: [1, 50%, 100%], bake: 30s, continue: manual,
+//	                   max_failed_units: 0, auto_rollback: true, parallel: 4}
+//	        approvals: {required: 1, from: [alice, ops], expire: 1h}   # or approvals: 1
+//	        deployers: [ops]          # default: every user
+//	        lock_ttl: 2h
+//
+// Relative paths (storage, workspace, a local repo, and the target
+// parameters that are paths on the ferry host: root of local, key and
+// known_hosts of ssh, kubeconfig and manifests of kubernetes) are resolved
+// against the directory of the file. Durations are Go durations, with d
+// for days (7d, 1d12h). Without a strategy a deploy reaches every unit at
+// once ([100%], continue auto); without approvals none are required. Keys
+// starting with x- are ignored at every level, so they can hold YAML
+// anchors for merge keys (<<: *canary).
+//
+// # Variables and secrets
+//
+// Every scalar value may use ${VAR} or ${VAR:-default} (default when VAR is
+// unset or empty); $${ is a literal ${. Inside [...] or {...} such a value
+// must be quoted. A value that came from a variable is never shown in a
+// message, so secrets stay out of logs and terminals.
+//
+// # Problems
+//
+// Parse reports every problem at once, as Problems: one line each, the
+// file and line it is on, what is wrong and how to fix it.
+//
+// Validation also looks for a branch or tag that two environments of one
+// project would both take. That check works by example: it generates names
+// each rule matches and tries them on the other rules (see overlap.go). An
+// overlap it reports is real, with a name that shows it; an overlap it does
+// not find may still exist.
+package config
