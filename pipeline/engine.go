@@ -331,3 +331,13 @@ func (e *Engine) lookup(project, env string) (Project, Environment, error) {
 	}
 	return p, en, nil
 }
+
+// Notifiers tells each of its notifiers in turn.
+type Notifiers []Notifier
+
+// DeployChanged implements Notifier.
+func (ns Notifiers) DeployChanged(ctx context.Context, d Deploy) {
+	for _, n := range ns {
+		n.DeployChanged(ctx, d)
+	}
+}

@@ -120,6 +120,26 @@ func (s *SQLite) CountDeploys(ctx context.Context) (int, error) {
 	return n, wrap("count deploys", err)
 }
 
+// CountByState counts deploys in each state; states without deploys are
+// absent. It serves the metrics endpoint.
+func (s *SQLite) CountByState(ctx context.Context) (map[pipeline.State]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT state, COUNT(*) FROM deploys GROUP BY state`)
+	if err != nil {
+		return nil, wrap("count by state", err)
+	}
+	defer rows.Close()
+	counts := map[pipeline.State]int{}
+	for rows.Next() {
+		var st pipeline.State
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, wrap("count by state", err)
+		}
+		counts[st] = n
+	}
+	return counts, wrap("count by state", rows.Err())
+}
+
 // Transition moves deploy t.DeployID from t.From to t.To if it is still in
 // t.From, and records t; see pipeline.DeployStore. In one transaction it
 // reads the deploy, applies update (which may be nil) to it, sets its State

@@ -1,0 +1,28 @@
+# ferry: `make run` starts the quickstart, `make test` runs every test.
+GO ?= go
+QUICKSTART := examples/quickstart
+
+.PHONY: build run test bench clean
+
+build:
+	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
+
+run: build
+	@sh $(QUICKSTART)/init-demo.sh
+	@echo
+	@echo "  ferry quickstart — open http://$${FERRY_LISTEN:-127.0.0.1:8080}"
+	@echo "    web console: alice / alice-quickstart   bob / bob-quickstart"
+	@echo "    API tokens:  alice: $${FERRY_ALICE_TOKEN:-quickstart-alice-token}   bob: $${FERRY_BOB_TOKEN:-quickstart-bob-token}"
+	@echo "    CLI:         FERRY_TOKEN=quickstart-alice-token ./bin/ferry deploy demo to staging"
+	@echo
+	./bin/ferry serve --config $(QUICKSTART)/ferry.yaml
+
+test:
+	$(GO) vet ./...
+	$(GO) test ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./cmd/ferry/ ./storage/
+
+clean:
+	rm -rf bin $(QUICKSTART)/var
