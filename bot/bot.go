@@ -43,7 +43,7 @@ func New(cfg Config) (*Bot, error) {
 func (b *Bot) Handle(ctx context.Context, a pipeline.Actor, text string) Reply {
 	cmd, err := Parse(text)
 	if err != nil {
-		return Reply{Text: err.Error(), Error: true, Ephemeral: true}
+		return Reply{Text: err.Error(), Error: true, Ephemeral: true, Kind: KindInvalid}
 	}
 	return b.Do(ctx, a, cmd)
 }
@@ -56,7 +56,7 @@ func (b *Bot) Do(ctx context.Context, a pipeline.Actor, c Command) Reply {
 		if !ok {
 			b.log.Error("command failed", "command", c.Verb, "actor", a.Name, "err", err)
 		}
-		return Reply{Text: msg, Error: true, Ephemeral: true}
+		return Reply{Text: msg, Error: true, Ephemeral: true, Kind: ErrorKindOf(err)}
 	}
 	return r
 }
@@ -214,6 +214,27 @@ func describeLock(l pipeline.Lock) string {
 		s += ": " + l.Reason
 	}
 	return s + "."
+}
+
+// ErrorKindOf classifies an error from the engine or the parser: a lock
+// is KindLocked, a duplicate KindConflict, and anything that is not about
+// what the person asked KindInternal.
+func ErrorKindOf(err error) ErrorKind {
+	var locked *pipeline.LockedError
+	var parse *ParseError
+	switch {
+	case errors.As(err, &locked):
+		return KindLocked
+	case errors.As(err, &parse), errors.Is(err, pipeline.ErrInvalid):
+		return KindInvalid
+	case errors.Is(err, pipeline.ErrForbidden):
+		return KindForbidden
+	case errors.Is(err, pipeline.ErrNotFound):
+		return KindNotFound
+	case errors.Is(err, pipeline.ErrConflict), errors.Is(err, pipeline.ErrDuplicate):
+		return KindConflict
+	}
+	return KindInternal
 }
 
 // Explain turns an error from the engine into a sentence for the person who

@@ -78,30 +78,34 @@ func TestBotConversation(t *testing.T) {
 		actor pipeline.Actor
 		text  string
 		want  string
+		kind  ErrorKind
 	}{
-		{alice, "deplyo demo to staging", `unknown command "deplyo"; did you mean "deploy"?`},
-		{alice, "approve 2", "You requested deploy 2, so someone else must approve it"},
-		{alice, "approve 99", "Deploy 99 not found"},
-		{alice, "deploy demo nope to staging", `ref "nope" not found in /srv/demo`},
-		{alice, "deploy nope to staging", `Project "nope" does not exist; projects: demo`},
-		{bob, "unlock demo prod", "Demo prod is not locked"},
-		{pipeline.Actor{}, "deploy demo to staging", "You are not signed in as anyone ferry knows"},
+		{alice, "deplyo demo to staging", `unknown command "deplyo"; did you mean "deploy"?`, KindInvalid},
+		{alice, "approve 2", "You requested deploy 2, so someone else must approve it", KindForbidden},
+		{alice, "approve 99", "Deploy 99 not found", KindNotFound},
+		{alice, "deploy demo nope to staging", `ref "nope" not found in /srv/demo`, KindNotFound},
+		{alice, "deploy nope to staging", `Project "nope" does not exist; projects: demo`, KindNotFound},
+		{bob, "unlock demo prod", "Demo prod is not locked", KindNotFound},
+		{pipeline.Actor{}, "deploy demo to staging", "You are not signed in as anyone ferry knows", KindForbidden},
 	}
 	for _, c := range cases {
 		r := b.Handle(ctx, c.actor, c.text)
-		if !r.Error || !r.Ephemeral || !strings.Contains(r.Text, c.want) {
-			t.Errorf("%s: %+v; want an error saying %q", c.text, r, c.want)
+		if !r.Error || !r.Ephemeral || !strings.Contains(r.Text, c.want) || r.Kind != c.kind {
+			t.Errorf("%s: %+v; want a %s error saying %q", c.text, r, c.kind, c.want)
 		}
 	}
 	if r := b.Handle(ctx, bob, "approve #2"); r.Error || r.Text != "bob approved #2 (1 of 1 approvals)." {
 		t.Errorf("approve: %+v", r)
 	}
-	if r := b.Handle(ctx, bob, "approve 2"); !r.Error || !strings.Contains(r.Text, "Deploy 2 is") {
+	if r := b.Handle(ctx, bob, "approve 2"); !r.Error || !strings.Contains(r.Text, "Deploy 2 is") || r.Kind != KindConflict {
 		t.Errorf("approve twice: %+v", r)
 	}
 	waitDeploy(t, st, 2, pipeline.StateSucceeded)
 	if r := b.Handle(ctx, bob, "lock demo staging for 1h migrating"); r.Error || r.Text != "demo staging is locked by bob until 2026-11-02 11:00 UTC: migrating." {
 		t.Errorf("lock: %+v", r)
+	}
+	if r := b.Handle(ctx, alice, "deploy demo to staging"); !r.Error || r.Kind != KindLocked || !strings.Contains(r.Text, "locked by bob") {
+		t.Errorf("deploy to a locked environment: %+v", r)
 	}
 	golden(t, "reply_status.txt", RenderReply(b.Handle(ctx, alice, "status")))
 	golden(t, "reply_history.txt", RenderReply(b.Handle(ctx, alice, "history demo")))

@@ -14,7 +14,23 @@ type Reply struct {
 	Table     *Table // status, history, locks; nil for none
 	Ephemeral bool   // only the person who asked sees it, where the chat can do that
 	Error     bool   // the command failed; Text says why
+	// Kind says what kind of failure it was, for adapters that answer with
+	// a status (the web API); "" when the command did not fail.
+	Kind ErrorKind
 }
+
+// ErrorKind classifies why a command failed.
+type ErrorKind string
+
+// The kinds of failure. ErrorKindOf maps errors to them.
+const (
+	KindInvalid   ErrorKind = "invalid"   // not a command, or a request that cannot be right
+	KindForbidden ErrorKind = "forbidden" // policy refused the actor
+	KindNotFound  ErrorKind = "not_found" // no such project, environment, deploy, ref or lock
+	KindConflict  ErrorKind = "conflict"  // the deploy is not in a state for it, or it was done already
+	KindLocked    ErrorKind = "locked"    // someone holds a lock on the environment
+	KindInternal  ErrorKind = "internal"  // not the asker's fault; the details are in ferry's log
+)
 
 // Table is rows of text under named columns: status, history, boards.
 type Table struct {
