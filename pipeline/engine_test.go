@@ -67,8 +67,16 @@ func TestBadRequests(t *testing.T) {
 			t.Errorf("%s: err = %v; want %v saying %q", c.name, err, c.is, c.say)
 		}
 	}
-	if ds, _ := h.store.Deploys(ctx, pipeline.DeployFilter{}); len(ds) != 0 {
-		t.Errorf("refused requests left deploys: %+v", ds)
+	ds, _ := h.store.Deploys(ctx, pipeline.DeployFilter{Oldest: true})
+	var denied []string
+	for _, d := range ds {
+		if d.State != pipeline.StateDenied {
+			t.Errorf("deploy %d is %s", d.ID, d.State)
+		}
+		denied = append(denied, d.Requester+" "+d.Ref+" "+d.Env)
+	}
+	if got := strings.Join(denied, ", "); got != "alice main prod, eve main staging, alice main prod" {
+		t.Errorf("denied requests stored: %q; want the policy refusals only", got)
 	}
 }
 

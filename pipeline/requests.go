@@ -17,26 +17,28 @@ type Request struct {
 }
 
 // Request checks a deploy request against policy and stores it. The deploy
-// comes back awaiting approval or queued; a request that policy refuses
-// comes back as an error and, when it got as far as being a deploy, is
-// stored as denied so the audit shows it.
+// comes back awaiting approval or queued. A request that names something
+// that does not exist is an error and leaves no trace; one that policy
+// refuses is stored as denied, with the reason, so the audit shows who
+// tried, and the error says why.
 func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error) {
 	p, env, err := e.lookup(r.Project, r.Env)
 	if err != nil {
 		return Deploy{}, err
 	}
-	if err := e.mayForce(a, r.Force); err != nil {
-		return Deploy{}, err
-	}
-	if err := CanDeploy(a, env); err != nil {
-		return Deploy{}, err
-	}
-	if err := e.checkLock(ctx, a, r.Project, r.Env, r.Force); err != nil {
-		return Deploy{}, err
-	}
 	ref := r.Ref
 	if ref == "" {
 		ref = env.DefaultRef
+	}
+	d := Deploy{
+		Project: p.Name, Env: env.Name, Kind: KindDeploy, Ref: ref,
+		Requester: a.Name, Force: r.Force, ApprovalsRequired: env.Approvals.Required,
+	}
+	if err := e.mayForce(a, r.Force); err != nil {
+		return e.deny(ctx, a, d, err)
+	}
+	if err := CanDeploy(a, env); err != nil {
+		return e.deny(ctx, a, d, err)
 	}
 	if ref == "" {
 		return Deploy{}, fmt.Errorf("%w: say which ref to deploy: deploy %s <ref> to %s (%s)", ErrInvalid, p.Name, env.Name, env.describeRules())
@@ -45,21 +47,39 @@ func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error
 	if err != nil {
 		return Deploy{}, fmt.Errorf("deploy %s %s: %w", p.Name, ref, err)
 	}
+	d.Commit, d.Version = c.Hash, versionOf(c)
+	if err := e.checkLock(ctx, a, r.Project, r.Env, r.Force); err != nil {
+		return e.deny(ctx, a, d, err)
+	}
 	if ok, why := env.Allows(c); !ok && !r.Force {
-		return Deploy{}, fmt.Errorf("%w: %s is %s; %s", ErrForbidden, ref, describeCommit(c), why)
+		return e.deny(ctx, a, d, fmt.Errorf("%w: %s is %s; %s", ErrForbidden, ref, describeCommit(c), why))
 	}
 	cur, err := e.current(ctx, p.Name, env.Name)
 	if err != nil {
 		return Deploy{}, err
 	}
-	d := Deploy{
-		Project: p.Name, Env: env.Name, Kind: KindDeploy,
-		Ref: ref, Commit: c.Hash, Version: versionOf(c),
-		PreviousVersion: cur.Version, PreviousRelease: cur.Release,
-		Requester: a.Name, Force: r.Force,
-		ApprovalsRequired: env.Approvals.Required,
-	}
+	d.PreviousVersion, d.PreviousRelease = cur.Version, cur.Release
 	return e.submit(ctx, a, d, env, "deploy", fmt.Sprintf("%s (%s)", d.Version, ref))
+}
+
+// deny stores a refused request as a denied deploy and returns why it was
+// refused. Requests from nobody ferry knows leave no row.
+func (e *Engine) deny(ctx context.Context, a Actor, d Deploy, why error) (Deploy, error) {
+	if a.Name == "" {
+		return Deploy{}, why
+	}
+	if d.Version == "" {
+		d.Version = d.Ref
+	}
+	if err := e.store.CreateDeploy(ctx, &d); err != nil {
+		e.log.Error("store denied deploy", "project", d.Project, "env", d.Env, "err", err)
+		return Deploy{}, why
+	}
+	e.audit(ctx, a, "deploy denied", d, why.Error())
+	if _, err := e.transition(ctx, d, EventDeny, a.Name, why.Error()); err != nil {
+		e.log.Error("deny", "deploy_id", d.ID, "err", err)
+	}
+	return Deploy{}, why
 }
 
 // submit stores a new deploy and moves it on to approval or the queue.
