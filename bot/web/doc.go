@@ -1,0 +1,39 @@
+// Package web is ferry's built-in chat, the web console, and its HTTP API.
+//
+// The console is server-rendered HTML (html/template, assets embedded with
+// embed.FS, no build step). A signed-in person types commands into one box;
+// they run through bot.Bot.Handle exactly as a chat message would, so the
+// grammar and the policy are the same everywhere. Card buttons post the
+// text command of their bot.Action to the same path. Pages work without
+// JavaScript (forms post, the server redirects and shows the reply once);
+// a little script sends them with fetch instead and keeps the cards live
+// from a server-sent event stream.
+//
+// Routes:
+//
+//	GET  /                       the console: command box and live deploy cards
+//	GET  /login, POST /login     sign in with name and password (bcrypt)
+//	POST /logout
+//	POST /console/command        form field text: a command
+//	POST /console/action         form field command: a card button's command
+//	GET  /events                 text/event-stream of "card" events
+//	GET  /board                  project × environment matrix
+//	GET  /deploys/{id}           a deploy: card, transitions, approvals, units, log
+//	GET  /history?project=&env=  past deploys
+//	GET  /static/...             CSS and script
+//	POST /api/v1/commands        {"text": "..."} → CommandResponse
+//	GET  /api/v1/deploys/{id}    → APIDetails
+//	GET  /api/v1/deploys         ?project=&env=&state=&limit= → APIDeployList
+//	GET  /api/v1/board           → APIBoard
+//
+// Sessions are stateless signed cookies: HMAC-SHA256 over the name, the
+// expiry and a random nonce, verified in constant time, for 12 hours. Every
+// form that changes something carries a CSRF token derived from the session
+// by HMAC (fetch sends it as X-CSRF-Token), and browsers' cross-origin
+// requests are refused besides (http.CrossOriginProtection). The API takes
+// bearer tokens instead of cookies. Request bodies are capped at 64 KiB.
+//
+// The Server is the engine's pipeline.Notifier: each change of a deploy is
+// rendered to HTML once, off the engine's goroutine, and offered to every
+// event stream; a stream that cannot keep up is dropped, never waited for.
+package web

@@ -1,0 +1,194 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+const sessionCookie = "ferry_session"
+
+// session is what a session cookie says: who, until when, and a random
+// nonce that tells two sessions of one person apart.
+type session struct {
+	Name    string
+	Expires time.Time
+	Nonce   string
+}
+
+// viewer is the signed-in person of a request.
+type viewer struct {
+	session
+	Actor pipeline.Actor
+	CSRF  string
+}
+
+var b64 = base64.RawURLEncoding
+
+// mac signs parts with the session key. The first part names what is
+// signed, so a value signed for one purpose never verifies for another.
+func (s *Server) mac(parts ...string) string {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(strings.Join(parts, "|")))
+	return b64.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) newSession(name string) session {
+	nonce := make([]byte, 18)
+	_, _ = rand.Read(nonce) // never fails
+	return session{Name: name, Expires: s.now().Add(sessionTTL).Truncate(time.Second), Nonce: b64.EncodeToString(nonce)}
+}
+
+// encode writes a session as a cookie value: name|expiry|nonce|mac, the
+// name in base64 so that it can hold any character.
+func (s *Server) encode(ss session) string {
+	payload := b64.EncodeToString([]byte(ss.Name)) + "|" + strconv.FormatInt(ss.Expires.Unix(), 10) + "|" + ss.Nonce
+	return payload + "|" + s.mac("session", payload)
+}
+
+// decode verifies a cookie value in constant time and returns its session
+// if it is genuine and has not expired.
+func (s *Server) decode(v string) (session, bool) {
+	parts := strings.Split(v, "|")
+	if len(parts) != 4 {
+		return session{}, false
+	}
+	payload := strings.Join(parts[:3], "|")
+	if !hmac.Equal([]byte(parts[3]), []byte(s.mac("session", payload))) {
+		return session{}, false
+	}
+	name, err := b64.DecodeString(parts[0])
+	if err != nil {
+		return session{}, false
+	}
+	exp, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return session{}, false
+	}
+	ss := session{Name: string(name), Expires: time.Unix(exp, 0), Nonce: parts[2]}
+	if !s.now().Before(ss.Expires) || ss.Nonce == "" {
+		return session{}, false
+	}
+	return ss, true
+}
+
+// csrf is the CSRF token of a session.
+func (s *Server) csrf(ss session) string {
+	return s.mac("csrf", ss.Nonce, b64.EncodeToString([]byte(ss.Name)))
+}
+
+func (s *Server) setSession(w http.ResponseWriter, ss session) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: s.encode(ss), Path: "/",
+		Expires: ss.Expires, MaxAge: int(ss.Expires.Sub(s.now()).Seconds()),
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Server) clearSession(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// viewer returns who signed the request in. A cookie that is forged,
+// expired, signed out, or names someone ferry no longer knows is cleared.
+func (s *Server) viewer(w http.ResponseWriter, r *http.Request) (*viewer, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil, false
+	}
+	ss, ok := s.decode(c.Value)
+	if ok && s.revoked.has(ss.Nonce) {
+		ok = false
+	}
+	if ok {
+		_, ok = s.users.User(ss.Name)
+	}
+	if !ok {
+		s.clearSession(w)
+		return nil, false
+	}
+	return &viewer{session: ss, Actor: s.users.Actor(ss.Name), CSRF: s.csrf(ss)}, true
+}
+
+// page serves a page to signed-in people and sends others to sign in.
+func (s *Server) page(fn func(http.ResponseWriter, *http.Request, *viewer)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, ok := s.viewer(w, r)
+		if !ok {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		fn(w, r, v)
+	}
+}
+
+// form serves a form post by a signed-in person: it reads the form, within
+// the body limit, and checks its CSRF token before anything changes.
+func (s *Server) form(fn func(http.ResponseWriter, *http.Request, *viewer)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, ok := s.viewer(w, r)
+		if !ok {
+			if fromScript(r) {
+				s.refuse(w, r, http.StatusUnauthorized, "you are signed out; sign in again")
+				return
+			}
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			msg, st := s.explain(r.Context(), err)
+			if st == http.StatusInternalServerError {
+				st, msg = http.StatusBadRequest, "ferry could not read the form"
+			}
+			s.refuse(w, r, st, msg)
+			return
+		}
+		got := r.Header.Get("X-CSRF-Token")
+		if got == "" {
+			got = r.PostForm.Get("csrf")
+		}
+		if got == "" || !hmac.Equal([]byte(got), []byte(v.CSRF)) {
+			s.refuse(w, r, http.StatusForbidden, "ferry did not act: the form's security token is missing or wrong (it may come from an older session). Reload the page and try again.")
+			return
+		}
+		fn(w, r, v)
+	}
+}
+
+// revocations remembers the sessions signed out before they expire.
+type revocations struct {
+	mu    sync.Mutex
+	until map[string]time.Time // nonce → expiry of its session
+}
+
+func newRevocations() *revocations { return &revocations{until: map[string]time.Time{}} }
+
+func (rv *revocations) add(ss session, now time.Time) {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	for n, t := range rv.until {
+		if !now.Before(t) {
+			delete(rv.until, n)
+		}
+	}
+	rv.until[ss.Nonce] = ss.Expires
+}
+
+func (rv *revocations) has(nonce string) bool {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	_, ok := rv.until[nonce]
+	return ok
+}

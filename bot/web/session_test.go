@@ -1,0 +1,198 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSignIn(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	if res := f.get(c, "/board"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login?next=%2Fboard" {
+		t.Fatalf("signed out: %d %v", res.StatusCode, res.Header)
+	}
+	if res := f.get(c, "/login"); res.StatusCode != http.StatusOK || !strings.Contains(res.Body, `name="password"`) {
+		t.Fatalf("login page: %d %s", res.StatusCode, res.Body)
+	}
+	for _, form := range []url.Values{
+		{"name": {"alice"}, "password": {"nope"}},
+		{"name": {"mallory"}, "password": {alicePassword}},
+		{"name": {""}, "password": {""}},
+	} {
+		res := f.postForm(c, "/login", form)
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(res.Body, "Wrong name or password.") || res.Header.Get("Set-Cookie") != "" {
+			t.Errorf("sign in with %v: %d %v\n%s", form, res.StatusCode, res.Header, res.Body)
+		}
+		if strings.Contains(res.Body, form.Get("password")) && form.Get("password") != "" {
+			t.Errorf("the page echoes the password")
+		}
+	}
+	res := f.postForm(c, "/login", url.Values{"name": {"alice"}, "password": {alicePassword}, "next": {"/board"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/board" {
+		t.Fatalf("sign in: %d %v", res.StatusCode, res.Header)
+	}
+	ck := (&http.Response{Header: res.Header}).Cookies()
+	if len(ck) != 1 || ck[0].Name != sessionCookie || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteLaxMode || ck[0].Path != "/" || ck[0].Secure {
+		t.Errorf("cookie: %+v", ck)
+	}
+	if res := f.get(c, "/board"); res.StatusCode != http.StatusOK || !strings.Contains(res.Body, `<span class="user" id="user">alice</span>`) {
+		t.Errorf("board after sign in: %d\n%s", res.StatusCode, res.Body)
+	}
+	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example"} {
+		res := f.postForm(f.client(), "/login", url.Values{"name": {"alice"}, "password": {alicePassword}, "next": {next}})
+		if res.Header.Get("Location") != "/" {
+			t.Errorf("next=%s redirects to %q", next, res.Header.Get("Location"))
+		}
+	}
+
+	f.clock.Advance(sessionTTL - time.Minute)
+	if res := f.get(c, "/"); res.StatusCode != http.StatusOK {
+		t.Errorf("before expiry: %d", res.StatusCode)
+	}
+	f.clock.Advance(time.Minute)
+	if res := f.get(c, "/"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("after 12h: %d, want signed out", res.StatusCode)
+	}
+}
+
+func TestSecureCookie(t *testing.T) {
+	f := newFixture(t, setup{baseURL: "https://ferry.example.com"})
+	res := f.postForm(f.client(), "/login", url.Values{"name": {"alice"}, "password": {alicePassword}})
+	ck := (&http.Response{Header: res.Header}).Cookies()
+	if len(ck) != 1 || !ck[0].Secure {
+		t.Errorf("cookie with an https base URL: %+v", ck)
+	}
+}
+
+func TestSignInThrottle(t *testing.T) {
+	f := newFixture(t)
+	for i := range maxFailures {
+		if res := f.postForm(f.client(), "/login", url.Values{"name": {"bob"}, "password": {"guess"}}); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, res.StatusCode)
+		}
+		f.clock.Advance(time.Minute)
+	}
+	res := f.postForm(f.client(), "/login", url.Values{"name": {"bob"}, "password": {bobPassword}})
+	if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(res.Body, "Too many failed sign-ins for this name. Try again in 10 minutes.") {
+		t.Fatalf("sixth try: %d\n%s", res.StatusCode, res.Body)
+	}
+	// Unknown names are throttled the same way, so throttling tells nobody who exists.
+	for range maxFailures + 1 {
+		res = f.postForm(f.client(), "/login", url.Values{"name": {"nobody"}, "password": {"guess"}})
+	}
+	if res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("unknown name after %d failures: %d", maxFailures+1, res.StatusCode)
+	}
+	f.signIn("alice", alicePassword) // other names are not affected
+
+	f.clock.Advance(failureWindow - 5*time.Minute) // the first failure is now 15 minutes old
+	f.signIn("bob", bobPassword)
+	for range maxFailures - 1 {
+		f.postForm(f.client(), "/login", url.Values{"name": {"bob"}, "password": {"guess"}})
+	}
+	f.signIn("bob", bobPassword) // a success starts the count over
+}
+
+func TestSignedOut(t *testing.T) {
+	f := newFixture(t)
+	alice := f.signIn("alice", alicePassword)
+	u, _ := url.Parse(f.ts.URL)
+	value := alice.Jar.Cookies(u)[0].Value
+	parts := strings.Split(value, "|")
+
+	bobName := b64.EncodeToString([]byte("bob"))
+	other := &Server{key: []byte(strings.Repeat("x", 32)), now: f.clock.Now}
+	cases := map[string]string{
+		"name changed":    strings.Join(append([]string{bobName}, parts[1:]...), "|"),
+		"expiry extended": strings.Join([]string{parts[0], "99999999999", parts[2], parts[3]}, "|"),
+		"mac cut":         value[:len(value)-2],
+		"no mac":          strings.Join(parts[:3], "|"),
+		"garbage":         "x|y|z|w",
+		"empty":           "",
+		"other key":       other.encode(other.newSession("alice")),
+		"unknown user":    f.srv.encode(f.srv.newSession("zed")),
+	}
+	for name, v := range cases {
+		c := f.client()
+		c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: v}})
+		res := f.get(c, "/")
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+			t.Errorf("%s: %d %v; want signed out", name, res.StatusCode, res.Header)
+		}
+		if v != "" && !strings.Contains(res.Header.Get("Set-Cookie"), "Max-Age=0") {
+			t.Errorf("%s: the cookie is not cleared: %v", name, res.Header)
+		}
+		if res := f.get(c, "/events"); res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: events: %d", name, res.StatusCode)
+		}
+	}
+
+	// A removed user is signed out of a session that was valid.
+	bob := f.signIn("bob", bobPassword)
+	delete(f.users, "bob")
+	if res := f.get(bob, "/"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("removed user: %d", res.StatusCode)
+	}
+
+	// Signing out ends the session on the server too, not only in the browser.
+	token := f.csrf(alice)
+	if res := f.postForm(alice, "/logout", url.Values{"csrf": {token}}); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+		t.Fatalf("logout: %d %v", res.StatusCode, res.Header)
+	}
+	replay := f.client()
+	replay.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: value}})
+	if res := f.get(replay, "/"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("a signed-out cookie still works: %d", res.StatusCode)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	f := newFixture(t)
+	alice := f.signIn("alice", alicePassword)
+	bob := f.signIn("bob", bobPassword)
+	bobToken := f.csrf(bob)
+	deploy := url.Values{"text": {"deploy demo to staging"}}
+	with := func(token string) url.Values {
+		v := url.Values{"text": deploy["text"]}
+		if token != "" {
+			v.Set("csrf", token)
+		}
+		return v
+	}
+	cases := map[string]response{
+		"missing":       f.postForm(alice, "/console/command", with("")),
+		"wrong":         f.postForm(alice, "/console/command", with("not-a-token")),
+		"other session": f.postForm(alice, "/console/command", with(bobToken)),
+		"wrong header":  f.postForm(alice, "/console/command", with(""), "X-CSRF-Token", "nope", "X-Requested-With", "fetch"),
+		"action":        f.postForm(alice, "/console/action", url.Values{"command": {"deploy demo to staging"}}),
+		"logout":        f.postForm(alice, "/logout", nil),
+	}
+	for name, res := range cases {
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "security token is missing or wrong") {
+			t.Errorf("%s: %d\n%s", name, res.StatusCode, res.Body)
+		}
+	}
+	token := f.csrf(alice)
+	res := f.postForm(alice, "/console/command", with(token), "Sec-Fetch-Site", "cross-site")
+	if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "another site") {
+		t.Errorf("cross-site: %d\n%s", res.StatusCode, res.Body)
+	}
+	if n := f.deployCount(); n != 0 {
+		t.Fatalf("refused posts created %d deploys", n)
+	}
+	if res := f.get(alice, "/"); res.StatusCode != http.StatusOK {
+		t.Fatalf("alice was signed out by a refused logout: %d", res.StatusCode)
+	}
+
+	res = f.postForm(alice, "/console/command", with(token))
+	if res.StatusCode != http.StatusSeeOther || f.deployCount() != 1 {
+		t.Fatalf("with the token: %d, %d deploys", res.StatusCode, f.deployCount())
+	}
+	res = f.postForm(alice, "/console/command", url.Values{"text": {"status"}}, "X-CSRF-Token", token, "X-Requested-With", "fetch")
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, `<table class="data">`) {
+		t.Errorf("token in the header: %d\n%s", res.StatusCode, res.Body)
+	}
+}
