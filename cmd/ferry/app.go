@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/bot/web"
+	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/storage"
+	"github.com/ferrybot/ferry/targets/local"
+	"github.com/ferrybot/ferry/targets/workspace"
+)
+
+// app is one ferry server, wired from its configuration.
+type app struct {
+	cfg     *config.Config
+	store   *storage.SQLite
+	engine  *pipeline.Engine
+	bot     *bot.Bot
+	web     *web.Server
+	metrics *metrics
+	handler http.Handler
+}
+
+// newApp opens the store and builds every part of the server. The caller
+// runs app.engine and closes app.store.
+func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.Logger, clock pipeline.Clock) (*app, error) {
+	ws, err := workspace.New(workspace.Config{Dir: cfg.Workspace})
+	if err != nil {
+		return nil, err
+	}
+	resolver, err := workspace.NewResolver(cfg.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	drivers := &drivers{dir: cfg.Dir, ws: ws, built: map[string]pipeline.Target{}}
+	for _, p := range cfg.Projects {
+		for _, env := range p.Envs {
+			if _, err := drivers.target(p, env); err != nil {
+				return nil, fmt.Errorf("project %s environment %s: %w", p.Name, env.Name, err)
+			}
+		}
+	}
+	st, err := storage.Open(ctx, cfg.Storage)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, store: st}
+	a.metrics = newMetrics(st)
+	webNotifier := &lateNotifier{}
+	a.engine, err = pipeline.New(pipeline.Config{
+		Store:    st,
+		Projects: cfg.Projects,
+		Target:   drivers.target,
+		Resolver: resolver,
+		Notifier: pipeline.Notifiers{a.metrics, webNotifier},
+		Clock:    clock,
+		Logger:   log,
+	})
+	if err == nil {
+		a.bot, err = bot.New(bot.Config{Engine: a.engine, BaseURL: baseURL, Logger: log})
+	}
+	if err == nil {
+		key := []byte(cfg.SessionSecret)
+		if len(key) == 0 {
+			key = make([]byte, 32)
+			rand.Read(key)
+			log.Info("no session_secret in the configuration: web sessions end when ferry restarts")
+		}
+		a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, SessionKey: key, BaseURL: baseURL, Logger: log})
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	webNotifier.set(a.web)
+	a.handler = a.routes()
+	return a, nil
+}
+
+func (a *app) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.store.Ping(r.Context()); err != nil {
+			http.Error(w, "storage is not reachable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", a.metrics.handler())
+	mux.Handle("/", a.web.Handler())
+	return a.metrics.instrument(mux)
+}
+
+// drivers builds each environment's target once.
+type drivers struct {
+	dir   string
+	ws    *workspace.Workspace
+	mu    sync.Mutex
+	built map[string]pipeline.Target
+}
+
+func (d *drivers) target(p pipeline.Project, env pipeline.Environment) (pipeline.Target, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	key := p.Name + "\x00" + env.Name
+	if t, ok := d.built[key]; ok {
+		return t, nil
+	}
+	var t pipeline.Target
+	switch env.Target.Type {
+	case "local":
+		cfg, err := local.ParseConfig(env.Target.Params)
+		if err != nil {
+			return nil, err
+		}
+		if t, err = local.New(cfg, local.Setup{Project: p.Name, Env: env.Name, BaseDir: d.dir, Workspace: d.ws}); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errors.New("target type " + env.Target.Type + " is not built into this ferry yet; use type: local")
+	}
+	d.built[key] = t
+	return t, nil
+}
+
+// lateNotifier forwards to a notifier made after the engine it listens to.
+type lateNotifier struct {
+	mu sync.RWMutex
+	n  pipeline.Notifier
+}
+
+func (l *lateNotifier) set(n pipeline.Notifier) {
+	l.mu.Lock()
+	l.n = n
+	l.mu.Unlock()
+}
+
+func (l *lateNotifier) DeployChanged(ctx context.Context, d pipeline.Deploy) {
+	l.mu.RLock()
+	n := l.n
+	l.mu.RUnlock()
+	if n != nil {
+		n.DeployChanged(ctx, d)
+	}
+}

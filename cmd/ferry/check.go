@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/storage"
+	"github.com/ferrybot/ferry/targets/local"
+)
+
+// check validates a configuration: config's own rules, then each target's
+// parameters as its driver reads them.
+func check(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", envOr("FERRY_CONFIG", "ferry.yaml"), "configuration `file`")
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	cfg, err := loadConfig(*path, stderr)
+	if err != nil {
+		return err
+	}
+	bad := 0
+	envs := 0
+	for _, p := range cfg.Projects {
+		for _, env := range p.Envs {
+			envs++
+			if err := checkTarget(env.Target); err != nil {
+				fmt.Fprintf(stderr, "%s: project %s, environment %s: target: %v\n", *path, p.Name, env.Name, err)
+				bad++
+			}
+		}
+	}
+	if bad > 0 {
+		return exitError(1)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d project(s), %d environment(s), %d user(s))\n", *path, len(cfg.Projects), envs, len(cfg.Users))
+	return nil
+}
+
+func checkTarget(t pipeline.TargetSpec) error {
+	switch t.Type {
+	case "local":
+		_, err := local.ParseConfig(t.Params)
+		return err
+	}
+	return fmt.Errorf("type %s is not built into this ferry yet; use type: local", t.Type)
+}
+
+// route prints which environment a ref deploys to, and why.
+func route(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("route", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", envOr("FERRY_CONFIG", "ferry.yaml"), "configuration `file`")
+	project := fs.String("project", "", "project `name`")
+	ref := fs.String("ref", "", "full `ref`, like refs/heads/main or refs/tags/v1.0.0")
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	if *project == "" || *ref == "" {
+		fmt.Fprintln(stderr, "usage: ferry route --config ferry.yaml --project demo --ref refs/heads/main")
+		return exitError(2)
+	}
+	cfg, err := loadConfig(*path, stderr)
+	if err != nil {
+		return err
+	}
+	p, ok := cfg.Project(*project)
+	if !ok {
+		names := make([]string, len(cfg.Projects))
+		for i, p := range cfg.Projects {
+			names[i] = p.Name
+		}
+		fmt.Fprintf(stderr, "project %q is not in %s; projects: %s\n", *project, *path, strings.Join(names, ", "))
+		return exitError(1)
+	}
+	r, err := pipeline.RouteRef(p, *ref)
+	if err != nil {
+		fmt.Fprintf(stdout, "%s deploys nowhere: %s\n", *ref, strings.TrimPrefix(err.Error(), pipeline.ErrNotFound.Error()+": "))
+		return exitError(1)
+	}
+	fmt.Fprintf(stdout, "%s → %s\n  why: %s\n", *ref, r.Env.Name, r.Why)
+	if r.Env.Auto {
+		fmt.Fprintf(stdout, "  auto: yes, a push deploys it to %s\n", r.Env.Name)
+	} else {
+		fmt.Fprintf(stdout, "  auto: no, deploy it with: deploy %s %s to %s\n", p.Name, firstOf(r.Tag, r.Branch), r.Env.Name)
+	}
+	if n := r.Env.Approvals.Required; n > 0 {
+		fmt.Fprintf(stdout, "  approvals: %d required\n", n)
+	}
+	return nil
+}
+
+// migrate applies the database migrations and says which.
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", envOr("FERRY_CONFIG", "ferry.yaml"), "configuration `file`")
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	cfg, err := loadConfig(*path, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := storage.OpenUnmigrated(ctx, cfg.Storage)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := st.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(stdout, "%s is up to date (schema version %d)\n", cfg.Storage, v)
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s: applied migration(s) %s; schema version %d\n", cfg.Storage, strings.Trim(fmt.Sprint(applied), "[]"), v)
+	return nil
+}
+
+// hashPassword reads a password from r and prints its bcrypt hash for
+// password_hash in ferry.yaml.
+func hashPassword(r io.Reader, stdout io.Writer) error {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if len(pw) < 8 {
+		return errors.New("hash-password: the password must have at least 8 characters")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	if err != nil {
+		return fmt.Errorf("hash-password: %w", err)
+	}
+	fmt.Fprintln(stdout, string(h))
+	return nil
+}

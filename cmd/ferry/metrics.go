@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/storage"
+)
+
+// metrics is what /metrics serves: deploys by state and the queue depth,
+// counted from the store at each scrape; deploy durations, observed as
+// deploys end; and HTTP latency by route.
+type metrics struct {
+	reg      *prometheus.Registry
+	duration *prometheus.HistogramVec
+	http     *prometheus.HistogramVec
+
+	mu   sync.Mutex
+	seen map[int64]pipeline.State // deploys in flight, by their last state
+}
+
+func newMetrics(st *storage.SQLite) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ferry_deploy_duration_seconds",
+			Help:    "Time from a deploy's start to its end, by project, environment and final state.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"project", "env", "state"}),
+		http: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ferry_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "code"}),
+		seen: map[int64]pipeline.State{},
+	}
+	m.reg.MustRegister(m.duration, m.http, &stateCollector{st: st},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// DeployChanged implements pipeline.Notifier: it observes the duration of
+// each deploy that ends.
+func (m *metrics) DeployChanged(_ context.Context, d pipeline.Deploy) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen[d.ID] == d.State {
+		return
+	}
+	if !d.State.Done() {
+		m.seen[d.ID] = d.State
+		return
+	}
+	delete(m.seen, d.ID)
+	if !d.StartedAt.IsZero() && !d.FinishedAt.IsZero() {
+		m.duration.WithLabelValues(d.Project, d.Env, string(d.State)).Observe(d.FinishedAt.Sub(d.StartedAt).Seconds())
+	}
+}
+
+// instrument records the latency of every request under its route pattern.
+func (m *metrics) instrument(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		_, pattern := mux.Handler(r)
+		mux.ServeHTTP(rec, r)
+		if pattern == "" {
+			pattern = "unmatched"
+		}
+		m.http.WithLabelValues(pattern, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the writer (flushing events).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// stateCollector counts deploys by state, and the queue, at each scrape.
+type stateCollector struct{ st *storage.SQLite }
+
+var (
+	deploysDesc = prometheus.NewDesc("ferry_deploys", "Deploys in the store, by state.", []string{"state"}, nil)
+	queueDesc   = prometheus.NewDesc("ferry_queue_depth", "Deploys queued or awaiting approval.", nil, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- deploysDesc
+	ch <- queueDesc
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.st.CountByState(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(deploysDesc, err)
+		return
+	}
+	for _, s := range pipeline.States {
+		ch <- prometheus.MustNewConstMetric(deploysDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
+	}
+	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(counts[pipeline.StateQueued]+counts[pipeline.StateAwaitingApproval]))
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ferrybot/ferry/config"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", envOr("FERRY_CONFIG", "ferry.yaml"), "configuration `file`")
+	listen := fs.String("listen", "", "listen `address` (default: FERRY_LISTEN, then listen: in the configuration)")
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	cfg, err := loadConfig(*path, stderr)
+	if err != nil {
+		return err
+	}
+	addr := firstOf(*listen, os.Getenv("FERRY_LISTEN"), cfg.Listen)
+	baseURL := cfg.BaseURL
+	if addr != cfg.Listen && baseURL == "http://"+cfg.Listen {
+		baseURL = "http://" + addr // the default base URL follows the address
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	a, err := newApp(ctx, cfg, baseURL, log, nil)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set another address with --listen or FERRY_LISTEN)", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(a.web.Close) // end the event streams, which never end by themselves
+	runCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- a.engine.Run(runCtx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "ferry is ready at %s (listening on %s)\n", baseURL, ln.Addr())
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveDone:
+	case err = <-engineDone:
+		err = fmt.Errorf("engine stopped: %w", err)
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx)
+	stopEngine()
+	if e := <-engineDone; e != nil && err == nil {
+		err = e
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// loadConfig loads a configuration, printing its problems one per line.
+func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	var problems config.Problems
+	if errors.As(err, &problems) {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
+		fmt.Fprintf(stderr, "%s: %d problem(s); fix them and run ferry check --config %s\n", path, len(problems), path)
+		return nil, exitError(1)
+	}
+	return cfg, err
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
