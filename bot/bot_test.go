@@ -30,7 +30,9 @@ func newTestBot(t *testing.T) (*Bot, *storage.SQLite) {
 	targets := map[string]pipeline.Target{"staging": pipelinetest.NewTarget("s1", "s2"), "prod": pipelinetest.NewTarget("p1")}
 	e, err := pipeline.New(pipeline.Config{
 		Store: st, Projects: []pipeline.Project{project},
-		Target:   func(_ pipeline.Project, env pipeline.Environment) (pipeline.Target, error) { return targets[env.Name], nil },
+		Target: func(_ pipeline.Project, env pipeline.Environment) (pipeline.Target, error) {
+			return targets[env.Name], nil
+		},
 		Resolver: pipelinetest.Resolver{"main": {Hash: "1111111aaaa", Branch: "main"}, "v1.0.0": {Hash: "2222222bbbb", Tag: "v1.0.0"}},
 		Clock:    clockwork.NewFakeClockAt(time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)),
 	})
