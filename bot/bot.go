@@ -256,5 +256,5 @@ func Explain(err error) (msg string, ok bool) {
 	for _, s := range []error{pipeline.ErrForbidden, pipeline.ErrNotFound, pipeline.ErrConflict, pipeline.ErrInvalid, pipeline.ErrDuplicate} {
 		msg = strings.Replace(msg, s.Error()+": ", "", 1)
 	}
-	return strings.ToUpper(msg[:1]) + msg[1:], true
+	return msg, true
 }

@@ -83,12 +83,12 @@ func TestBotConversation(t *testing.T) {
 		kind  ErrorKind
 	}{
 		{alice, "deplyo demo to staging", `unknown command "deplyo"; did you mean "deploy"?`, KindInvalid},
-		{alice, "approve 2", "You requested deploy 2, so someone else must approve it", KindForbidden},
-		{alice, "approve 99", "Deploy 99 not found", KindNotFound},
+		{alice, "approve 2", "you requested deploy 2, so someone else must approve it", KindForbidden},
+		{alice, "approve 99", "deploy 99 not found", KindNotFound},
 		{alice, "deploy demo nope to staging", `ref "nope" not found in /srv/demo`, KindNotFound},
-		{alice, "deploy nope to staging", `Project "nope" does not exist; projects: demo`, KindNotFound},
-		{bob, "unlock demo prod", "Demo prod is not locked", KindNotFound},
-		{pipeline.Actor{}, "deploy demo to staging", "You are not signed in as anyone ferry knows", KindForbidden},
+		{alice, "deploy nope to staging", `project "nope" does not exist; projects: demo`, KindNotFound},
+		{bob, "unlock demo prod", "demo prod is not locked", KindNotFound},
+		{pipeline.Actor{}, "deploy demo to staging", "you are not signed in as anyone ferry knows", KindForbidden},
 	}
 	for _, c := range cases {
 		r := b.Handle(ctx, c.actor, c.text)
@@ -99,7 +99,7 @@ func TestBotConversation(t *testing.T) {
 	if r := b.Handle(ctx, bob, "approve #2"); r.Error || r.Text != "bob approved #2 (1 of 1 approvals)." {
 		t.Errorf("approve: %+v", r)
 	}
-	if r := b.Handle(ctx, bob, "approve 2"); !r.Error || !strings.Contains(r.Text, "Deploy 2 is") || r.Kind != KindConflict {
+	if r := b.Handle(ctx, bob, "approve 2"); !r.Error || !strings.Contains(r.Text, "deploy 2 is") || r.Kind != KindConflict {
 		t.Errorf("approve twice: %+v", r)
 	}
 	waitDeploy(t, st, 2, pipeline.StateSucceeded)

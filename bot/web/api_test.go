@@ -132,15 +132,15 @@ func TestAPICommand(t *testing.T) {
 	}{
 		{aliceToken, "deplyo demo to staging", http.StatusBadRequest, "invalid", `did you mean "deploy"?`},
 		{aliceToken, "", http.StatusBadRequest, "invalid", ""},
-		{aliceToken, "deploy demo to prod", http.StatusBadRequest, "invalid", "Say which ref to deploy"},
+		{aliceToken, "deploy demo to prod", http.StatusBadRequest, "invalid", "say which ref to deploy"},
 		{aliceToken, "approve 2", http.StatusForbidden, "forbidden", "someone else must approve it"},
-		{aliceToken, "approve 99", http.StatusNotFound, "not_found", "Deploy 99 not found"},
-		{aliceToken, "deploy nope to staging", http.StatusNotFound, "not_found", `Project "nope" does not exist`},
+		{aliceToken, "approve 99", http.StatusNotFound, "not_found", "deploy 99 not found"},
+		{aliceToken, "deploy nope to staging", http.StatusNotFound, "not_found", `project "nope" does not exist`},
 		{aliceToken, "cancel 1", http.StatusConflict, "conflict", "succeeded cannot cancel"},
 		{bobToken, "lock demo staging migrating", http.StatusOK, "", "locked by bob"},
-		{aliceToken, "deploy demo to staging", http.StatusLocked, "locked", "Demo staging is locked by bob: migrating"},
+		{aliceToken, "deploy demo to staging", http.StatusLocked, "locked", "demo staging is locked by bob: migrating"},
 		{bobToken, "approve 2", http.StatusOK, "", "bob approved #2"},
-		{bobToken, "approve 2", http.StatusConflict, "conflict", "Deploy 2 is"},
+		{bobToken, "approve 2", http.StatusConflict, "conflict", "deploy 2 is"},
 	}
 	for _, c := range cases {
 		var r CommandResponse
@@ -254,8 +254,8 @@ func TestAPIDeploysAndBoard(t *testing.T) {
 	}{
 		"?state=done":          {http.StatusBadRequest, `unknown state "done"; valid states: requested, awaiting_approval, queued`},
 		"?limit=0":             {http.StatusBadRequest, "limit must be a number from 1 to 1000"},
-		"?project=nope":        {http.StatusNotFound, `Project "nope" does not exist`},
-		"?env=qa":              {http.StatusNotFound, `No project has an environment "qa"`},
+		"?project=nope":        {http.StatusNotFound, `project "nope" does not exist`},
+		"?env=qa":              {http.StatusNotFound, `no project has an environment "qa"`},
 		"?project=demo&env=qa": {http.StatusNotFound, `no environment "qa"`},
 	} {
 		var e APIError

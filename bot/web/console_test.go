@@ -39,7 +39,7 @@ func TestConsoleWithoutScript(t *testing.T) {
 	// An error is shown in place, clearly.
 	f.postForm(alice, "/console/action", url.Values{"csrf": {token}, "command": {"approve 2"}, "back": {"/deploys/2"}})
 	res = f.get(alice, "/deploys/2")
-	if !strings.Contains(res.Body, `<section class="reply reply-error" role="alert">`) || !strings.Contains(res.Body, "You requested deploy 2, so someone else must approve it") {
+	if !strings.Contains(res.Body, `<section class="reply reply-error" role="alert">`) || !strings.Contains(res.Body, "you requested deploy 2, so someone else must approve it") {
 		t.Errorf("deploy page after a refused approval:\n%s", res.Body)
 	}
 
@@ -62,7 +62,7 @@ func TestConsoleWithoutScript(t *testing.T) {
 			t.Errorf("deploy page lacks %q:\n%s", want, res.Body)
 		}
 	}
-	if res := f.get(bob, "/deploys/99"); res.StatusCode != http.StatusNotFound || !strings.Contains(res.Body, "Deploy 99 not found") {
+	if res := f.get(bob, "/deploys/99"); res.StatusCode != http.StatusNotFound || !strings.Contains(res.Body, "deploy 99 not found") {
 		t.Errorf("missing deploy: %d\n%s", res.StatusCode, res.Body)
 	}
 
@@ -70,7 +70,7 @@ func TestConsoleWithoutScript(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, `<td><a href="/deploys/2">#2</a></td>`) || strings.Contains(res.Body, `href="/deploys/1"`) {
 		t.Errorf("history of prod:\n%s", res.Body)
 	}
-	if res := f.get(bob, "/history?project=nope"); res.StatusCode != http.StatusNotFound || !strings.Contains(res.Body, `Project &#34;nope&#34; does not exist`) {
+	if res := f.get(bob, "/history?project=nope"); res.StatusCode != http.StatusNotFound || !strings.Contains(res.Body, `project &#34;nope&#34; does not exist`) {
 		t.Errorf("history of an unknown project: %d\n%s", res.StatusCode, res.Body)
 	}
 	if res := f.get(bob, "/board"); !strings.Contains(res.Body, `<a href="/deploys/2"><code>v1.0.0</code></a>`) {
