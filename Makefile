@@ -21,8 +21,13 @@ test:
 	$(GO) vet ./...
 	$(GO) test ./...
 
+# Benchmarks: command throughput of the API, approval-to-first-unit latency,
+# start-up time and resident memory (idle and with 10,000 deploys), storage.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./cmd/ferry/ ./storage/
+	$(GO) test -run '^$$' -bench 'Command' -benchtime 3s ./cmd/ferry/
+	$(GO) test -run '^$$' -bench 'ApprovalToFirstUnit' -benchtime 20x ./cmd/ferry/
+	$(GO) test -run '^$$' -bench 'ServeReady' -benchtime 5x ./cmd/ferry/
+	$(GO) test -run '^$$' -bench . ./storage/
 
 clean:
 	rm -rf bin $(QUICKSTART)/var
