@@ -168,7 +168,7 @@ func (b *Bot) status(ctx context.Context, project string) (Reply, error) {
 }
 
 func (b *Bot) history(ctx context.Context, project, env string) (Reply, error) {
-	ds, err := b.engine.History(ctx, project, env, 20)
+	ds, err := b.engine.Deploys(ctx, pipeline.DeployFilter{Project: project, Env: env, Limit: 20})
 	if err != nil {
 		return Reply{}, err
 	}

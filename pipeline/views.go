@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -63,18 +65,18 @@ func (e *Engine) Board(ctx context.Context, project string) ([]EnvStatus, error)
 	return out, nil
 }
 
-// History lists the latest deploys of a project, of one environment if env
-// is not "".
-func (e *Engine) History(ctx context.Context, project, env string, limit int) ([]Deploy, error) {
-	if env != "" {
-		if _, _, err := e.lookup(project, env); err != nil {
+// Deploys lists deploys, newest first unless f.Oldest. A project or
+// environment named in f must exist (an environment alone: in some project).
+func (e *Engine) Deploys(ctx context.Context, f DeployFilter) ([]Deploy, error) {
+	if f.Project != "" {
+		_, _, err := e.lookup(f.Project, f.Env)
+		if _, ok := e.projects[f.Project]; !ok || f.Env != "" && err != nil {
 			return nil, err
 		}
-	} else if _, ok := e.projects[project]; !ok {
-		_, _, err := e.lookup(project, "")
-		return nil, err
+	} else if f.Env != "" && !slices.ContainsFunc(e.order, func(n string) bool { _, ok := e.projects[n].Env(f.Env); return ok }) {
+		return nil, fmt.Errorf("%w: no project has an environment %q", ErrNotFound, f.Env)
 	}
-	return e.store.Deploys(ctx, DeployFilter{Project: project, Env: env, Limit: limit})
+	return e.store.Deploys(ctx, f)
 }
 
 // Details is everything known about one deploy.

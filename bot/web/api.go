@@ -111,7 +111,7 @@ const (
 
 func (s *Server) apiDeploys(w http.ResponseWriter, r *http.Request, _ pipeline.Actor) {
 	q := r.URL.Query()
-	f := listFilter{Project: q.Get("project"), Env: q.Get("env"), Limit: defaultListLimit}
+	f := pipeline.DeployFilter{Project: q.Get("project"), Env: q.Get("env"), Limit: defaultListLimit}
 	for _, v := range q["state"] {
 		for _, name := range strings.Split(v, ",") {
 			st := pipeline.State(strings.TrimSpace(name))
@@ -133,7 +133,7 @@ func (s *Server) apiDeploys(w http.ResponseWriter, r *http.Request, _ pipeline.A
 		}
 		f.Limit = n
 	}
-	ds, err := s.deploys(r.Context(), f)
+	ds, err := s.engine.Deploys(r.Context(), f)
 	if err != nil {
 		s.apiError(w, r, err, "project", f.Project, "env", f.Env)
 		return

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/pipeline"
 )
 
 // consoleCards is how many recent deploys the console shows.
@@ -21,7 +22,7 @@ type consoleView struct {
 func (s *Server) console(w http.ResponseWriter, r *http.Request, v *viewer) {
 	ctx := r.Context()
 	view := consoleView{Hints: s.hints()}
-	ds, err := s.deploys(ctx, listFilter{Limit: consoleCards})
+	ds, err := s.engine.Deploys(ctx, pipeline.DeployFilter{Limit: consoleCards})
 	if err != nil {
 		msg, st := s.explain(ctx, err)
 		s.refuse(w, r, st, msg)

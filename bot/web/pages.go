@@ -1,7 +1,6 @@
 package web
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -109,56 +108,10 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request, v *viewer) 
 		}
 	}
 	st := http.StatusOK
-	ds, err := s.deploys(ctx, listFilter{Project: view.Project, Env: view.Env, Limit: historyLimit})
+	ds, err := s.engine.Deploys(ctx, pipeline.DeployFilter{Project: view.Project, Env: view.Env, Limit: historyLimit})
 	if err != nil {
 		view.Error, st = s.explain(ctx, err, "project", view.Project, "env", view.Env)
 	}
 	view.Deploys = ds
 	s.renderPage(w, r, st, "history", pageData{Title: "History", Nav: "history", Viewer: v}, view)
-}
-
-// listFilter chooses deploys: zero fields match everything.
-type listFilter struct {
-	Project, Env string
-	States       []pipeline.State
-	Limit        int // 0: every one
-}
-
-// deploys lists deploys newest first, across every project when the
-// filter names none. An environment no project has is not found.
-func (s *Server) deploys(ctx context.Context, f listFilter) ([]pipeline.Deploy, error) {
-	var projects []string
-	if f.Project != "" {
-		projects = []string{f.Project}
-	} else {
-		for _, p := range s.engine.Projects() {
-			if _, ok := p.Env(f.Env); ok || f.Env == "" {
-				projects = append(projects, p.Name)
-			}
-		}
-		if len(projects) == 0 && f.Env != "" {
-			return nil, fmt.Errorf("%w: no project has an environment %q", pipeline.ErrNotFound, f.Env)
-		}
-	}
-	fetch := f.Limit
-	if len(f.States) > 0 {
-		fetch = 0 // the engine filters by project and environment only
-	}
-	var out []pipeline.Deploy
-	for _, p := range projects {
-		ds, err := s.engine.History(ctx, p, f.Env, fetch)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range ds {
-			if len(f.States) == 0 || slices.Contains(f.States, d.State) {
-				out = append(out, d)
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b pipeline.Deploy) int { return cmp.Compare(b.ID, a.ID) })
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
 }
