@@ -78,7 +78,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		store:    cfg.Store,
 		projects: map[string]Project{},
-		target:   cfg.Target,
+		target:   nonNil(cfg.Target),
 		resolver: cfg.Resolver,
 		notifier: cfg.Notifier,
 		clock:    cfg.Clock,
@@ -104,6 +104,18 @@ func New(cfg Config) (*Engine, error) {
 		e.tick = 5 * time.Second
 	}
 	return e, nil
+}
+
+// nonNil makes a target function that returns neither target nor error
+// fail instead of leaving the engine a nil target.
+func nonNil(f func(Project, Environment) (Target, error)) func(Project, Environment) (Target, error) {
+	return func(p Project, env Environment) (Target, error) {
+		t, err := f(p, env)
+		if err == nil && t == nil {
+			err = fmt.Errorf("no target for %s %s", p.Name, env.Name)
+		}
+		return t, err
+	}
 }
 
 // Projects lists the projects in configuration order.

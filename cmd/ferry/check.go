@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -19,9 +18,7 @@ import (
 // check validates a configuration: config's own rules, then each target's
 // parameters as its driver reads them.
 func check(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", envOr("FERRY_CONFIG", "ferry.yaml"), "configuration `file`")
+	fs, path := configFlags("check", stderr)
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
 	}
@@ -58,9 +55,7 @@ func checkTarget(t pipeline.TargetSpec) error {
 
 // route prints which environment a ref deploys to, and why.
 func route(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("route", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", envOr("FERRY_CONFIG", "ferry.yaml"), "configuration `file`")
+	fs, path := configFlags("route", stderr)
 	project := fs.String("project", "", "project `name`")
 	ref := fs.String("ref", "", "full `ref`, like refs/heads/main or refs/tags/v1.0.0")
 	if err := fs.Parse(args); err != nil {
@@ -102,9 +97,7 @@ func route(args []string, stdout, stderr io.Writer) error {
 
 // migrate applies the database migrations and says which.
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", envOr("FERRY_CONFIG", "ferry.yaml"), "configuration `file`")
+	fs, path := configFlags("migrate", stderr)
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
 	}

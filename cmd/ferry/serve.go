@@ -17,9 +17,7 @@ import (
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", envOr("FERRY_CONFIG", "ferry.yaml"), "configuration `file`")
+	fs, path := configFlags("serve", stderr)
 	listen := fs.String("listen", "", "listen `address` (default: FERRY_LISTEN, then listen: in the configuration)")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
@@ -75,6 +73,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		err = nil
 	}
 	return err
+}
+
+// configFlags starts the flags of a subcommand that reads a configuration:
+// --config, defaulting to FERRY_CONFIG, then ferry.yaml.
+func configFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs, fs.String("config", envOr("FERRY_CONFIG", "ferry.yaml"), "configuration `file`")
 }
 
 // loadConfig loads a configuration, printing its problems one per line.
