@@ -56,7 +56,7 @@ func (e *Engine) work(ctx context.Context, id int64) {
 	}
 	plan := strategy.Plan(units)
 	if err := e.journalPlan(ctx, d.ID, plan); err != nil {
-		e.log.Error("journal plan", "deploy_id", d.ID, "err", err)
+		e.abort(ctx, d, "journal the plan", err)
 		return
 	}
 	for b := d.Batch; b < len(plan); b++ {
@@ -64,7 +64,7 @@ func (e *Engine) work(ctx context.Context, id int64) {
 			return
 		}
 		if err := e.store.SetProgress(ctx, id, b, len(plan), d.BakeUntil); err != nil {
-			e.log.Error("progress", "deploy_id", id, "err", err)
+			e.abort(ctx, d, "journal progress", err)
 			return
 		}
 		e.runBatch(ctx, d, t, rel, plan[b], b, strategy.Parallel)
@@ -81,7 +81,7 @@ func (e *Engine) work(ctx context.Context, id int64) {
 			return
 		}
 		if err := e.store.SetProgress(ctx, id, b+1, len(plan), d.BakeUntil); err != nil {
-			e.log.Error("progress", "deploy_id", id, "err", err)
+			e.abort(ctx, d, "journal progress", err)
 			return
 		}
 		if strategy.Continue == ContinueManual {
@@ -125,8 +125,7 @@ func (e *Engine) journalPlan(ctx context.Context, id int64, plan [][]string) err
 func (e *Engine) runBatch(ctx context.Context, d Deploy, t Target, rel Release, units []string, batch, parallel int) {
 	journal, err := e.store.Units(ctx, d.ID)
 	if err != nil {
-		e.log.Error("units", "deploy_id", d.ID, "err", err)
-		return
+		return // braked reads the units next and aborts
 	}
 	byName := map[string]Unit{}
 	for _, u := range journal {
@@ -214,6 +213,7 @@ func (e *Engine) putUnit(ctx context.Context, d Deploy, u Unit) {
 func (e *Engine) braked(ctx context.Context, d Deploy, s Strategy) bool {
 	units, err := e.store.Units(ctx, d.ID)
 	if err != nil {
+		e.abort(ctx, d, "read the units", err)
 		return true
 	}
 	var failed []string
@@ -246,7 +246,7 @@ func (e *Engine) bake(ctx context.Context, d *Deploy, t Target, b, batches int, 
 	if d.BakeUntil.IsZero() {
 		d.BakeUntil = e.clock.Now().Add(s.Bake)
 		if err := e.store.SetProgress(ctx, d.ID, b, batches, d.BakeUntil); err != nil {
-			e.log.Error("progress", "deploy_id", d.ID, "err", err)
+			e.abort(ctx, *d, "journal the bake", err)
 			return false
 		}
 		e.changed(ctx, e.reload(ctx, *d))
@@ -279,6 +279,17 @@ func (e *Engine) bake(ctx context.Context, d *Deploy, t Target, b, batches int, 
 		log.Close()
 	}
 	return ctx.Err() == nil && !e.braked(ctx, *d, s)
+}
+
+// abort fails a deploy whose journal cannot be written, so it is not left
+// running with nobody driving it. When ferry is stopping (ctx is done) it
+// does nothing: the next start resumes the deploy.
+func (e *Engine) abort(ctx context.Context, d Deploy, what string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	e.log.Error(what, "deploy_id", d.ID, "project", d.Project, "env", d.Env, "err", err)
+	e.fail(ctx, e.reload(ctx, d), "ferry could not "+what+"; see ferry's log", false)
 }
 
 // fail stores the failure of a running deploy and, when asked, rolls back
