@@ -262,6 +262,23 @@ func TestQuickstartFlow(t *testing.T) {
 		t.Errorf("status after rollback: %v\n%s", err, out)
 	}
 
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  "ready",
+		"/metrics": `ferry_deploys{state="succeeded"} 4`,
+		"/metrics?route": `ferry_http_request_duration_seconds_count{code="200",route="POST /api/v1/commands"}`,
+	} {
+		res, err := http.Get(server + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %s, want %q in:\n%s", path, res.Status, want, body)
+		}
+	}
+
 	// A build that fails: the deploy fails with the log tail, and the
 	// previous release stays current.
 	repo.Commit(t, map[string]string{"build.sh": "#!/bin/sh\necho compiling\necho 'error: missing semicolon' >&2\nexit 2\n"}, "broken")

@@ -69,13 +69,15 @@ func (m *metrics) DeployChanged(_ context.Context, d pipeline.Deploy) {
 	}
 }
 
-// instrument records the latency of every request under its route pattern.
-func (m *metrics) instrument(mux *http.ServeMux) http.Handler {
+// instrument records the latency of every request under its route
+// pattern: the pattern the innermost ServeMux matched, which it leaves in
+// r.Pattern.
+func (m *metrics) instrument(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		_, pattern := mux.Handler(r)
-		mux.ServeHTTP(rec, r)
+		h.ServeHTTP(rec, r)
+		pattern := r.Pattern
 		if pattern == "" {
 			pattern = "unmatched"
 		}
