@@ -180,6 +180,9 @@ func TestCanaryBatchesWithBake(t *testing.T) {
 	if cur["p1"] != d.Release || cur["p2"] != "" {
 		t.Fatalf("after the canary batch: %v", cur)
 	}
+	if got := unitVersions(t, h); got != "p1=v1.0.0" {
+		t.Errorf("board units while the canary bakes: %s", got)
+	}
 	h.advance(1, time.Minute)
 	h.advance(1, 5*time.Minute)
 	d = h.wait(d.ID, pipeline.StateSucceeded)
@@ -239,6 +242,9 @@ func TestFailingCanaryRollsBack(t *testing.T) {
 			t.Errorf("%s runs %s after rollback; want %s", u, rel, first.Release)
 		}
 	}
+	if got := unitVersions(t, h); got != "p1=v1.0.0 p2=v1.0.0 p3=v1.0.0 p4=v1.0.0" {
+		t.Errorf("board units after the rollback: %s", got)
+	}
 	tr, _ := h.store.Transitions(ctx, d.ID)
 	if n := len(tr); n < 3 || tr[n-3].To != pipeline.StateFailed || !strings.Contains(tr[n-3].Reason, "p1: GET /health: 503") {
 		t.Errorf("failure not recorded with its reason: %+v", tr)
@@ -246,4 +252,18 @@ func TestFailingCanaryRollsBack(t *testing.T) {
 	if prod.Installs("p2") != 1 {
 		t.Errorf("p2 was touched after the canary failed")
 	}
+}
+
+// unitVersions renders what the board says each prod unit runs.
+func unitVersions(t *testing.T, h *harness) string {
+	t.Helper()
+	board, err := h.engine.Board(ctx, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for _, u := range board[1].Units {
+		parts = append(parts, u.Unit+"="+u.Version)
+	}
+	return strings.Join(parts, " ")
 }

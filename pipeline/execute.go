@@ -186,6 +186,7 @@ func (e *Engine) runUnit(ctx context.Context, d Deploy, t Target, rel Release, n
 		}
 	}
 	if err == nil {
+		e.unitRuns(ctx, d, name, d.Release, d.Version)
 		log.Step("health")
 		err = t.Check(ctx, name, log)
 	}
@@ -198,6 +199,30 @@ func (e *Engine) runUnit(ctx context.Context, d Deploy, t Target, rel Release, n
 		u.State, u.Error = UnitFailed, err.Error()
 	}
 	e.putUnit(ctx, d, u)
+}
+
+// unitRuns records that a unit of d's environment now runs release.
+func (e *Engine) unitRuns(ctx context.Context, d Deploy, unit, release, version string) {
+	r := UnitRelease{Project: d.Project, Env: d.Env, Unit: unit, Release: release, Version: version, DeployID: d.ID, Updated: e.clock.Now()}
+	if err := e.store.PutUnitRelease(ctx, r); err != nil {
+		e.log.Error("put unit release", "deploy_id", d.ID, "unit", unit, "err", err)
+	}
+}
+
+// releaseVersion names the version of a release d knows of ("" for none).
+func (e *Engine) releaseVersion(ctx context.Context, d Deploy, release string) string {
+	switch release {
+	case "":
+		return ""
+	case d.PreviousRelease:
+		return d.PreviousVersion
+	case d.Release:
+		return d.Version
+	}
+	if rd, err := e.releaseDeploy(ctx, release); err == nil {
+		return rd.Version
+	}
+	return "release " + release
 }
 
 func (e *Engine) putUnit(ctx context.Context, d Deploy, u Unit) {
@@ -352,6 +377,7 @@ func (e *Engine) rollback(ctx context.Context, id int64) {
 				u.Error = "rollback: " + err.Error()
 			} else {
 				u.State = UnitRolledBack
+				e.unitRuns(ctx, d, u.Name, u.Previous, e.releaseVersion(ctx, d, u.Previous))
 			}
 			u.Finished = e.clock.Now()
 			e.putUnit(ctx, d, u)

@@ -85,6 +85,18 @@ type Unit struct {
 	Finished time.Time
 }
 
+// UnitRelease is what one unit of an environment runs now, as far as ferry
+// knows: the release a deploy installed there or a rollback returned it to.
+type UnitRelease struct {
+	Project  string
+	Env      string
+	Unit     string
+	Release  string // "" when no release is current
+	Version  string
+	DeployID int64 // the deploy that put it there
+	Updated  time.Time
+}
+
 // LogEntry is a piece of output of a step, kept with the deploy.
 type LogEntry struct {
 	DeployID int64

@@ -50,6 +50,10 @@ type UnitStore interface {
 	AppendLog(ctx context.Context, e LogEntry) error
 	// Logs returns the last limit entries of a deploy, oldest first (limit 0: all).
 	Logs(ctx context.Context, deployID int64, limit int) ([]LogEntry, error)
+	// PutUnitRelease records what a unit runs now.
+	PutUnitRelease(ctx context.Context, r UnitRelease) error
+	// UnitReleases returns what each unit of an environment runs, by name.
+	UnitReleases(ctx context.Context, project, env string) ([]UnitRelease, error)
 }
 
 // ApprovalStore keeps approvals.

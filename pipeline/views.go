@@ -17,6 +17,7 @@ type EnvStatus struct {
 	Queued  []Deploy
 	Waiting []Deploy // awaiting approval
 	Lock    *Lock
+	Units   []UnitRelease // what each unit runs, by name; a canary shows as a mix
 }
 
 // Board returns the status of every environment of the named project, or of
@@ -51,6 +52,9 @@ func (e *Engine) Board(ctx context.Context, project string) ([]EnvStatus, error)
 				return nil, err
 			}
 			if s.Waiting, err = e.store.Deploys(ctx, DeployFilter{Project: n, Env: env.Name, States: []State{StateAwaitingApproval}, Oldest: true}); err != nil {
+				return nil, err
+			}
+			if s.Units, err = e.store.UnitReleases(ctx, n, env.Name); err != nil {
 				return nil, err
 			}
 			for _, l := range locks {

@@ -66,3 +66,24 @@ func (s *SQLite) Logs(ctx context.Context, deployID int64, limit int) ([]pipelin
 		) ORDER BY seq`, deployID, n)
 	return es, wrap(op, err)
 }
+
+// PutUnitRelease records what a unit runs now, replacing what it ran.
+func (s *SQLite) PutUnitRelease(ctx context.Context, r pipeline.UnitRelease) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO unit_releases
+		(project, env, unit, release, version, deploy_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (project, env, unit) DO UPDATE SET release = excluded.release,
+			version = excluded.version, deploy_id = excluded.deploy_id, updated_at = excluded.updated_at`,
+		r.Project, r.Env, r.Unit, r.Release, r.Version, r.DeployID, nanos(r.Updated))
+	return wrap("put unit release of "+r.Unit, err)
+}
+
+// UnitReleases returns what each unit of an environment runs, by unit name.
+func (s *SQLite) UnitReleases(ctx context.Context, project, env string) ([]pipeline.UnitRelease, error) {
+	rs, err := scanAll(ctx, s.r, func(sc scanner) (pipeline.UnitRelease, error) {
+		var r pipeline.UnitRelease
+		err := sc.Scan(&r.Project, &r.Env, &r.Unit, &r.Release, &r.Version, &r.DeployID, scanNanos(&r.Updated))
+		return r, err
+	}, `SELECT project, env, unit, release, version, deploy_id, updated_at
+		FROM unit_releases WHERE project = ? AND env = ? ORDER BY unit`, project, env)
+	return rs, wrap(fmt.Sprintf("unit releases of %s %s", project, env), err)
+}

@@ -192,6 +192,18 @@ type APIEnvStatus struct {
 	Queued  []APIDeploy `json:"queued"`
 	Waiting []APIDeploy `json:"waiting"` // awaiting approval
 	Lock    *APILock    `json:"lock"`
+	// Units is what each unit (host, pod) runs, by name; during a canary
+	// some run the new version and the others the old one.
+	Units []APIUnitRelease `json:"units"`
+}
+
+// APIUnitRelease is what one unit of an environment runs.
+type APIUnitRelease struct {
+	Unit     string    `json:"unit"`
+	Release  string    `json:"release"` // "" when none is current
+	Version  string    `json:"version"`
+	DeployID int64     `json:"deploy_id"`
+	Updated  time.Time `json:"updated,omitzero"`
 }
 
 // APILock keeps deploys away from an environment.
@@ -314,6 +326,10 @@ func newAPIBoard(cells []pipeline.EnvStatus) APIBoard {
 	}
 	for _, c := range cells {
 		e := APIEnvStatus{Project: c.Project, Env: c.Env, Current: opt(c.Current), Active: opt(c.Active), Queued: newAPIDeploys(c.Queued), Waiting: newAPIDeploys(c.Waiting)}
+		e.Units = []APIUnitRelease{}
+		for _, u := range c.Units {
+			e.Units = append(e.Units, APIUnitRelease{Unit: u.Unit, Release: u.Release, Version: u.Version, DeployID: u.DeployID, Updated: utc(u.Updated)})
+		}
 		if l := c.Lock; l != nil {
 			e.Lock = &APILock{Project: l.Project, Env: l.Env, Owner: l.Owner, Reason: l.Reason, Created: utc(l.Created), Expires: utc(l.Expires)}
 		}

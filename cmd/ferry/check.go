@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -122,7 +123,11 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "%s is up to date (schema version %d)\n", cfg.Storage, v)
 		return nil
 	}
-	fmt.Fprintf(stdout, "%s: applied migration(s) %s; schema version %d\n", cfg.Storage, strings.Trim(fmt.Sprint(applied), "[]"), v)
+	nums := make([]string, len(applied))
+	for i, n := range applied {
+		nums[i] = strconv.Itoa(n)
+	}
+	fmt.Fprintf(stdout, "%s: applied migration(s) %s; schema version %d\n", cfg.Storage, strings.Join(nums, ", "), v)
 	return nil
 }
 

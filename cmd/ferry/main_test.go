@@ -96,11 +96,11 @@ func TestMigrate(t *testing.T) {
 	path := filepath.Join(dir, "ferry.yaml")
 	os.WriteFile(path, []byte("storage: ferry.db\nprojects:\n  demo:\n    repo: ./demo\n    environments:\n      staging:\n        target: {type: local, hosts: [a], root: hosts}\n"), 0o644)
 	out, errOut, err := runFerry(t, "migrate", "--config", path)
-	if err != nil || !strings.Contains(out, "applied migration(s) 1") {
+	if err != nil || !strings.Contains(out, "applied migration(s) 1, 2; schema version 2") {
 		t.Fatalf("migrate: %v %s %s", err, out, errOut)
 	}
 	out, _, err = runFerry(t, "migrate", "--config", path)
-	if err != nil || !strings.Contains(out, "is up to date (schema version 1)") {
+	if err != nil || !strings.Contains(out, "is up to date (schema version 2)") {
 		t.Fatalf("migrate again: %v %s", err, out)
 	}
 }
