@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -161,6 +162,13 @@ func (b *Bot) status(ctx context.Context, project string) (Reply, error) {
 		row[5] = strings.Join(now, ", ")
 		if s.Lock != nil {
 			row[6] = "locked by " + s.Lock.Owner
+		}
+		if groups := UnitGroups(s.Units); len(groups) > 1 {
+			var mix []string
+			for _, g := range groups {
+				mix = append(mix, fmt.Sprintf("%s on %s", cmp.Or(g.Version, "nothing"), strings.Join(g.Units, ", ")))
+			}
+			row[5] = strings.TrimPrefix(row[5]+"; "+strings.Join(mix, "; "), "; ")
 		}
 		t.Rows = append(t.Rows, row)
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -130,33 +128,9 @@ func (s *Server) funcs() template.FuncMap {
 		"deployPath": func(id int64) string {
 			return fmt.Sprintf("/deploys/%d", id)
 		},
-		"unitGroups": unitGroups,
+		"unitGroups": bot.UnitGroups,
 		"join":       strings.Join,
 	}
-}
-
-// unitGroup is the units of an environment that run one version.
-type unitGroup struct {
-	Version string
-	Units   []string
-}
-
-// unitGroups groups units by the version they run, newest deploy first, so
-// a canary reads as "v1.1.0: web1 · v1.0.0: web2, web3".
-func unitGroups(units []pipeline.UnitRelease) []unitGroup {
-	var groups []unitGroup
-	latest := map[string]int64{}
-	for _, u := range units {
-		i := slices.IndexFunc(groups, func(g unitGroup) bool { return g.Version == u.Version })
-		if i < 0 {
-			groups = append(groups, unitGroup{Version: u.Version})
-			i = len(groups) - 1
-		}
-		groups[i].Units = append(groups[i].Units, u.Unit)
-		latest[u.Version] = max(latest[u.Version], u.DeployID)
-	}
-	slices.SortStableFunc(groups, func(a, b unitGroup) int { return cmp.Compare(latest[b.Version], latest[a.Version]) })
-	return groups
 }
 
 // tone is the colour family of a deploy or unit state, for its badge.

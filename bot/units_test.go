@@ -1,4 +1,4 @@
-package web
+package bot
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ func TestUnitGroupsShowACanary(t *testing.T) {
 		{Unit: "p3", Version: "v1.0.0", DeployID: 2},
 		{Unit: "p4", Version: "", DeployID: 1},
 	}
-	got := fmt.Sprint(unitGroups(units))
+	got := fmt.Sprint(UnitGroups(units))
 	if want := "[{v1.1.0 [p1]} {v1.0.0 [p2 p3]} { [p4]}]"; got != want {
 		t.Errorf("unitGroups = %s, want %s", got, want)
 	}
