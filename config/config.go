@@ -18,6 +18,7 @@ type Config struct {
 	// SessionSecret signs web console sessions; "" means generate one at
 	// start (sessions then end when ferry restarts).
 	SessionSecret string
+	Slack         Slack // the Slack app; the zero value: no Slack
 
 	Users    []pipeline.User    // in file order; Teams merged from both sides
 	Teams    []pipeline.Team    // in file order; Members merged from both sides

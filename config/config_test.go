@@ -1,9 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,8 @@ var fullEnv = map[string]string{
 	"FERRY_SESSION_SECRET": "0123456789abcdef0123456789abcdef",
 	"ALICE_TOKEN":          "alice-token-0123456789",
 	"RETRIES":              "5",
+	"SLACK_BOT_TOKEN":      "xoxb-1234-5678-abcdefghijkl",
+	"SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
 }
 
 func parseFull(t *testing.T) *Config {
@@ -137,6 +141,10 @@ func TestParseFull(t *testing.T) {
 		if !reflect.DeepEqual(got, want[p.Name]) {
 			t.Errorf("%s: environments =\n%+v\nwant\n%+v", p.Name, got, want[p.Name])
 		}
+	}
+	wantSlack := Slack{BotToken: fullEnv["SLACK_BOT_TOKEN"], SigningSecret: fullEnv["SLACK_SIGNING_SECRET"], DefaultChannel: "C0DEPLOYS"}
+	if cfg.Slack != wantSlack || !cfg.Slack.Enabled() {
+		t.Errorf("Slack = %#v, want %#v", cfg.Slack, wantSlack)
 	}
 	if p, _ := cfg.Project("demo"); p.Channel != "#deploys" {
 		t.Errorf("demo channel = %q", p.Channel)
@@ -327,5 +335,28 @@ projects:
 	}}
 	if got := cfg.Projects[0].Envs[0].Target; !reflect.DeepEqual(got, want) {
 		t.Errorf("target = %+v, want %+v", got, want)
+	}
+}
+
+// TestSlackNeverPrinted prints a configuration every way fmt can and looks
+// for the Slack secrets.
+func TestSlackNeverPrinted(t *testing.T) {
+	cfg := parseFull(t)
+	cfg.Slack.AppToken = "xapp-1-A111-secret-app-token"
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{cfg.Slack, *cfg, cfg} {
+			out := fmt.Sprintf(format, v)
+			for _, secret := range []string{cfg.Slack.BotToken, cfg.Slack.SigningSecret, cfg.Slack.AppToken} {
+				if strings.Contains(out, secret) {
+					t.Errorf("%s of %T shows a Slack secret: %s", format, v, out)
+				}
+			}
+		}
+	}
+	if got := cfg.Slack.String(); got != `{bot_token: set, signing_secret: set, app_token: set, default_channel: "C0DEPLOYS"}` {
+		t.Errorf("String() = %s", got)
+	}
+	if (Slack{}).Enabled() {
+		t.Error("the zero Slack is enabled")
 	}
 }

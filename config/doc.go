@@ -11,6 +11,11 @@
 //	workspace: var/workspace          # build workspace; default workspace
 //	base_url: https://ferry.example.com   # for links in messages; default http://<listen>
 //	session_secret: ${FERRY_SESSION_SECRET}   # 32+ characters; generated at start if empty
+//	slack:                            # optional: the Slack app ferry runs as
+//	  bot_token: ${SLACK_BOT_TOKEN}   # xoxb-…, required
+//	  signing_secret: ${SLACK_SIGNING_SECRET}   # for POST /chat/slack/...; or:
+//	  app_token: ${SLACK_APP_TOKEN}   # xapp-…, for Socket Mode (no public URL)
+//	  default_channel: "#deploys"     # cards of projects without a channel
 //	users:
 //	  alice:
 //	    admin: true
@@ -54,7 +59,9 @@
 // Every scalar value may use ${VAR} or ${VAR:-default} (default when VAR is
 // unset or empty); $${ is a literal ${. Inside [...] or {...} such a value
 // must be quoted. A value that came from a variable is never shown in a
-// message, so secrets stay out of logs and terminals.
+// message, so secrets stay out of logs and terminals. The values of the
+// slack: section are never shown at all, wherever they come from, and
+// Slack's String method leaves them out.
 //
 // # Problems
 //

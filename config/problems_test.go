@@ -125,6 +125,16 @@ func TestProblems(t *testing.T) {
 			`11: a merge (<<) into strategy of environment dev must be a mapping (key: value), not "5"`,
 			`12: a second YAML document starts here; ferry.yaml holds one`,
 		}},
+		{"slack.yaml", []string{
+			`2: slack.bot_token is not a bot token: those start with xoxb- (find it under OAuth & Permissions)`,
+			`3: slack.app_token is not an app-level token: those start with xapp- (find it under Basic Information › App-Level Tokens)`,
+			`4: unknown key "default_chanel" in slack; did you mean "default_channel"?`,
+			`10: project api has no channel and slack.default_channel is not set, so its deploy cards would not reach Slack; add channel: to the project or default_channel: to slack`,
+		}},
+		{"slack_empty.yaml", []string{
+			`1: slack has no bot_token: add bot_token: ${SLACK_BOT_TOKEN} with the app's bot token (xoxb-…, OAuth & Permissions)`,
+			`1: slack needs signing_secret (for the HTTP routes, Basic Information › App Credentials) or app_token (for Socket Mode, Basic Information › App-Level Tokens), or both`,
+		}},
 		{"server.yaml", []string{
 			`no projects: add one under projects:, with a repo and environments`,
 			`1: listen must be host:port, e.g. 127.0.0.1:8080 or :8080, not "8080"`,

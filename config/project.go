@@ -61,7 +61,7 @@ func (d *decoder) project(e field) pipeline.Project {
 	}
 	p.Channel = d.str(f["channel"].val, "channel of "+what)
 	envs := f["environments"]
-	var pn projectNotes
+	pn := projectNotes{line: e.line}
 	for _, env := range d.entries(envs.val, "environments of "+what) {
 		if d.name(env, "environment") {
 			decoded, notes := d.environment(env)

@@ -15,6 +15,7 @@ type notes struct {
 	identities  []identity
 	teamLines   []int          // the line of each team, in the order of Config.Teams
 	projects    []projectNotes // in the order of Config.Projects
+	slack       int            // the line of slack:; 0 when there is none
 }
 
 // membership is a user in a team, as a user's teams or a team's members
@@ -39,6 +40,7 @@ type identity struct {
 
 // projectNotes is what the checks need of a project.
 type projectNotes struct {
+	line int        // the project's line
 	envs []envNotes // in the order of Project.Envs
 }
 
@@ -77,6 +79,7 @@ func (d *decoder) validate(cfg *Config) {
 		}
 		d.overlaps(pn)
 	}
+	d.slackChannels(cfg)
 }
 
 func (d *decoder) memberships(cfg *Config, users, teams map[string]int) {
