@@ -54,6 +54,9 @@ func TestParse(t *testing.T) {
 		{"history demo", Command{Verb: VerbHistory, Project: "demo"}},
 		{"history demo prod", Command{Verb: VerbHistory, Project: "demo", Env: "prod"}},
 		{"whoami", Command{Verb: VerbWhoami}},
+		{"link", Command{Verb: VerbLink}},
+		{"/ferry LINK", Command{Verb: VerbLink}},
+		{"help link", Command{Verb: VerbHelp, Topic: VerbLink}},
 		{"help", Command{Verb: VerbHelp}},
 		{"help Deploy", Command{Verb: VerbHelp, Topic: VerbDeploy}},
 		{"/ferry help", Command{Verb: VerbHelp}},
@@ -162,6 +165,8 @@ func TestParseErrors(t *testing.T) {
 		{"history", "history needs a project: usage: history <project> [<env>]"},
 		{"history demo prod x", `unexpected "x": usage: history <project> [<env>]`},
 		{"whoami now", `unexpected "now": usage: whoami`},
+		{"link U123", `unexpected "U123": usage: link`},
+		{"lnik", `unknown command "lnik"; did you mean "link"? usage: link`},
 		{`reject 12 "not closed`, "a quote is not closed"},
 		{`reject 12 "a"b`, `a closing quote must be followed by a space, not "b"`},
 		{"deploy \xff to prod", "the command is not valid UTF-8"},
@@ -227,6 +232,7 @@ func TestCommandString(t *testing.T) {
 		{Command{Verb: VerbPromote, Project: "demo", FromEnv: "staging", Env: "prod"}, "promote demo staging to prod"},
 		{Command{Verb: VerbHistory, Project: "demo"}, "history demo"},
 		{Command{Verb: VerbHelp, Topic: VerbLock}, "help lock"},
+		{Command{Verb: VerbLink}, "link"},
 	}
 	for _, tt := range tests {
 		if got := tt.cmd.String(); got != tt.want {

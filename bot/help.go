@@ -117,6 +117,14 @@ var verbs = []verbSpec{
 		examples: []string{"whoami"},
 	},
 	{
+		verb: VerbLink, usage: "link",
+		summary: "link your chat account to your ferry user",
+		details: "Answers, to you alone, with a one-time address on ferry's web console, valid for 10 minutes.\n" +
+			"Open it, sign in as your ferry user and confirm: from then on ferry knows who you are in this chat.\n" +
+			"Accounts listed in ferry.yaml (users.<name>.chat) need no link.",
+		examples: []string{"link"},
+	},
+	{
 		verb: VerbHelp, usage: "help [<command>]",
 		summary:  "this list, or more about one command",
 		details:  "Lists every command, or explains one.",
