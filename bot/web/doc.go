@@ -21,6 +21,8 @@
 //	GET  /deploys/{id}           a deploy: card, transitions, approvals, units, log
 //	GET  /history?project=&env=  past deploys
 //	GET  /static/...             CSS and script
+//	GET  /link/{token}           confirm linking a chat account (Config.Linker)
+//	POST /link/{token}           link it to the signed-in person
 //	POST /api/v1/commands        {"text": "..."} → CommandResponse
 //	GET  /api/v1/deploys/{id}    → APIDetails
 //	GET  /api/v1/deploys         ?project=&env=&state=&limit= → APIDeployList

@@ -40,8 +40,11 @@ type Config struct {
 	// Cookies are Secure when it is https, and its origin is trusted for
 	// cross-origin checks. "": cookies are not Secure.
 	BaseURL string
-	Logger  *slog.Logger     // nil: discard
-	Now     func() time.Time // nil: time.Now; for session expiry and sign-in throttling
+	// Linker links chat accounts to ferry users at /link/{token}; nil: those
+	// pages are not served.
+	Linker Linker
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now; for session expiry and sign-in throttling
 }
 
 // Limits of the server.
@@ -56,6 +59,7 @@ type Server struct {
 	bot    *bot.Bot
 	engine *pipeline.Engine
 	users  Users
+	linker Linker
 	key    []byte
 	secure bool
 	origin string // scheme://host of BaseURL; "" for none
@@ -85,7 +89,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("web: SessionKey must be at least 32 bytes")
 	}
 	s := &Server{
-		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users,
+		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, linker: cfg.Linker,
 		key: append([]byte(nil), cfg.SessionKey...),
 		log: cfg.Logger, now: cfg.Now,
 		ping:    pingEvery,
@@ -129,6 +133,10 @@ func (s *Server) Handler() http.Handler {
 	console.HandleFunc("GET /deploys/{id}", s.page(s.deployPage))
 	console.HandleFunc("GET /history", s.page(s.historyPage))
 	console.Handle("GET /static/", s.staticHandler())
+	if s.linker != nil {
+		console.HandleFunc("GET /link/{token}", s.page(s.linkPage))
+		console.HandleFunc("POST /link/{token}", s.form(s.link))
+	}
 
 	cop := http.NewCrossOriginProtection()
 	if s.origin != "" {

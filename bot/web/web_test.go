@@ -119,6 +119,7 @@ type setup struct {
 	resolver pipeline.Resolver
 	clock    pipeline.Clock // nil: a fake clock at t0
 	baseURL  string
+	linker   Linker
 }
 
 // newFixture runs an engine on a SQLite store in a temporary directory and
@@ -185,7 +186,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if base == "" {
 		base = "http://" + f.ts.Listener.Addr().String()
 	}
-	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, SessionKey: []byte(strings.Repeat("k", 32)), BaseURL: base, Now: f.clock.Now})
+	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, SessionKey: []byte(strings.Repeat("k", 32)), BaseURL: base, Linker: cfg.linker, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
