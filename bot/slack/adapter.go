@@ -1,0 +1,264 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/storage"
+)
+
+// platform names Slack in the store and in logs.
+const platform = "slack"
+
+// Users is what the adapter needs of ferry's configuration; *config.Config
+// has it.
+type Users interface {
+	UserByChat(platform, id string) (pipeline.User, bool)
+	User(name string) (pipeline.User, bool)
+	Team(name string) (pipeline.Team, bool)
+	Actor(name string) pipeline.Actor
+}
+
+// Store is what the adapter keeps in ferry's database; *storage.SQLite has
+// it.
+type Store interface {
+	RecordDelivery(ctx context.Context, platform, id, event string, body []byte) (duplicate bool, err error)
+	ChatMessage(ctx context.Context, platform string, deployID int64) (storage.ChatMessage, error)
+	PutChatMessage(ctx context.Context, m storage.ChatMessage) error
+	ChatLink(ctx context.Context, platform, chatID string) (storage.ChatLink, error)
+	ChatLinksOf(ctx context.Context, platform, user string) ([]storage.ChatLink, error)
+	PutChatLink(ctx context.Context, l storage.ChatLink) error
+	Audit(ctx context.Context, e pipeline.AuditEntry) error
+}
+
+// Config is what an Adapter needs.
+type Config struct {
+	Bot    *bot.Bot         // required: runs commands and builds cards
+	Engine *pipeline.Engine // required: projects, their channels and approvers
+	Users  Users            // required
+	Store  Store            // required
+	// BotToken (xoxb-…) calls the Web API. Required.
+	BotToken string
+	// SigningSecret verifies HTTP requests; "": the HTTP routes answer 404
+	// and Slack is heard over Socket Mode only.
+	SigningSecret string
+	// AppToken (xapp-…) opens Socket Mode in Run; "": no Socket Mode.
+	AppToken string
+	// DefaultChannel takes the cards of projects without a channel; "":
+	// those cards are not posted.
+	DefaultChannel string
+	// BaseURL is ferry's web console, where the link command sends people;
+	// "" or no LinkKey: link is not offered.
+	BaseURL string
+	// LinkKey signs link tokens, at least 32 bytes; the web console must
+	// verify them with the same adapter.
+	LinkKey []byte
+	// UpdateEvery is the least time between two edits of one card; 0 means
+	// one second, a negative value no pause.
+	UpdateEvery time.Duration
+	// APIURL is the Web API's base address, ending in /; "": Slack's. Tests
+	// point it at a fake.
+	APIURL string
+	// HTTPClient calls the Web API and response URLs; nil: a client with a
+	// 15-second timeout.
+	HTTPClient *http.Client
+	Logger     *slog.Logger   // nil: discard
+	Clock      pipeline.Clock // nil: the system clock; for signatures, link expiry, backoff and pauses
+}
+
+// Limits of the adapter.
+const (
+	maxBody      = 64 << 10         // bytes of a request from Slack
+	maxSkew      = 5 * time.Minute  // between a request's timestamp and now
+	linkTTL      = 10 * time.Minute // of a link address
+	jobTimeout   = 30 * time.Second // of one command, once acknowledged
+	maxJobs      = 32               // commands run at once
+	callAttempts = 4                // tries of one answer, across rate limits
+)
+
+// Adapter is ferry's Slack app: HTTP handlers, a Socket Mode client, and the
+// notifier that keeps deploy cards up to date. It is a pipeline.Notifier
+// and bot/web's Linker.
+type Adapter struct {
+	bot      *bot.Bot
+	engine   *pipeline.Engine
+	users    Users
+	store    Store
+	api      *slackapi.Client
+	http     *http.Client
+	secret   []byte
+	appToken string
+	channel  string
+	baseURL  string
+	linkKey  []byte
+	every    time.Duration
+	log      *slog.Logger
+	clock    pipeline.Clock
+
+	out  *outbox
+	jobs jobs
+	dms  sync.Map // Slack user ID → the ID of their direct message channel
+}
+
+var _ pipeline.Notifier = (*Adapter)(nil)
+
+// New checks cfg and returns an adapter. Call Run to start its background
+// work.
+func New(cfg Config) (*Adapter, error) {
+	switch {
+	case cfg.Bot == nil || cfg.Engine == nil || cfg.Users == nil || cfg.Store == nil:
+		return nil, errors.New("slack: Bot, Engine, Users and Store are required")
+	case !strings.HasPrefix(cfg.BotToken, "xoxb-"):
+		return nil, errors.New("slack: BotToken must be a bot token (xoxb-…)")
+	case cfg.AppToken != "" && !strings.HasPrefix(cfg.AppToken, "xapp-"):
+		return nil, errors.New("slack: AppToken must be an app-level token (xapp-…)")
+	case cfg.SigningSecret == "" && cfg.AppToken == "":
+		return nil, errors.New("slack: a SigningSecret (HTTP) or an AppToken (Socket Mode) is required")
+	case len(cfg.LinkKey) > 0 && len(cfg.LinkKey) < 32:
+		return nil, errors.New("slack: LinkKey must be at least 32 bytes")
+	}
+	a := &Adapter{
+		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, store: cfg.Store,
+		http: cfg.HTTPClient, secret: []byte(cfg.SigningSecret), appToken: cfg.AppToken,
+		channel: cfg.DefaultChannel, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		linkKey: append([]byte(nil), cfg.LinkKey...), every: cfg.UpdateEvery,
+		log: cfg.Logger, clock: cfg.Clock,
+	}
+	if a.http == nil {
+		a.http = &http.Client{Timeout: 15 * time.Second}
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.clock == nil {
+		a.clock = realClock{}
+	}
+	switch {
+	case a.every == 0:
+		a.every = time.Second
+	case a.every < 0:
+		a.every = 0
+	}
+	opts := []slackapi.Option{slackapi.OptionHTTPClient(a.http)}
+	if cfg.APIURL != "" {
+		opts = append(opts, slackapi.OptionAPIURL(cfg.APIURL))
+	}
+	if cfg.AppToken != "" {
+		opts = append(opts, slackapi.OptionAppLevelToken(cfg.AppToken))
+	}
+	a.api = slackapi.New(cfg.BotToken, opts...)
+	a.out = newOutbox()
+	return a, nil
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Run starts the card worker and, with an app token, Socket Mode, and runs
+// the commands the handlers acknowledged. When ctx ends it stops taking
+// commands, waits for those running, and returns.
+func (a *Adapter) Run(ctx context.Context) error {
+	if err := a.jobs.start(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { a.deliver(ctx) })
+	if a.appToken != "" {
+		wg.Go(func() { a.runSocket(ctx) })
+	}
+	<-ctx.Done()
+	a.jobs.stop()
+	wg.Wait()
+	return nil
+}
+
+// jobs runs acknowledged commands on goroutines that Run owns.
+type jobs struct {
+	mu      sync.Mutex
+	base    context.Context // Run's; nil before Run
+	stopped bool
+	wg      sync.WaitGroup
+	sem     chan struct{}
+}
+
+func (j *jobs) start(ctx context.Context) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.base != nil {
+		return errors.New("slack: Run called twice")
+	}
+	j.base, j.sem = ctx, make(chan struct{}, maxJobs)
+	return nil
+}
+
+// accepting reports whether go would run a job now.
+func (j *jobs) accepting() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.base != nil && !j.stopped
+}
+
+// goRun runs fn on a goroutine, unless Run is not running. fn's context
+// outlives Run's by up to jobTimeout, so that a command acknowledged just
+// before shutdown still gets its answer.
+func (j *jobs) goRun(fn func(ctx context.Context)) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.base == nil || j.stopped {
+		return false
+	}
+	j.wg.Add(1)
+	base := j.base
+	go func() {
+		defer j.wg.Done()
+		j.sem <- struct{}{}
+		defer func() { <-j.sem }()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(base), jobTimeout)
+		defer cancel()
+		fn(ctx)
+	}()
+	return true
+}
+
+func (j *jobs) stop() {
+	j.mu.Lock()
+	j.stopped = true
+	j.mu.Unlock()
+	j.wg.Wait()
+}
+
+// Handler serves the three HTTP routes under /chat/slack/. Without a
+// signing secret every route answers 404.
+func (a *Adapter) Handler() http.Handler {
+	mux := http.NewServeMux()
+	if len(a.secret) > 0 {
+		mux.HandleFunc("POST /chat/slack/commands", a.ingress("command", a.serveCommand))
+		mux.HandleFunc("POST /chat/slack/interactions", a.ingress("interaction", a.serveInteraction))
+		mux.HandleFunc("POST /chat/slack/events", a.ingress("event", a.serveEvent))
+	}
+	return mux
+}
+
+// logErr logs an error the person who asked does not see.
+func (a *Adapter) logErr(ctx context.Context, msg string, err error, keys ...any) {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return
+	}
+	a.log.ErrorContext(ctx, "slack: "+msg, append(keys, "platform", platform, "err", err)...)
+}
+
+// describeErr makes an error from the Web API loggable: slack-go's errors
+// carry no token, but wrap them to say what failed.
+func describeErr(op string, err error) error { return fmt.Errorf("%s: %w", op, err) }

@@ -1,0 +1,210 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+// TestSignatureVector checks verify against the test vector of Slack's
+// docs: the exact bytes of slash_command.txt.
+func TestSignatureVector(t *testing.T) {
+	body := payload(t, "slash_command.txt")
+	const ts, want = "1531420618", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+	now := time.Unix(1531420618, 0).Add(time.Minute)
+	if got := sign([]byte(signingSecret), ts, body); got != want {
+		t.Fatalf("sign = %s, want %s", got, want)
+	}
+	if err := verify([]byte(signingSecret), ts, want, body, now); err != nil {
+		t.Fatalf("verify the vector: %v", err)
+	}
+	bad := []struct {
+		name          string
+		ts, sig, body string
+		now           time.Time
+	}{
+		{"a changed body", ts, want, string(body) + "&x=1", now},
+		{"a changed signature", ts, strings.Replace(want, "a2", "a3", 1), string(body), now},
+		{"another secret's signature", ts, sign([]byte("other"), ts, body), string(body), now},
+		{"a stale timestamp", ts, want, string(body), now.Add(5 * time.Minute)},
+		{"a timestamp from the future", ts, want, string(body), time.Unix(1531420618, 0).Add(-6 * time.Minute)},
+		{"no signature", ts, "", string(body), now},
+		{"no timestamp", "", want, string(body), now},
+		{"a timestamp that is not a number", "15314206l8", want, string(body), now},
+	}
+	for _, b := range bad {
+		if err := verify([]byte(signingSecret), b.ts, b.sig, []byte(b.body), b.now); err == nil {
+			t.Errorf("%s: verified", b.name)
+		}
+	}
+}
+
+func TestRefusedRequestsStoreNothing(t *testing.T) {
+	f := newFixture(t)
+	body := f.commandBody(uAlice, "deploy demo to staging", "refused")
+	now := time.Now()
+	send := func(ts, sig string, b []byte) int {
+		req, _ := http.NewRequest(http.MethodPost, f.ts.URL+"/chat/slack/commands", bytes.NewReader(b))
+		req.Header.Set("X-Slack-Request-Timestamp", ts)
+		req.Header.Set("X-Slack-Signature", sig)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	stamp := func(t time.Time) string { return strings.TrimSpace(t.Format("")) + itoa(t.Unix()) }
+	cases := []struct {
+		name, ts, sig string
+		body          []byte
+		want          int
+	}{
+		{"signature mismatch", stamp(now), sign([]byte("wrong secret"), stamp(now), body), body, http.StatusUnauthorized},
+		{"stale timestamp", stamp(now.Add(-6 * time.Minute)), sign([]byte(signingSecret), stamp(now.Add(-6*time.Minute)), body), body, http.StatusUnauthorized},
+		{"no signature", stamp(now), "", body, http.StatusUnauthorized},
+		{"too large", stamp(now), "v0=00", bytes.Repeat([]byte("x"), maxBody+1), http.StatusRequestEntityTooLarge},
+	}
+	for _, c := range cases {
+		if got := send(c.ts, c.sig, c.body); got != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, got, c.want)
+		}
+	}
+	// Nothing was recorded: the same command, signed, is not a duplicate.
+	if res := f.post("commands", body); res.StatusCode != http.StatusOK {
+		t.Fatalf("signed: %d", res.StatusCode)
+	}
+	if r := f.response("refused"); !strings.Contains(r.Text, "#1 demo main@1111111 to staging: queued.") {
+		t.Fatalf("signed command after refusals: %+v", r)
+	}
+	if ds, _ := f.store.Deploys(context.Background(), pipeline.DeployFilter{}); len(ds) != 1 {
+		t.Fatalf("%d deploys; want the one signed command's", len(ds))
+	}
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestURLVerification(t *testing.T) {
+	f := newFixture(t)
+	body := []byte(`{"token":"legacy-fixed-value","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`)
+	ts := itoa(time.Now().Unix())
+	req, _ := http.NewRequest(http.MethodPost, f.ts.URL+"/chat/slack/events", bytes.NewReader(body))
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", sign([]byte(signingSecret), ts, body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var got struct{ Challenge string }
+	if err := json.NewDecoder(res.Body).Decode(&got); err != nil || res.StatusCode != http.StatusOK || got.Challenge != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
+		t.Fatalf("url_verification: %d %+v %v", res.StatusCode, got, err)
+	}
+}
+
+// TestSlashCommandEndToEnd deploys from a slash command on a real engine
+// and SQLite store: the answer, the card posted and kept up to date, and
+// the direct message to the requester at the end.
+func TestSlashCommandEndToEnd(t *testing.T) {
+	f := newFixture(t)
+	r := f.command(uAlice, "deploy demo to staging")
+	if r.ResponseType != "in_channel" || r.Text != "#1 demo main@1111111 to staging: queued." {
+		t.Fatalf("answer: %+v", r)
+	}
+	f.waitDeploy(1, pipeline.StateSucceeded)
+	card := f.card(1, pipeline.StateSucceeded)
+	if card.Channel != "CDEPLOYS" || len(f.slack.Calls("chat.postMessage")) < 1 {
+		t.Fatalf("card: %+v", card)
+	}
+	if got := buttons(t, card.Blocks); len(got) != 0 {
+		t.Errorf("a first deploy's finished card has buttons %v; want none", got)
+	}
+	f.slack.Until(t, "the direct message to alice", func() bool {
+		for _, c := range f.slack.Calls("chat.postMessage") {
+			if c.Channel == "D"+uAlice && strings.Contains(c.Text, "Your deploy #1, deploy demo main@1111111 to staging, succeeded.") {
+				return true
+			}
+		}
+		return false
+	})
+	if n := len(f.slack.Calls("conversations.open")); n != 1 {
+		t.Errorf("conversations.open called %d times; want 1", n)
+	}
+	// One card per deploy: every later change edited the first message.
+	posts := 0
+	for _, c := range f.slack.Calls("chat.postMessage") {
+		if c.Channel == "CDEPLOYS" {
+			posts++
+		}
+	}
+	if posts != 1 || card.Updates == 0 {
+		t.Errorf("%d cards posted and %d updates; want one card, updated", posts, card.Updates)
+	}
+	if r := f.command(uAlice, "deplyo demo to staging"); r.ResponseType != "ephemeral" || !strings.Contains(r.Text, `did you mean "deploy"?`) {
+		t.Errorf("typo: %+v", r)
+	}
+	if r := f.command(uAlice, "status demo"); r.ResponseType != "in_channel" || !strings.Contains(string(r.Blocks), "main@1111111") {
+		t.Errorf("status: %+v", r)
+	}
+}
+
+func TestRetriedDelivery(t *testing.T) {
+	f := newFixture(t)
+	body := f.commandBody(uAlice, "deploy demo to staging", "once")
+	for retry := range 3 {
+		h := []string{}
+		if retry > 0 {
+			h = []string{"X-Slack-Retry-Num", itoa(int64(retry)), "X-Slack-Retry-Reason", "http_timeout"}
+		}
+		if res := f.post("commands", body, h...); res.StatusCode != http.StatusOK {
+			t.Fatalf("delivery %d: %d", retry, res.StatusCode)
+		}
+	}
+	f.response("once")
+	f.waitDeploy(1, pipeline.StateSucceeded)
+	f.card(1, pipeline.StateSucceeded)
+	if ds, _ := f.store.Deploys(context.Background(), pipeline.DeployFilter{}); len(ds) != 1 {
+		t.Fatalf("%d deploys from one command delivered three times", len(ds))
+	}
+	if n := len(f.slack.Calls("response_url")); n != 1 {
+		t.Fatalf("%d answers; want 1", n)
+	}
+}
+
+func TestAppMention(t *testing.T) {
+	f := newFixture(t)
+	var ev map[string]any
+	if err := json.Unmarshal(payload(t, "event_callback.app_mention.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	inner := ev["event"].(map[string]any)
+	inner["user"], inner["text"] = uBob, "<@U123> status"
+	body, _ := json.Marshal(ev)
+	for range 2 { // the second is Slack's retry of the same event
+		if res := f.post("events", body, "X-Slack-Retry-Num", "1"); res.StatusCode != http.StatusOK {
+			t.Fatalf("event: %d", res.StatusCode)
+		}
+	}
+	f.slack.Until(t, "the answer in the thread", func() bool { return len(f.slack.Calls("chat.postMessage")) > 0 })
+	c := f.slack.Calls("chat.postMessage")[0]
+	if c.Channel != "C123" || c.Thread != "1583636399.000700" || !strings.Contains(string(c.Blocks), "staging") {
+		t.Fatalf("answer to a mention: %+v", c)
+	}
+	inner["text"], ev["event_id"] = "<@U123> deploy", "Ev2"
+	body, _ = json.Marshal(ev)
+	f.post("events", body)
+	f.slack.Until(t, "an ephemeral error", func() bool { return len(f.slack.Calls("chat.postEphemeral")) > 0 })
+	if e := f.slack.Calls("chat.postEphemeral")[0]; e.User != uBob || !strings.Contains(e.Text, "deploy needs a project") {
+		t.Fatalf("ephemeral: %+v", e)
+	}
+	time.Sleep(50 * time.Millisecond) // a retry would have been answered by now
+	if n := len(f.slack.Calls("chat.postMessage")); n != 1 {
+		t.Fatalf("%d answers in the channel; the retried event was answered again", n)
+	}
+}
