@@ -62,7 +62,7 @@ func demoProject() pipeline.Project {
 		{Name: "staging", DefaultRef: "main", Branches: []*regexp.Regexp{regexp.MustCompile(`^main$`)}, Strategy: pipeline.Strategy{Parallel: 1}},
 		{Name: "prod", Tags: []*regexp.Regexp{regexp.MustCompile(`^v`)},
 			Approvals: pipeline.ApprovalPolicy{Required: 1, From: []string{"ops"}, Expire: time.Hour},
-			Strategy: pipeline.Strategy{Batches: []pipeline.BatchSize{{Count: 1}, {Percent: 50}, {Percent: 100}}, Parallel: 1}},
+			Strategy:  pipeline.Strategy{Batches: []pipeline.BatchSize{{Count: 1}, {Percent: 50}, {Percent: 100}}, Parallel: 1}},
 	}}
 }
 

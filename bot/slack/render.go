@@ -15,7 +15,7 @@ import (
 // message is what ferry posts: Block Kit blocks and the text that stands
 // for them in notifications.
 type message struct {
-	Text   string          `json:"text"`
+	Text   string           `json:"text"`
 	Blocks []slackapi.Block `json:"blocks"`
 }
 
