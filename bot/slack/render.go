@@ -142,7 +142,8 @@ func replyMessage(r bot.Reply) message {
 		text = "Done."
 		blocks = append(blocks, section(text))
 	}
-	return message{Text: cut(firstLine(text), 300), Blocks: blocks}
+	text, _, _ = strings.Cut(strings.TrimSpace(text), "\n")
+	return message{Text: cut(text, 500), Blocks: blocks}
 }
 
 // confirmMessage asks the person who typed a dangerous command to confirm
