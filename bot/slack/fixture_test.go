@@ -67,7 +67,7 @@ func demoProject() pipeline.Project {
 }
 
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	slack    *fakeslack.Server
 	store    *storage.SQLite
 	engine   *pipeline.Engine
@@ -81,6 +81,7 @@ type fixture struct {
 	trigger  atomic.Int64
 	cancel   context.CancelFunc
 	done     chan struct{}
+	notified *atomic.Int64 // the engine's notifications
 }
 
 type setup struct {
@@ -90,7 +91,7 @@ type setup struct {
 	every    time.Duration  // UpdateEvery; 0: none
 }
 
-func newFixture(t *testing.T, s ...setup) *fixture {
+func newFixture(t testing.TB, s ...setup) *fixture {
 	t.Helper()
 	var cfg setup
 	if len(s) > 0 {
@@ -107,6 +108,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 		"prod":    pipelinetest.NewTarget("p1", "p2", "p3", "p4"),
 	}
 	var notifier lateNotifier
+	f.notified = &notifier.count
 	f.engine, err = pipeline.New(pipeline.Config{
 		Store: st, Projects: []pipeline.Project{demoProject()},
 		Target: func(_ pipeline.Project, env pipeline.Environment) (pipeline.Target, error) {
@@ -167,13 +169,15 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 
 // lateNotifier lets the engine be built before the adapter it notifies.
 type lateNotifier struct {
-	mu sync.Mutex
-	n  pipeline.Notifier
+	mu    sync.Mutex
+	n     pipeline.Notifier
+	count atomic.Int64
 }
 
 func (l *lateNotifier) set(n pipeline.Notifier) { l.mu.Lock(); l.n = n; l.mu.Unlock() }
 
 func (l *lateNotifier) DeployChanged(ctx context.Context, d pipeline.Deploy) {
+	l.count.Add(1)
 	l.mu.Lock()
 	n := l.n
 	l.mu.Unlock()
