@@ -3,7 +3,6 @@ package slack
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -258,7 +257,3 @@ func (a *Adapter) logErr(ctx context.Context, msg string, err error, keys ...any
 	}
 	a.log.ErrorContext(ctx, "slack: "+msg, append(keys, "platform", platform, "err", err)...)
 }
-
-// describeErr makes an error from the Web API loggable: slack-go's errors
-// carry no token, but wrap them to say what failed.
-func describeErr(op string, err error) error { return fmt.Errorf("%s: %w", op, err) }
