@@ -69,6 +69,8 @@ func (b *Bot) do(ctx context.Context, a pipeline.Actor, c Command) (Reply, error
 		return Reply{Text: Help(string(c.Topic)), Ephemeral: true}, nil
 	case VerbWhoami:
 		return Reply{Text: whoami(a), Ephemeral: true}, nil
+	case VerbLink:
+		return Reply{Text: "link links a chat account to your ferry user: say it in the chat (/ferry link in Slack), then open the address it answers with.", Ephemeral: true}, nil
 	case VerbStatus:
 		return b.status(ctx, c.Project)
 	case VerbHistory:

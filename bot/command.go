@@ -26,6 +26,11 @@ const (
 	VerbHistory  Verb = "history"
 	VerbWhoami   Verb = "whoami"
 	VerbHelp     Verb = "help"
+	// VerbLink links the chat account that says it to a ferry user: the
+	// chat answers with a one-time address on ferry's web console, where
+	// the person signs in and confirms. The web console and the API know
+	// who their users are and have nothing to link.
+	VerbLink Verb = "link"
 )
 
 // AllProjects is the project of a lock that covers every project of an

@@ -260,12 +260,6 @@ func (p *parser) end() error {
 	return nil
 }
 
-// VerbLink links the chat account that says it to a ferry user: the chat
-// answers with a one-time address on ferry's web console, where the person
-// signs in and confirms. It takes no arguments. Chats that know who their
-// users are (the web console, the API) have nothing to link.
-const VerbLink Verb = "link"
-
 // parseArgs reads the arguments of the command p.cmd.Verb names.
 func (p *parser) parseArgs() error {
 	switch p.cmd.Verb {
