@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
 
 	"github.com/ferrybot/ferry/bot"
+	slackbot "github.com/ferrybot/ferry/bot/slack"
 	"github.com/ferrybot/ferry/bot/web"
 	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/pipeline"
@@ -26,11 +30,13 @@ type app struct {
 	bot     *bot.Bot
 	web     *web.Server
 	metrics *metrics
+	slack   *slackbot.Adapter // nil without slack: in ferry.yaml
+	drivers *drivers
 	handler http.Handler
 }
 
 // newApp opens the store and builds every part of the server. The caller
-// runs app.engine and closes app.store.
+// runs app.engine and calls app.close.
 func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.Logger, clock pipeline.Clock) (*app, error) {
 	ws, err := workspace.New(workspace.Config{Dir: cfg.Workspace})
 	if err != nil {
@@ -52,15 +58,15 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, store: st}
+	a := &app{cfg: cfg, store: st, drivers: drivers}
 	a.metrics = newMetrics(st)
-	webNotifier := &lateNotifier{}
+	webNotifier, slackNotifier := &lateNotifier{}, &lateNotifier{}
 	a.engine, err = pipeline.New(pipeline.Config{
 		Store:    st,
 		Projects: cfg.Projects,
 		Target:   drivers.target,
 		Resolver: resolver,
-		Notifier: pipeline.Notifiers{a.metrics, webNotifier},
+		Notifier: pipeline.Notifiers{a.metrics, webNotifier, slackNotifier},
 		Clock:    clock,
 		Logger:   log,
 	})
@@ -74,7 +80,22 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 			rand.Read(key)
 			log.Info("no session_secret in the configuration: web sessions end when ferry restarts")
 		}
-		a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, SessionKey: key, BaseURL: baseURL, Logger: log})
+		var linker web.Linker // stays a nil interface without Slack
+		if cfg.Slack.Enabled() {
+			a.slack, err = slackbot.New(slackbot.Config{
+				Bot: a.bot, Engine: a.engine, Users: cfg, Store: st,
+				BotToken: cfg.Slack.BotToken, SigningSecret: cfg.Slack.SigningSecret,
+				AppToken: cfg.Slack.AppToken, DefaultChannel: cfg.Slack.DefaultChannel,
+				BaseURL: baseURL, LinkKey: linkKey(key), Logger: log,
+			})
+			if err == nil {
+				linker = a.slack
+				slackNotifier.set(a.slack)
+			}
+		}
+		if err == nil {
+			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, SessionKey: key, BaseURL: baseURL, Linker: linker, Logger: log})
+		}
 	}
 	if err != nil {
 		st.Close()
@@ -83,6 +104,12 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	webNotifier.set(a.web)
 	a.handler = a.routes()
 	return a, nil
+}
+
+// close releases the store and the targets' connections.
+func (a *app) close() {
+	a.drivers.close()
+	a.store.Close()
 }
 
 func (a *app) routes() http.Handler {
@@ -98,8 +125,19 @@ func (a *app) routes() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", a.metrics.handler())
+	if a.slack != nil {
+		mux.Handle("/chat/slack/", a.slack.Handler())
+	}
 	mux.Handle("/", a.web.Handler())
 	return a.metrics.instrument(mux)
+}
+
+// linkKey derives the key of account-link tokens from the session key, so
+// the web console and the chats agree on it.
+func linkKey(sessionKey []byte) []byte {
+	m := hmac.New(sha256.New, sessionKey)
+	m.Write([]byte("ferry chat link tokens"))
+	return m.Sum(nil)
 }
 
 // drivers builds each environment's target once.
@@ -132,6 +170,17 @@ func (d *drivers) target(p pipeline.Project, env pipeline.Environment) (pipeline
 	}
 	d.built[key] = t
 	return t, nil
+}
+
+// close closes the targets that hold connections.
+func (d *drivers) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, t := range d.built {
+		if c, ok := t.(io.Closer); ok {
+			c.Close()
+		}
+	}
 }
 
 // lateNotifier forwards to a notifier made after the engine it listens to.

@@ -34,7 +34,7 @@ func benchApp(b *testing.B) (*app, *httptest.Server) {
 	done := make(chan struct{})
 	go func() { a.engine.Run(ctx); close(done) }()
 	srv := httptest.NewServer(a.handler)
-	b.Cleanup(func() { srv.Close(); cancel(); <-done; a.store.Close() })
+	b.Cleanup(func() { srv.Close(); cancel(); <-done; a.close() })
 	return a, srv
 }
 

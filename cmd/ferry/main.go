@@ -16,7 +16,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		var ex exitError
@@ -56,7 +56,7 @@ Client (talks to a running server; --server or FERRY_SERVER, --token or FERRY_TO
 ferry help <command> explains one command.
 `
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitError(2)
@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "migrate":
 		return migrate(ctx, rest, stdout, stderr)
 	case "hash-password":
-		return hashPassword(os.Stdin, stdout)
+		return hashPassword(stdin, stdout)
 	case "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

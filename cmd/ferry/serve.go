@@ -36,7 +36,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.close()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set another address with --listen or FERRY_LISTEN)", addr, err)
@@ -48,9 +48,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(a.web.Close) // end the event streams, which never end by themselves
-	runCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
-	engineDone := make(chan error, 1)
-	go func() { engineDone <- a.engine.Run(runCtx) }()
+	// The engine and the chats run until ferry stops, each in its goroutine.
+	runCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
+	services := []func(context.Context) error{a.engine.Run}
+	if a.slack != nil {
+		services = append(services, a.slack.Run)
+	}
+	servicesDone := make(chan error, len(services))
+	for _, run := range services {
+		go func() { servicesDone <- run(runCtx) }()
+	}
+	pending := len(services)
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "ferry is ready at %s (listening on %s)\n", baseURL, ln.Addr())
@@ -58,16 +66,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	select {
 	case <-ctx.Done():
 	case err = <-serveDone:
-	case err = <-engineDone:
-		err = fmt.Errorf("engine stopped: %w", err)
+	case err = <-servicesDone:
+		pending--
+		err = fmt.Errorf("stopped unexpectedly: %v", err)
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
-	stopEngine()
-	if e := <-engineDone; e != nil && err == nil {
-		err = e
+	stopServices()
+	for ; pending > 0; pending-- {
+		if e := <-servicesDone; e != nil && err == nil {
+			err = e
+		}
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
