@@ -19,6 +19,7 @@ import (
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
 	"github.com/ferrybot/ferry/targets/local"
+	"github.com/ferrybot/ferry/targets/ssh"
 	"github.com/ferrybot/ferry/targets/workspace"
 )
 
@@ -165,8 +166,16 @@ func (d *drivers) target(p pipeline.Project, env pipeline.Environment) (pipeline
 		if t, err = local.New(cfg, local.Setup{Project: p.Name, Env: env.Name, BaseDir: d.dir, Workspace: d.ws}); err != nil {
 			return nil, err
 		}
+	case "ssh":
+		cfg, err := ssh.ParseConfig(env.Target.Params)
+		if err != nil {
+			return nil, err
+		}
+		if t, err = ssh.New(cfg, ssh.Setup{Project: p.Name, Env: env.Name, BaseDir: d.dir, Workspace: d.ws}); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, errors.New("target type " + env.Target.Type + " is not built into this ferry yet; use type: local")
+		return nil, errors.New("target type " + env.Target.Type + " is not built into this ferry yet; use type: local or ssh")
 	}
 	d.built[key] = t
 	return t, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
 	"github.com/ferrybot/ferry/targets/local"
+	"github.com/ferrybot/ferry/targets/ssh"
 )
 
 // check validates a configuration: config's own rules, then each target's
@@ -50,8 +51,11 @@ func checkTarget(t pipeline.TargetSpec) error {
 	case "local":
 		_, err := local.ParseConfig(t.Params)
 		return err
+	case "ssh":
+		_, err := ssh.ParseConfig(t.Params)
+		return err
 	}
-	return fmt.Errorf("type %s is not built into this ferry yet; use type: local", t.Type)
+	return fmt.Errorf("type %s is not built into this ferry yet; use type: local or ssh", t.Type)
 }
 
 // route prints which environment a ref deploys to, and why.

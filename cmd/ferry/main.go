@@ -42,6 +42,7 @@ Server:
   ferry route   [--config ferry.yaml] --project P --ref refs/heads/X   which environment a ref deploys to, and why
   ferry migrate [--config ferry.yaml]                   apply database migrations and say which
   ferry hash-password                                   read a password on stdin, print its bcrypt hash
+  ferry ssh trust [--known-hosts F] [--yes] HOST[:PORT]  show a host's key fingerprint and record it in known_hosts
 
 Client (talks to a running server; --server or FERRY_SERVER, --token or FERRY_TOKEN, --json):
   ferry deploy <project> [<ref>] to <env> [force]
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return route(rest, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, stdout, stderr)
+	case "ssh":
+		return sshCommand(ctx, rest, stdin, stdout, stderr)
 	case "hash-password":
 		return hashPassword(stdin, stdout)
 	case "-h", "--help":
