@@ -2,7 +2,7 @@
 GO ?= go
 QUICKSTART := examples/quickstart
 
-.PHONY: build run test bench clean
+.PHONY: build run test bench bench-ssh clean
 
 build:
 	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
@@ -31,3 +31,8 @@ bench:
 
 clean:
 	rm -rf bin $(QUICKSTART)/var
+
+# ferry's ssh target against Ansible on 1, 10 and 50 loopback sshd hosts
+# (needs openssh-server and ansible-core from Debian).
+bench-ssh:
+	$(GO) test -run '^$$' -bench 'VsAnsible|BenchmarkDeploy' -benchtime 1x -timeout 30m ./targets/ssh/
