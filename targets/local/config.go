@@ -1,15 +1,12 @@
 package local
 
 import (
-	"fmt"
 	"net/url"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/targets/workspace"
 )
 
@@ -65,61 +62,54 @@ var (
 // decode them. Unknown keys are errors, so a typo is not silently ignored.
 func ParseConfig(params map[string]any) (Config, error) {
 	var cfg Config
-	if err := known(params, configKeys, ""); err != nil {
+	p := workspace.NewParams("local", params)
+	if err := p.Known(configKeys); err != nil {
 		return cfg, err
 	}
 	var err error
-	p := parser{params: params}
-	cfg.Hosts = p.strings("hosts")
-	cfg.Root = p.string("root")
-	cfg.Build = p.strings("build")
-	cfg.Path = p.string("path")
-	cfg.Exclude = p.strings("exclude")
-	cfg.PreRelease = p.strings("pre_release")
-	cfg.PostRelease = p.strings("post_release")
-	cfg.Keep = p.int("keep")
-	cfg.Vars = p.vars("vars")
+	cfg.Hosts = p.Strings("hosts")
+	cfg.Root = p.String("root")
+	cfg.Build = p.Strings("build")
+	cfg.Path = p.String("path")
+	cfg.Exclude = p.Strings("exclude")
+	cfg.PreRelease = p.Strings("pre_release")
+	cfg.PostRelease = p.Strings("post_release")
+	cfg.Keep = p.Int("keep")
+	cfg.Vars = p.Vars("vars")
 	if h, ok := params["health"]; ok {
-		cfg.Health, err = parseHealth(h)
+		cfg.Health, err = parseHealth(p, h)
 		if err != nil {
 			return cfg, err
 		}
 	}
-	if p.err != nil {
-		return cfg, p.err
+	if p.Err() != nil {
+		return cfg, p.Err()
 	}
 	return cfg, cfg.check()
 }
 
-func parseHealth(v any) (Health, error) {
+// parseHealth reads the health map v of the parameters p reads. Its error
+// is the first one, but an error of the timeout wins over those of the
+// command and the url.
+func parseHealth(p *workspace.Params, v any) (Health, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return Health{}, invalid("health: want {command: ...} or {url: ...}, got %s", kind(v))
+		return Health{}, p.Want("health", "{command: ...} or {url: ...}", v)
 	}
-	if err := known(m, healthKeys, "health."); err != nil {
+	hp := p.In(m, "health.")
+	if err := hp.Known(healthKeys); err != nil {
 		return Health{}, err
 	}
-	p := parser{params: m, prefix: "health."}
-	h := Health{Command: p.string("command"), URL: p.string("url")}
-	if p.err == nil && !h.set() {
+	h := Health{Command: hp.String("command"), URL: hp.String("url")}
+	if hp.Err() == nil && !h.set() {
 		return h, invalid("health: give a command or a url")
 	}
-	switch t := m["timeout"].(type) {
-	case nil:
-	case string:
-		d, err := time.ParseDuration(t)
-		if err != nil {
-			return h, invalid("health.timeout: %q is not a duration like 10s", t)
-		}
-		h.Timeout = d
-	case int:
-		h.Timeout = time.Duration(t) * time.Second
-	case float64:
-		h.Timeout = time.Duration(t * float64(time.Second))
-	default:
-		return h, invalid("health.timeout: want a duration like 10s, got %s", kind(t))
+	tp := p.In(m, "health.")
+	h.Timeout = tp.Duration("timeout")
+	if tp.Err() != nil {
+		return h, tp.Err()
 	}
-	return h, p.err
+	return h, hp.Err()
 }
 
 // check validates a Config however it was made.
@@ -181,127 +171,5 @@ var (
 )
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("local: %w: %s", pipeline.ErrInvalid, fmt.Sprintf(format, args...))
-}
-
-func known(m map[string]any, allowed []string, prefix string) error {
-	var unknown []string
-	for k := range m {
-		if i := sort.SearchStrings(allowed, k); i == len(allowed) || allowed[i] != k {
-			unknown = append(unknown, prefix+k)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	sort.Strings(unknown)
-	return invalid("unknown key %s; allowed: %s", strings.Join(unknown, ", "), prefix+strings.Join(allowed, ", "+prefix))
-}
-
-// parser reads typed values out of decoded YAML, keeping the first error.
-type parser struct {
-	params map[string]any
-	prefix string
-	err    error
-}
-
-func (p *parser) fail(key, want string, v any) {
-	if p.err == nil {
-		p.err = invalid("%s%s: want %s, got %s", p.prefix, key, want, kind(v))
-	}
-}
-
-func (p *parser) string(key string) string {
-	v, ok := p.params[key]
-	if !ok || v == nil {
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok {
-		p.fail(key, "a string", v)
-	}
-	return s
-}
-
-// strings reads a list of strings; a single string is a list of one.
-func (p *parser) strings(key string) []string {
-	switch v := p.params[key].(type) {
-	case nil:
-		return nil
-	case string:
-		return []string{v}
-	case []string:
-		return v
-	case []any:
-		out := make([]string, len(v))
-		for i, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				p.fail(fmt.Sprintf("%s[%d]", key, i), "a string", e)
-				return nil
-			}
-			out[i] = s
-		}
-		return out
-	default:
-		p.fail(key, "a list of strings", v)
-		return nil
-	}
-}
-
-func (p *parser) int(key string) int {
-	switch v := p.params[key].(type) {
-	case nil:
-		return 0
-	case int:
-		return v
-	case int64:
-		return int(v)
-	case float64:
-		if v == float64(int(v)) {
-			return int(v)
-		}
-	}
-	p.fail(key, "a whole number", p.params[key])
-	return 0
-}
-
-func (p *parser) vars(key string) map[string]string {
-	v, ok := p.params[key]
-	if !ok || v == nil {
-		return nil
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		p.fail(key, "a map of names to values", v)
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, e := range m {
-		switch e.(type) {
-		case string, int, float64, bool:
-			out[k] = fmt.Sprint(e)
-		default:
-			p.fail(key+"."+k, "a string, number or boolean", e)
-		}
-	}
-	return out
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "nothing"
-	case string:
-		return "a string"
-	case int, float64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a map"
-	}
-	return fmt.Sprintf("%T", v)
+	return workspace.Invalid("local", format, args...)
 }

@@ -3,13 +3,12 @@ package ssh
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/targets/workspace"
 )
 
 // Check runs the health check of unit: the command on the host in
@@ -24,16 +23,12 @@ func (d *Driver) Check(ctx context.Context, unit string, log pipeline.StepLog) e
 	if !health.set() {
 		return nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, health.Timeout)
-	defer cancel()
-	if health.Command != "" {
-		err = d.checkCommand(cctx, h, log)
-	} else {
-		err = d.checkURL(cctx, h, log)
-	}
-	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("no answer within %s", health.Timeout)
-	}
+	err = workspace.CheckWithin(ctx, health.Timeout, func(ctx context.Context) error {
+		if health.Command != "" {
+			return d.checkCommand(ctx, h, log)
+		}
+		return workspace.CheckURL(ctx, d.client, d.healthURL(h), log)
+	})
 	if err != nil {
 		return h.fail("health", err)
 	}
@@ -62,34 +57,12 @@ func (d *Driver) checkCommand(ctx context.Context, h host, log io.Writer) error 
 	return d.command(ctx, h, h.root+"/current", d.cfg.Health.Command, d.hookEnv(h, l.dir, l.m), log)
 }
 
-func (d *Driver) checkURL(ctx context.Context, h host, log io.Writer) error {
+// healthURL is the health URL of h: {{host}} is its address, {{name}}
+// its name.
+func (d *Driver) healthURL(h host) string {
 	address := h.address
 	if strings.Contains(address, ":") {
 		address = "[" + address + "]" // an IPv6 address
 	}
-	raw := strings.NewReplacer("{{host}}", address, "{{name}}", url.PathEscape(h.name)).Replace(d.cfg.Health.URL)
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	shown := u.Redacted() // a password in the URL stays out of logs and errors
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", shown, err)
-	}
-	resp, err := d.client.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // its message repeats the URL, password and all
-		}
-		return fmt.Errorf("GET %s: %w", shown, err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	fmt.Fprintf(log, "GET %s: %s\n", shown, resp.Status)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("GET %s: %s", shown, resp.Status)
-	}
-	return nil
+	return strings.NewReplacer("{{host}}", address, "{{name}}", url.PathEscape(h.name)).Replace(d.cfg.Health.URL)
 }

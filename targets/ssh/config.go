@@ -7,13 +7,10 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/targets/workspace"
 )
 
@@ -116,35 +113,37 @@ var (
 // decode them. Unknown keys are errors, so a typo is not silently ignored.
 func ParseConfig(params map[string]any) (Config, error) {
 	var cfg Config
-	if err := known(params, configKeys, ""); err != nil {
+	p := workspace.NewParams("ssh", params)
+	if err := p.Known(configKeys); err != nil {
 		return cfg, err
 	}
-	p := parser{params: params}
-	cfg.Hosts = p.hosts("hosts")
-	cfg.User = p.string("user")
-	cfg.Port = p.int("port")
-	cfg.Key = p.string("key")
-	cfg.Agent = p.bool("agent")
-	cfg.KnownHosts = p.string("known_hosts")
-	cfg.Root = p.string("root")
-	cfg.Build = p.strings("build")
-	cfg.Path = p.string("path")
-	cfg.Exclude = p.strings("exclude")
-	cfg.Compress = p.bool("compress")
-	cfg.PreDeploy = p.strings("pre_deploy")
-	cfg.PostDeploy = p.strings("post_deploy")
-	cfg.PreRelease = p.strings("pre_release")
-	cfg.PostRelease = p.strings("post_release")
-	cfg.Keep = p.int("keep")
-	cfg.Vars = p.vars("vars")
-	cfg.ConnectTimeout = p.duration("connect_timeout")
-	cfg.StepTimeout = p.duration("step_timeout")
-	cfg.KeepAlive = p.duration("keepalive")
-	if h, ok := params["health"]; ok && p.err == nil {
-		cfg.Health = p.health(h)
+	var err error
+	cfg.Hosts, err = parseHosts(params, "hosts")
+	p.Keep(err)
+	cfg.User = p.String("user")
+	cfg.Port = p.Int("port")
+	cfg.Key = p.String("key")
+	cfg.Agent = p.Bool("agent")
+	cfg.KnownHosts = p.String("known_hosts")
+	cfg.Root = p.String("root")
+	cfg.Build = p.Strings("build")
+	cfg.Path = p.String("path")
+	cfg.Exclude = p.Strings("exclude")
+	cfg.Compress = p.Bool("compress")
+	cfg.PreDeploy = p.Strings("pre_deploy")
+	cfg.PostDeploy = p.Strings("post_deploy")
+	cfg.PreRelease = p.Strings("pre_release")
+	cfg.PostRelease = p.Strings("post_release")
+	cfg.Keep = p.Int("keep")
+	cfg.Vars = p.Vars("vars")
+	cfg.ConnectTimeout = p.Duration("connect_timeout")
+	cfg.StepTimeout = p.Duration("step_timeout")
+	cfg.KeepAlive = p.Duration("keepalive")
+	if h, ok := params["health"]; ok && p.Err() == nil {
+		cfg.Health = parseHealth(p, h)
 	}
-	if p.err != nil {
-		return cfg, p.err
+	if p.Err() != nil {
+		return cfg, p.Err()
 	}
 	return cfg, cfg.check()
 }
@@ -271,177 +270,46 @@ var (
 )
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("ssh: %w: %s", pipeline.ErrInvalid, fmt.Sprintf(format, args...))
+	return workspace.Invalid("ssh", format, args...)
 }
 
-func known(m map[string]any, allowed []string, prefix string) error {
-	var unknown []string
-	for k := range m {
-		if !slices.Contains(allowed, k) {
-			unknown = append(unknown, prefix+k)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	sort.Strings(unknown)
-	return invalid("unknown key %s; allowed: %s", strings.Join(unknown, ", "), prefix+strings.Join(allowed, ", "+prefix))
-}
-
-// parser reads typed values out of decoded YAML, keeping the first error.
-type parser struct {
-	params map[string]any
-	prefix string
-	err    error
-}
-
-func (p *parser) fail(key, want string, v any) {
-	if p.err == nil {
-		p.err = invalid("%s%s: want %s, got %s", p.prefix, key, want, kind(v))
-	}
-}
-
-func (p *parser) string(key string) string {
-	v, ok := p.params[key]
-	if !ok || v == nil {
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok {
-		p.fail(key, "a string", v)
-	}
-	return s
-}
-
-// strings reads a list of strings; a single string is a list of one.
-func (p *parser) strings(key string) []string {
-	switch v := p.params[key].(type) {
-	case nil:
-		return nil
-	case string:
-		return []string{v}
-	case []string:
-		return v
-	case []any:
-		out := make([]string, len(v))
-		for i, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				p.fail(fmt.Sprintf("%s[%d]", key, i), "a string", e)
-				return nil
-			}
-			out[i] = s
-		}
-		return out
-	default:
-		p.fail(key, "a list of strings", v)
-		return nil
-	}
-}
-
-func (p *parser) int(key string) int {
-	switch v := p.params[key].(type) {
-	case nil:
-		return 0
-	case int:
-		return v
-	case int64:
-		return int(v)
-	case float64:
-		if v == float64(int(v)) {
-			return int(v)
-		}
-	}
-	p.fail(key, "a whole number", p.params[key])
-	return 0
-}
-
-func (p *parser) bool(key string) bool {
-	switch v := p.params[key].(type) {
-	case nil:
-		return false
-	case bool:
-		return v
-	}
-	p.fail(key, "true or false", p.params[key])
-	return false
-}
-
-// duration reads a Go duration ("10s", "1m30s") or a number of seconds.
-func (p *parser) duration(key string) time.Duration {
-	switch v := p.params[key].(type) {
-	case nil:
-		return 0
-	case string:
-		d, err := time.ParseDuration(v)
-		if err != nil && p.err == nil {
-			p.err = invalid("%s%s: %q is not a duration like 10s", p.prefix, key, v)
-		}
-		return d
-	case int:
-		return time.Duration(v) * time.Second
-	case float64:
-		return time.Duration(v * float64(time.Second))
-	}
-	p.fail(key, "a duration like 10s", p.params[key])
-	return 0
-}
-
-func (p *parser) vars(key string) map[string]string {
-	v, ok := p.params[key]
-	if !ok || v == nil {
-		return nil
-	}
+// parseHealth reads the health map v of the parameters p reads, which
+// have no error yet, recording its error in p.
+func parseHealth(p *workspace.Params, v any) Health {
 	m, ok := v.(map[string]any)
 	if !ok {
-		p.fail(key, "a map of names to values", v)
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, e := range m {
-		switch e.(type) {
-		case string, int, float64, bool:
-			out[k] = fmt.Sprint(e)
-		default:
-			p.fail(key+"."+k, "a string, number or boolean", e)
-		}
-	}
-	return out
-}
-
-func (p *parser) health(v any) Health {
-	m, ok := v.(map[string]any)
-	if !ok {
-		p.fail("health", "{command: ...} or {url: ...}", v)
+		p.Fail("health", "{command: ...} or {url: ...}", v)
 		return Health{}
 	}
-	if err := known(m, healthKeys, "health."); err != nil {
-		p.err = err
+	hp := p.In(m, "health.")
+	if err := hp.Known(healthKeys); err != nil {
+		p.Keep(err)
 		return Health{}
 	}
-	hp := parser{params: m, prefix: "health."}
-	h := Health{Command: hp.string("command"), URL: hp.string("url"), Timeout: hp.duration("timeout")}
-	if hp.err == nil && !h.set() {
-		hp.err = invalid("health: give a command or a url")
+	h := Health{Command: hp.String("command"), URL: hp.String("url"), Timeout: hp.Duration("timeout")}
+	if hp.Err() == nil && !h.set() {
+		hp.Keep(invalid("health: give a command or a url"))
 	}
-	p.err = hp.err
+	p.Keep(hp.Err())
 	return h
 }
 
-// hosts reads the host list: each entry is a string
-// ([user@]address[:port]) or a map with the keys of a Host.
-func (p *parser) hosts(key string) []Host {
+// parseHosts reads the host list under key: each entry is a string
+// ([user@]address[:port]) or a map with the keys of a Host. Its error is
+// the first one, but an unknown key in a host's map wins over the errors
+// of the entries before it.
+func parseHosts(params map[string]any, key string) ([]Host, error) {
+	p := workspace.NewParams("ssh", params)
 	var list []any
-	switch v := p.params[key].(type) {
+	switch v := params[key].(type) {
 	case nil:
-		return nil
+		return nil, nil
 	case string:
 		list = []any{v}
 	case []any:
 		list = v
 	default:
-		p.fail(key, "a list of hosts", v)
-		return nil
+		return nil, p.Want(key, "a list of hosts", v)
 	}
 	hosts := make([]Host, 0, len(list))
 	for i, e := range list {
@@ -449,26 +317,23 @@ func (p *parser) hosts(key string) []Host {
 		switch e := e.(type) {
 		case string:
 			h, err := parseHost(e)
-			if err != nil && p.err == nil {
-				p.err = invalid("%s: %v", at, err)
+			if err != nil {
+				p.Keep(invalid("%s: %v", at, err))
 			}
 			hosts = append(hosts, h)
 		case map[string]any:
-			if err := known(e, hostKeys, at+"."); err != nil {
-				p.err = err
-				return nil
+			hp := p.In(e, at+".")
+			if err := hp.Known(hostKeys); err != nil {
+				return nil, err
 			}
-			hp := parser{params: e, prefix: at + "."}
-			hosts = append(hosts, Host{Name: hp.string("name"), Address: hp.string("address"),
-				Port: hp.int("port"), User: hp.string("user"), Root: hp.string("root")})
-			if hp.err != nil && p.err == nil {
-				p.err = hp.err
-			}
+			hosts = append(hosts, Host{Name: hp.String("name"), Address: hp.String("address"),
+				Port: hp.Int("port"), User: hp.String("user"), Root: hp.String("root")})
+			p.Keep(hp.Err())
 		default:
-			p.fail(at, "user@host:port or {name, address, port, user, root}", e)
+			p.Fail(at, "user@host:port or {name, address, port, user, root}", e)
 		}
 	}
-	return hosts
+	return hosts, p.Err()
 }
 
 // parseHost reads [user@]address[:port]; the unit is named address[:port]
@@ -490,22 +355,4 @@ func parseHost(s string) (Host, error) {
 		h.Address, h.Port = host, n
 	}
 	return h, nil
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "nothing"
-	case string:
-		return "a string"
-	case int, float64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a map"
-	}
-	return fmt.Sprintf("%T", v)
 }
