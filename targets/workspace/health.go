@@ -29,7 +29,11 @@ func CheckWithin(ctx context.Context, timeout time.Duration, check func(context.
 func CheckURL(ctx context.Context, client *http.Client, raw string, log io.Writer) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return err
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, password and all
+		}
+		return fmt.Errorf("health URL does not parse: %w", err)
 	}
 	shown := u.Redacted()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -68,5 +69,12 @@ func TestCheckWithin(t *testing.T) {
 	fails := errors.New("exit status 1")
 	if err := workspace.CheckWithin(context.Background(), time.Hour, func(context.Context) error { return fails }); err != fails {
 		t.Errorf("failed: err = %v, want %v", err, fails)
+	}
+}
+
+func TestCheckURLUnparsableKeepsPasswordOut(t *testing.T) {
+	err := workspace.CheckURL(context.Background(), http.DefaultClient, "http://ops:s3cret@[::1/health", io.Discard)
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("CheckURL of an unparsable URL: %v", err)
 	}
 }
