@@ -1,0 +1,151 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+// platform names GitHub in the store, in logs and in users.forge.
+const platform = "github"
+
+// SystemActor is who a push from a login ferry does not know deploys as.
+const SystemActor = "github"
+
+// Limits of the adapter.
+const (
+	maxBody    = 25 << 20         // bytes of a delivery: GitHub caps payloads at 25 MiB
+	jobTimeout = 60 * time.Second // of processing one delivery, once acknowledged
+	maxJobs    = 32               // deliveries processed at once
+)
+
+// Users is what the adapter needs of ferry's configuration; *config.Config
+// has it.
+type Users interface {
+	UserByForge(platform, login string) (pipeline.User, bool)
+	Actor(name string) pipeline.Actor
+}
+
+// Store keeps deliveries; *storage.SQLite has it.
+type Store interface {
+	RecordDelivery(ctx context.Context, platform, id, event string, body []byte) (duplicate bool, err error)
+}
+
+// Engine is what the adapter asks of the pipeline; *pipeline.Engine has it.
+type Engine interface {
+	Projects() []pipeline.Project
+	Request(ctx context.Context, a pipeline.Actor, r pipeline.Request) (pipeline.Deploy, error)
+}
+
+// Config is what an Adapter needs.
+type Config struct {
+	Engine Engine // required
+	Users  Users  // required
+	Store  Store  // required
+	// WebhookSecret verifies deliveries. Required.
+	WebhookSecret string
+	Logger        *slog.Logger // nil: discard
+}
+
+// Adapter is ferry's GitHub webhook receiver.
+type Adapter struct {
+	engine Engine
+	users  Users
+	store  Store
+	secret []byte
+	log    *slog.Logger
+	jobs   jobs
+}
+
+// New checks cfg and returns an adapter. Call Run to process deliveries.
+func New(cfg Config) (*Adapter, error) {
+	switch {
+	case cfg.Engine == nil || cfg.Users == nil || cfg.Store == nil:
+		return nil, errors.New("github: Engine, Users and Store are required")
+	case cfg.WebhookSecret == "":
+		return nil, errors.New("github: WebhookSecret is required")
+	}
+	a := &Adapter{engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), log: cfg.Logger}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	return a, nil
+}
+
+// Handler serves POST /hooks/github.
+func (a *Adapter) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /hooks/github", a.serve)
+	return mux
+}
+
+// Run processes the deliveries the handler acknowledged. When ctx ends it
+// stops taking deliveries, waits for those being processed, and returns.
+func (a *Adapter) Run(ctx context.Context) error {
+	if err := a.jobs.start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	a.jobs.stop()
+	return nil
+}
+
+// jobs runs acknowledged deliveries on goroutines that Run owns.
+type jobs struct {
+	mu      sync.Mutex
+	base    context.Context // Run's; nil before Run
+	stopped bool
+	wg      sync.WaitGroup
+	sem     chan struct{}
+}
+
+func (j *jobs) start(ctx context.Context) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.base != nil {
+		return errors.New("github: Run called twice")
+	}
+	j.base, j.sem = ctx, make(chan struct{}, maxJobs)
+	return nil
+}
+
+// accepting reports whether goRun would run a job now.
+func (j *jobs) accepting() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.base != nil && !j.stopped
+}
+
+// goRun runs fn on a goroutine, unless Run is not running. fn's context
+// outlives Run's by up to jobTimeout, so that a delivery acknowledged just
+// before shutdown is still processed.
+func (j *jobs) goRun(fn func(ctx context.Context)) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.base == nil || j.stopped {
+		return false
+	}
+	j.wg.Add(1)
+	base := j.base
+	go func() {
+		defer j.wg.Done()
+		j.sem <- struct{}{}
+		defer func() { <-j.sem }()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(base), jobTimeout)
+		defer cancel()
+		fn(ctx)
+	}()
+	return true
+}
+
+func (j *jobs) stop() {
+	j.mu.Lock()
+	j.stopped = true
+	j.mu.Unlock()
+	j.wg.Wait()
+}

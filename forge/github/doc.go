@@ -1,0 +1,36 @@
+// Package github hears ferry's GitHub webhooks. It is built on
+// github.com/google/go-github (imported as gh) for parsing payloads.
+//
+// # Ingress
+//
+//	POST /hooks/github
+//
+// The body is capped at 25 MiB, GitHub's own limit for a payload (413
+// beyond). X-Hub-Signature-256 must be "sha256=" + hex(HMAC-SHA256(secret,
+// body)), compared in constant time; a request without a valid one gets 401
+// and nothing is stored. A ping gets 200. Events ferry does not act on get
+// 200 and are dropped. The others are recorded with storage's RecordDelivery
+// under their X-GitHub-Delivery, body included, before GitHub gets its 200:
+// a redelivery is acknowledged and ignored. Processing runs on goroutines
+// owned by Run, which drains them on shutdown.
+//
+// # Pushes
+//
+// A push is matched to every configured project whose repo names the same
+// repository (its clone, SSH or web URL, or owner/name). Its ref is routed
+// with pipeline.RouteRef; when the environment it routes to is auto, ferry
+// requests a deploy of the pushed branch or tag. A ref that routes nowhere,
+// a non-auto environment and a deleted ref are logged and ignored.
+//
+// The deploy is requested as the ferry user whose users.forge.github is the
+// pusher's login. A pusher ferry does not know acts as the system actor
+// "github": not an admin, in no team, so environments that name their
+// deployers refuse it (the refusal is stored and audited like any other),
+// and environments open to anyone deploy. Link the people who push to
+// protected environments in ferry.yaml.
+//
+// A tag pushed to GitHub arrives twice: as a push of refs/tags/<tag> and as
+// a create event. The push deploys it (it carries the commit and the
+// pusher); the create event is routed and logged only, so a tag never
+// deploys twice.
+package github

@@ -1,0 +1,145 @@
+package github
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"testing"
+
+	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/pipeline/pipelinetest"
+	"github.com/ferrybot/ferry/storage"
+)
+
+const secret = "It's a Secret to Everybody"
+
+// Commits of the real payloads: push.branch.json pushes master to after,
+// push.new-branch.json creates master at created.
+const (
+	after   = "199eddf46df50de8d02e99bf1c5fdb4101338224"
+	created = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
+)
+
+// testProject deploys the payloads' repository: master to staging (auto),
+// tags v* to prod (auto, ops only), release-* branches to qa (not auto).
+func testProject() pipeline.Project {
+	re := regexp.MustCompile
+	return pipeline.Project{Name: "hello", Repo: "git@github.com:Codertocat/Hello-World.git", Envs: []pipeline.Environment{
+		{Name: "staging", Auto: true, Branches: []*regexp.Regexp{re(`^master$`)}},
+		{Name: "qa", Branches: []*regexp.Regexp{re(`^release-`)}},
+		{Name: "prod", Auto: true, Tags: []*regexp.Regexp{re(`^v`)}, Deployers: []string{"ops"}},
+	}}
+}
+
+type fixture struct {
+	t       *testing.T
+	store   *storage.SQLite
+	engine  *pipeline.Engine
+	adapter *Adapter
+	ts      *httptest.Server
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func newFixture(t *testing.T, users *config.Config) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	target := pipelinetest.NewTarget("h1")
+	eng, err := pipeline.New(pipeline.Config{
+		Store: st, Projects: []pipeline.Project{testProject()},
+		Target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
+		Resolver: pipelinetest.Resolver{
+			"master": {Hash: after, Branch: "master"},
+			"v1.2.0": {Hash: created, Tag: "v1.2.0"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if users == nil {
+		users = &config.Config{}
+	}
+	a, err := New(Config{Engine: eng, Users: users, Store: st, WebhookSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, store: st, engine: eng, adapter: a, done: make(chan struct{})}
+	var runCtx context.Context
+	runCtx, f.cancel = context.WithCancel(ctx)
+	go func() { _ = a.Run(runCtx); close(f.done) }()
+	for !a.jobs.accepting() {
+		// Run has not started yet; it does at once.
+		select {
+		case <-f.done:
+			t.Fatal("Run returned")
+		default:
+			runtime.Gosched()
+		}
+	}
+	f.ts = httptest.NewServer(a.Handler())
+	t.Cleanup(f.ts.Close)
+	t.Cleanup(f.drain)
+	return f
+}
+
+// drain stops Run and waits for every acknowledged delivery to be processed.
+func (f *fixture) drain() {
+	f.cancel()
+	<-f.done
+}
+
+func payload(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// send posts body as event with delivery ID id, signed with sig ("" for
+// none), and returns the status.
+func (f *fixture) send(event, id, sig string, body []byte) int {
+	f.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.ts.URL+"/hooks/github", bytes.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", id)
+	if sig != "" {
+		req.Header.Set("X-Hub-Signature-256", sig)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// deliver sends a correctly signed delivery.
+func (f *fixture) deliver(event, id string, body []byte) int {
+	return f.send(event, id, sign([]byte(secret), body), body)
+}
+
+func (f *fixture) deploys() []pipeline.Deploy {
+	f.t.Helper()
+	ds, err := f.engine.Deploys(context.Background(), pipeline.DeployFilter{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ds
+}

@@ -1,0 +1,93 @@
+package github
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestSignatureVector checks sign and verify against the test vector of
+// GitHub's docs (../shared/testdata/payloads/SIGNING.md).
+func TestSignatureVector(t *testing.T) {
+	const want = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+	body := []byte("Hello, World!")
+	if got := sign([]byte(secret), body); got != want {
+		t.Fatalf("sign = %s, want %s", got, want)
+	}
+	if err := verify([]byte(secret), want, body); err != nil {
+		t.Fatalf("verify the vector: %v", err)
+	}
+	for name, c := range map[string]struct{ sig, body string }{
+		"a changed body":             {want, "Hello, World?"},
+		"a changed signature":        {strings.Replace(want, "75", "76", 1), "Hello, World!"},
+		"no signature":               {"", "Hello, World!"},
+		"the bare hex":               {strings.TrimPrefix(want, "sha256="), "Hello, World!"},
+		"another secret's signature": {sign([]byte("other"), body), "Hello, World!"},
+	} {
+		if err := verify([]byte(secret), c.sig, []byte(c.body)); err == nil {
+			t.Errorf("%s: verified", name)
+		}
+	}
+}
+
+func TestRefusedDeliveriesStoreNothing(t *testing.T) {
+	f := newFixture(t, nil)
+	body := payload(t, "push.branch.json")
+	cases := []struct {
+		name, sig string
+		body      []byte
+		want      int
+	}{
+		{"no signature", "", body, http.StatusUnauthorized},
+		{"another secret", sign([]byte("wrong"), body), body, http.StatusUnauthorized},
+		{"a changed body", sign([]byte(secret), body), append(bytes.Clone(body), ' '), http.StatusUnauthorized},
+		{"too large", "sha256=00", bytes.Repeat([]byte(" "), maxBody+1), http.StatusRequestEntityTooLarge},
+	}
+	for _, c := range cases {
+		if got := f.send("push", "d-refused", c.sig, c.body); got != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, got, c.want)
+		}
+	}
+	// Nothing was recorded: the same delivery, signed, is not a duplicate.
+	dup, err := f.store.RecordDelivery(t.Context(), platform, "d-refused", "push", nil)
+	if err != nil || dup {
+		t.Fatalf("RecordDelivery after refusals: duplicate %v, err %v", dup, err)
+	}
+	f.drain()
+	if ds := f.deploys(); len(ds) != 0 {
+		t.Errorf("refused deliveries deployed: %+v", ds)
+	}
+}
+
+func TestPingAndUnknownEvents(t *testing.T) {
+	f := newFixture(t, nil)
+	if got := f.deliver("ping", "d-ping", payload(t, "ping.json")); got != http.StatusOK {
+		t.Errorf("ping: status %d", got)
+	}
+	if got := f.deliver("check_run", "d-check", []byte(`{"action":"completed"}`)); got != http.StatusOK {
+		t.Errorf("unknown event: status %d", got)
+	}
+	for _, id := range []string{"d-ping", "d-check"} {
+		if dup, err := f.store.RecordDelivery(t.Context(), platform, id, "x", nil); err != nil || dup {
+			t.Errorf("%s was stored (duplicate %v, err %v)", id, dup, err)
+		}
+	}
+	if got := f.deliver("push", "", payload(t, "push.branch.json")); got != http.StatusBadRequest {
+		t.Errorf("no delivery id: status %d, want 400", got)
+	}
+}
+
+func TestRedeliveryIsIgnored(t *testing.T) {
+	f := newFixture(t, nil)
+	body := payload(t, "push.branch.json")
+	for i := range 2 {
+		if got := f.deliver("push", "72d3162e-cc78-11e3-81ab-4c9367dc0958", body); got != http.StatusOK {
+			t.Fatalf("delivery %d: status %d", i, got)
+		}
+	}
+	f.drain()
+	if ds := f.deploys(); len(ds) != 1 {
+		t.Fatalf("a delivered twice push made %d deploys, want 1", len(ds))
+	}
+}

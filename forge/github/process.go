@@ -1,0 +1,45 @@
+package github
+
+import (
+	"context"
+
+	gh "github.com/google/go-github/v88/github"
+
+	"github.com/ferrybot/ferry/forge"
+)
+
+// process acts on one recorded delivery.
+func (a *Adapter) process(ctx context.Context, delivery string, ev any) {
+	switch e := ev.(type) {
+	case *gh.PushEvent:
+		a.push(ctx, delivery, pushOf(e))
+	case *gh.CreateEvent:
+		a.create(ctx, delivery, e)
+	default:
+		a.log.InfoContext(ctx, "github: stored an event ferry does not act on yet", "platform", platform, "delivery", delivery)
+	}
+}
+
+// pushOf normalizes a push event.
+func pushOf(e *gh.PushEvent) forge.Push {
+	r := e.GetRepo()
+	return forge.Push{
+		Repo: forge.Repo{FullName: r.GetFullName(), CloneURL: r.GetCloneURL(), SSHURL: r.GetSSHURL(), HTMLURL: r.GetHTMLURL()},
+		Ref:  e.GetRef(), Before: e.GetBefore(), After: e.GetAfter(), Deleted: e.GetDeleted(),
+		Pusher: pusherOf(e),
+	}
+}
+
+// pusherOf is the login of whoever pushed: the sender, or failing that the
+// pusher's name, which on github.com is the login.
+func pusherOf(e *gh.PushEvent) string {
+	if l := e.GetSender().GetLogin(); l != "" {
+		return l
+	}
+	return e.GetPusher().GetName()
+}
+
+// repoOf names the repository of an event carrying a gh.Repository.
+func repoOf(r *gh.Repository) forge.Repo {
+	return forge.Repo{FullName: r.GetFullName(), CloneURL: r.GetCloneURL(), SSHURL: r.GetSSHURL(), HTMLURL: r.GetHTMLURL()}
+}
