@@ -18,7 +18,8 @@ type Config struct {
 	// SessionSecret signs web console sessions; "" means generate one at
 	// start (sessions then end when ferry restarts).
 	SessionSecret string
-	Slack         Slack // the Slack app; the zero value: no Slack
+	Slack         Slack  // the Slack app; the zero value: no Slack
+	GitHub        GitHub // GitHub's webhook and API; the zero value: no GitHub
 
 	Users    []pipeline.User    // in file order; Teams merged from both sides
 	Teams    []pipeline.Team    // in file order; Members merged from both sides

@@ -16,6 +16,12 @@
 //	  signing_secret: ${SLACK_SIGNING_SECRET}   # for POST /chat/slack/...; or:
 //	  app_token: ${SLACK_APP_TOKEN}   # xapp-…, for Socket Mode (no public URL)
 //	  default_channel: "#deploys"     # cards of projects without a channel
+//	github:                           # optional: GitHub's webhook (POST /hooks/github) and API
+//	  webhook_secret: ${GITHUB_WEBHOOK_SECRET}   # required
+//	  token: ${GITHUB_TOKEN}          # API calls with a token; or, as a GitHub App:
+//	  app_id: 12345
+//	  private_key: github-app.pem     # a path, or the PEM itself
+//	  base_url: https://github.example.com/api/v3/   # GitHub Enterprise Server; default github.com
 //	users:
 //	  alice:
 //	    admin: true
@@ -60,8 +66,8 @@
 // unset or empty); $${ is a literal ${. Inside [...] or {...} such a value
 // must be quoted. A value that came from a variable is never shown in a
 // message, so secrets stay out of logs and terminals. The values of the
-// slack: section are never shown at all, wherever they come from, and
-// Slack's String method leaves them out.
+// slack: section and the secrets of the github: section are never shown at
+// all, wherever they come from, and their String methods leave them out.
 //
 // # Problems
 //

@@ -20,7 +20,7 @@ import (
 
 // The keys of each level of ferry.yaml.
 var (
-	topKeys        = []string{"listen", "storage", "workspace", "base_url", "session_secret", "slack", "users", "teams", "projects"}
+	topKeys        = []string{"listen", "storage", "workspace", "base_url", "session_secret", "slack", "github", "users", "teams", "projects"}
 	userKeys       = []string{"admin", "teams", "password_hash", "tokens", "chat", "forge"}
 	teamKeys       = []string{"members"}
 	chatPlatforms  = []string{"slack", "dingtalk", "web"}
@@ -154,6 +154,7 @@ func (d *decoder) document(data []byte) *Config {
 		cfg.SessionSecret = t.s
 	}
 	cfg.Slack = d.slack(f["slack"])
+	cfg.GitHub = d.github(f["github"])
 	cfg.Users = d.users(f["users"].val)
 	cfg.Teams = d.teams(f["teams"].val)
 	cfg.Projects = d.projects(f["projects"].val)

@@ -135,6 +135,16 @@ func TestProblems(t *testing.T) {
 			`1: slack has no bot_token: add bot_token: ${SLACK_BOT_TOKEN} with the app's bot token (xoxb-…, OAuth & Permissions)`,
 			`1: slack needs signing_secret (for the HTTP routes, Basic Information › App Credentials) or app_token (for Socket Mode, Basic Information › App-Level Tokens), or both`,
 		}},
+		{"github.yaml", []string{
+			`1: github has no webhook_secret: add webhook_secret: ${GITHUB_WEBHOOK_SECRET} with the secret set on the webhook (or the App's Webhook secret)`,
+			`3: github.app_id must be the App's numeric ID (General › About on the App's settings page), not "twelve"`,
+			`4: github.base_url must be a GitHub Enterprise API URL, e.g. https://github.example.com/api/v3/, not "github.example.com"`,
+			`5: unknown key "privat_key" in github; did you mean "private_key"?`,
+		}},
+		{"github_empty.yaml", []string{
+			`1: github has no webhook_secret: add webhook_secret: ${GITHUB_WEBHOOK_SECRET} with the secret set on the webhook (or the App's Webhook secret)`,
+			`1: github needs app_id and private_key together to act as a GitHub App (General › About and Private keys on the App's settings page)`,
+		}},
 		{"server.yaml", []string{
 			`no projects: add one under projects:, with a repo and environments`,
 			`1: listen must be host:port, e.g. 127.0.0.1:8080 or :8080, not "8080"`,

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// GitHub is the github: section of ferry.yaml: the webhook ferry hears on
+// POST /hooks/github and how it calls GitHub's API. The zero value means
+// ferry does not talk to GitHub. Its secrets are never printed: String and
+// GoString leave them out.
+type GitHub struct {
+	// WebhookSecret verifies deliveries (X-Hub-Signature-256); required
+	// when the section is there.
+	WebhookSecret string
+	// Token is a personal access or fine-grained token for the API; "": no
+	// token (an App, or no API calls). Not together with AppID.
+	Token string
+	// AppID and PrivateKey authenticate as a GitHub App (installation
+	// tokens per repository); 0 and "": no App. PrivateKey is the PEM
+	// itself or, when it does not start with -----BEGIN, a path to it,
+	// resolved against the file's directory.
+	AppID      int64
+	PrivateKey string
+	// BaseURL is a GitHub Enterprise Server's API address, like
+	// https://github.example.com/api/v3/; "": github.com.
+	BaseURL string
+}
+
+// Enabled reports whether GitHub is configured.
+func (g GitHub) Enabled() bool { return g.WebhookSecret != "" }
+
+// String describes the section without its secrets.
+func (g GitHub) String() string {
+	set := func(v string) string {
+		if v == "" {
+			return "unset"
+		}
+		return "set"
+	}
+	return fmt.Sprintf("{webhook_secret: %s, token: %s, app_id: %d, private_key: %s, base_url: %q}",
+		set(g.WebhookSecret), set(g.Token), g.AppID, set(g.PrivateKey), g.BaseURL)
+}
+
+// GoString is String, so that %#v shows no secret either.
+func (g GitHub) GoString() string { return "config.GitHub" + g.String() }
+
+var githubKeys = []string{"webhook_secret", "token", "app_id", "private_key", "base_url"}
+
+// github decodes the github: section. Messages name the keys and never
+// show the values of secrets.
+func (d *decoder) github(f field) GitHub {
+	var g GitHub
+	if f.line == 0 || isNull(f.val) {
+		return g
+	}
+	fs := d.fields(f.val, "github", githubKeys...)
+	secret := func(key string) string {
+		t, ok := d.scalar(fs[key].val, "github."+key)
+		if !ok {
+			return ""
+		}
+		return t.s
+	}
+	g.WebhookSecret = secret("webhook_secret")
+	g.Token = secret("token")
+	if g.PrivateKey = secret("private_key"); g.PrivateKey != "" && !strings.HasPrefix(strings.TrimSpace(g.PrivateKey), "-----BEGIN") {
+		g.PrivateKey = d.path(g.PrivateKey, "")
+	}
+	if t, ok := d.scalar(fs["app_id"].val, "github.app_id"); ok && t.s != "" {
+		id, err := strconv.ParseInt(t.s, 10, 64)
+		if err != nil || id <= 0 {
+			d.addf(t.line, "github.app_id must be the App's numeric ID (General › About on the App's settings page), not %s", t.shown())
+		}
+		g.AppID = id
+	}
+	if t, ok := d.scalar(fs["base_url"].val, "github.base_url"); ok && t.s != "" {
+		if !strings.HasPrefix(t.s, "https://") && !strings.HasPrefix(t.s, "http://") || len(strings.TrimRight(strings.SplitN(t.s, "://", 2)[1], "/")) == 0 {
+			d.addf(t.line, "github.base_url must be a GitHub Enterprise API URL, e.g. https://github.example.com/api/v3/, not %s", t.shown())
+		}
+		g.BaseURL = t.s
+	}
+	if g.WebhookSecret == "" {
+		d.addf(f.line, "github has no webhook_secret: add webhook_secret: ${GITHUB_WEBHOOK_SECRET} with the secret set on the webhook (or the App's Webhook secret)")
+	}
+	switch {
+	case g.Token != "" && (g.AppID != 0 || g.PrivateKey != ""):
+		d.addf(f.line, "github has both token and app_id/private_key: ferry calls GitHub as an App or with a token; keep one")
+	case (g.AppID != 0) != (g.PrivateKey != ""):
+		d.addf(f.line, "github needs app_id and private_key together to act as a GitHub App (General › About and Private keys on the App's settings page)")
+	}
+	return g
+}
