@@ -16,6 +16,7 @@ import (
 	slackbot "github.com/ferrybot/ferry/bot/slack"
 	"github.com/ferrybot/ferry/bot/web"
 	"github.com/ferrybot/ferry/config"
+	forgegithub "github.com/ferrybot/ferry/forge/github"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
 	"github.com/ferrybot/ferry/targets/local"
@@ -31,7 +32,8 @@ type app struct {
 	bot     *bot.Bot
 	web     *web.Server
 	metrics *metrics
-	slack   *slackbot.Adapter // nil without slack: in ferry.yaml
+	slack   *slackbot.Adapter    // nil without slack: in ferry.yaml
+	github  *forgegithub.Adapter // nil without github: in ferry.yaml
 	drivers *drivers
 	handler http.Handler
 }
@@ -94,6 +96,12 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 				slackNotifier.set(a.slack)
 			}
 		}
+		if err == nil && cfg.GitHub.Enabled() {
+			a.github, err = forgegithub.New(forgegithub.Config{
+				Engine: a.engine, Users: cfg, Store: st,
+				WebhookSecret: cfg.GitHub.WebhookSecret, Logger: log,
+			})
+		}
 		if err == nil {
 			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, SessionKey: key, BaseURL: baseURL, Linker: linker, Logger: log})
 		}
@@ -128,6 +136,9 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /metrics", a.metrics.handler())
 	if a.slack != nil {
 		mux.Handle("/chat/slack/", a.slack.Handler())
+	}
+	if a.github != nil {
+		mux.Handle("/hooks/github", a.github.Handler())
 	}
 	mux.Handle("/", a.web.Handler())
 	return a.metrics.instrument(mux)

@@ -54,6 +54,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if a.slack != nil {
 		services = append(services, a.slack.Run)
 	}
+	if a.github != nil {
+		services = append(services, a.github.Run)
+	}
 	servicesDone := make(chan error, len(services))
 	for _, run := range services {
 		go func() { servicesDone <- run(runCtx) }()
