@@ -99,7 +99,8 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		if err == nil && cfg.GitHub.Enabled() {
 			a.github, err = forgegithub.New(forgegithub.Config{
 				Engine: a.engine, Users: cfg, Store: st,
-				WebhookSecret: cfg.GitHub.WebhookSecret, Logger: log,
+				WebhookSecret: cfg.GitHub.WebhookSecret, Bot: a.bot,
+				Token: cfg.GitHub.Token, APIURL: cfg.GitHub.BaseURL, Logger: log,
 			})
 		}
 		if err == nil {

@@ -3,11 +3,15 @@ package github
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
+	gh "github.com/google/go-github/v88/github"
+
+	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
 )
 
@@ -49,7 +53,18 @@ type Config struct {
 	Store  Store  // required
 	// WebhookSecret verifies deliveries. Required.
 	WebhookSecret string
-	Logger        *slog.Logger // nil: discard
+	// Bot runs the commands of pull request comments; nil: comments are
+	// stored and not acted on.
+	Bot *bot.Bot
+	// Token calls GitHub's API: to check a commenter's permission, read a
+	// pull request and answer on it; "": no API, so no comment commands.
+	Token string
+	// APIURL is a GitHub Enterprise Server's address (api/v3/ is added as
+	// go-github does); "": api.github.com.
+	APIURL string
+	// HTTPClient calls the API; nil: a client with a 15-second timeout.
+	HTTPClient *http.Client
+	Logger     *slog.Logger // nil: discard
 }
 
 // Adapter is ferry's GitHub webhook receiver.
@@ -58,6 +73,8 @@ type Adapter struct {
 	users  Users
 	store  Store
 	secret []byte
+	bot    *bot.Bot
+	api    *gh.Client // nil without a token
 	log    *slog.Logger
 	jobs   jobs
 }
@@ -70,9 +87,24 @@ func New(cfg Config) (*Adapter, error) {
 	case cfg.WebhookSecret == "":
 		return nil, errors.New("github: WebhookSecret is required")
 	}
-	a := &Adapter{engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), log: cfg.Logger}
+	a := &Adapter{engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Token != "" {
+		hc := cfg.HTTPClient
+		if hc == nil {
+			hc = &http.Client{Timeout: 15 * time.Second}
+		}
+		opts := []gh.ClientOptionsFunc{gh.WithHTTPClient(hc), gh.WithAuthToken(cfg.Token)}
+		if cfg.APIURL != "" {
+			opts = append(opts, gh.WithEnterpriseURLs(cfg.APIURL, cfg.APIURL))
+		}
+		api, err := gh.NewClient(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("github: API client: %w", err)
+		}
+		a.api = api
 	}
 	return a, nil
 }

@@ -33,4 +33,16 @@
 // a create event. The push deploys it (it carries the commit and the
 // pusher); the create event is routed and logged only, so a tag never
 // deploys twice.
+//
+// # Pull request comments
+//
+// With a Bot and an API token, a new comment on an open pull request that
+// starts with /ferry (bot.Addressed) is read with bot.ParsePR and run as
+// its author, who must have write (or admin) permission on the repository
+// (asked of the API on each command) and be linked in ferry.yaml
+// (users.forge.github); help needs neither. "/ferry deploy <env>" deploys
+// the pull request's head branch, read from the API; a branch in a fork is
+// refused. ferry answers every command with a comment mentioning its
+// author: what was done, or why nothing was. Comments that do not address
+// ferry cost no API call.
 package github

@@ -10,14 +10,24 @@ import (
 	"regexp"
 	"runtime"
 	"testing"
+	"time"
 
+	"github.com/jonboulle/clockwork"
+
+	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/forge/github/fakegithub"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
 	"github.com/ferrybot/ferry/storage"
 )
 
-const secret = "It's a Secret to Everybody"
+var t0 = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+
+const (
+	secret   = "It's a Secret to Everybody"
+	apiToken = "ghp_test_token"
+)
 
 // Commits of the real payloads: push.branch.json pushes master to after,
 // push.new-branch.json creates master at created.
@@ -48,6 +58,12 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, users *config.Config) *fixture {
+	return newFixtureWith(t, users, nil)
+}
+
+// newFixtureWith builds a fixture whose adapter answers comments through
+// the fake API fg, when fg is not nil.
+func newFixtureWith(t *testing.T, users *config.Config, fg *fakegithub.Server) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
@@ -57,7 +73,7 @@ func newFixture(t *testing.T, users *config.Config) *fixture {
 	t.Cleanup(func() { st.Close() })
 	target := pipelinetest.NewTarget("h1")
 	eng, err := pipeline.New(pipeline.Config{
-		Store: st, Projects: []pipeline.Project{testProject()},
+		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clockwork.NewFakeClockAt(t0),
 		Target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
 		Resolver: pipelinetest.Resolver{
 			"master": {Hash: after, Branch: "master"},
@@ -70,7 +86,15 @@ func newFixture(t *testing.T, users *config.Config) *fixture {
 	if users == nil {
 		users = &config.Config{}
 	}
-	a, err := New(Config{Engine: eng, Users: users, Store: st, WebhookSecret: secret})
+	cfg := Config{Engine: eng, Users: users, Store: st, WebhookSecret: secret}
+	if fg != nil {
+		b, err := bot.New(bot.Config{Engine: eng})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Bot, cfg.Token, cfg.APIURL = b, apiToken, fg.BaseURL()
+	}
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

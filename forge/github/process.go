@@ -15,6 +15,10 @@ func (a *Adapter) process(ctx context.Context, delivery string, ev any) {
 		a.push(ctx, delivery, pushOf(e))
 	case *gh.CreateEvent:
 		a.create(ctx, delivery, e)
+	case *gh.IssueCommentEvent:
+		if c, ok := commentOf(e); ok {
+			a.comment(ctx, delivery, c)
+		}
 	default:
 		a.log.InfoContext(ctx, "github: stored an event ferry does not act on yet", "platform", platform, "delivery", delivery)
 	}

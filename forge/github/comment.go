@@ -1,0 +1,120 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	gh "github.com/google/go-github/v88/github"
+
+	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/forge"
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+// commentOf normalizes a comment event; ok is false unless it is a new
+// comment on a pull request.
+func commentOf(e *gh.IssueCommentEvent) (forge.Comment, bool) {
+	if e.GetAction() != "created" || !e.GetIssue().IsPullRequest() {
+		return forge.Comment{}, false
+	}
+	return forge.Comment{
+		Repo: repoOf(e.GetRepo()), Number: e.GetIssue().GetNumber(), ID: e.GetComment().GetID(),
+		Body: e.GetComment().GetBody(), Author: e.GetComment().GetUser().GetLogin(),
+		Open: e.GetIssue().GetState() == "open",
+	}, true
+}
+
+// comment runs the command of a pull request comment addressed to ferry,
+// as its author, and answers on the pull request.
+func (a *Adapter) comment(ctx context.Context, delivery string, c forge.Comment) {
+	if !bot.Addressed(c.Body) {
+		return
+	}
+	log := a.log.With("platform", platform, "delivery", delivery, "repo", c.Repo.FullName, "pr", c.Number, "actor", c.Author)
+	if a.api == nil || a.bot == nil {
+		log.InfoContext(ctx, "github: a command in a comment, but ferry has no GitHub token to answer with; ignored")
+		return
+	}
+	projects := a.projectsOf(c.Repo)
+	if len(projects) == 0 {
+		log.InfoContext(ctx, "github: a command on a repository no project deploys; ignored")
+		return
+	}
+	text := a.commentReply(ctx, log, c, projects)
+	owner, repo, _ := strings.Cut(c.Repo.FullName, "/")
+	body := "@" + c.Author + " " + text
+	if strings.HasPrefix(text, "```") {
+		body = "@" + c.Author + "\n" + text
+	}
+	if _, _, err := a.api.Issues.CreateComment(ctx, owner, repo, c.Number, &gh.IssueComment{Body: &body}); err != nil {
+		log.ErrorContext(ctx, "github: answer a comment", "err", err)
+	}
+}
+
+// commentReply decides and does what a comment asks, and says what
+// happened, in Markdown.
+func (a *Adapter) commentReply(ctx context.Context, log *slog.Logger, c forge.Comment, projects []pipeline.Project) string {
+	if !c.Open {
+		return "this pull request is closed; ferry takes commands on open pull requests only. Nothing was done."
+	}
+	cmd, err := bot.ParsePR(c.Body)
+	if err != nil {
+		return err.Error()
+	}
+	owner, repo, _ := strings.Cut(c.Repo.FullName, "/")
+	if cmd.Verb != bot.VerbHelp {
+		perm, _, err := a.api.Repositories.GetPermissionLevel(ctx, owner, repo, c.Author)
+		if err != nil {
+			log.ErrorContext(ctx, "github: permission of a commenter", "err", err)
+			return "ferry could not check your permission on this repository because of an error; it is in ferry's log. Nothing was done."
+		}
+		if p := perm.GetPermission(); p != "admin" && p != "write" {
+			return fmt.Sprintf("ferry takes commands from people with write permission on %s; you have %s. Nothing was done.", c.Repo.FullName, p)
+		}
+	}
+	actor := pipeline.Actor{}
+	if u, ok := a.users.UserByForge(platform, c.Author); ok {
+		actor = a.users.Actor(u.Name)
+	} else if cmd.Verb != bot.VerbHelp {
+		return fmt.Sprintf("ferry does not know your GitHub login %s: ask an admin to add forge: {github: %s} to your user in ferry.yaml. Nothing was done.", c.Author, c.Author)
+	}
+	if cmd.Verb == bot.VerbDeploy || cmd.Verb == bot.VerbRollback {
+		if len(projects) > 1 {
+			return fmt.Sprintf("%s is deployed by several projects (%s); ferry cannot tell which one you mean here. Nothing was done.", c.Repo.FullName, projectNames(projects))
+		}
+		cmd.Project = projects[0].Name
+	}
+	if cmd.Verb == bot.VerbDeploy && cmd.Ref == "" {
+		pr, _, err := a.api.PullRequests.Get(ctx, owner, repo, c.Number)
+		if err != nil {
+			log.ErrorContext(ctx, "github: read a pull request", "err", err)
+			return "ferry could not read this pull request because of an error; it is in ferry's log. Nothing was done."
+		}
+		if !strings.EqualFold(pr.GetHead().GetRepo().GetFullName(), c.Repo.FullName) {
+			return fmt.Sprintf("this pull request's branch is in %s, a fork; ferry deploys branches of %s only. Nothing was done.", pr.GetHead().GetRepo().GetFullName(), c.Repo.FullName)
+		}
+		cmd.Ref = pr.GetHead().GetRef()
+	}
+	return markdown(a.bot.Do(ctx, actor, cmd))
+}
+
+// markdown renders a reply for a comment: a one-line text as it is, and
+// anything longer (cards, tables, help), which is aligned plain text, in a
+// code block.
+func markdown(r bot.Reply) string {
+	text := strings.TrimRight(bot.RenderReply(r), "\n")
+	if !strings.Contains(text, "\n") {
+		return text
+	}
+	return "```\n" + text + "\n```"
+}
+
+func projectNames(ps []pipeline.Project) string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,116 @@
+package github
+
+import (
+	"encoding/json"
+	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/forge/github/fakegithub"
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// golden compares a comment ferry posted with testdata/comments/name.md, or
+// rewrites the file with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "comments", name+".md")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./forge/github -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test ./forge/github -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// prComment is the real comment on pull request 3, moved to the test
+// project's repository, with body and the issue's state replaced.
+func prComment(t *testing.T, body, state string) []byte {
+	t.Helper()
+	var m, push map[string]any
+	if err := json.Unmarshal(payload(t, "issue_comment.created.on-pr.json"), &m); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(payload(t, "push.branch.json"), &push); err != nil {
+		t.Fatal(err)
+	}
+	m["repository"] = push["repository"]
+	m["comment"].(map[string]any)["body"] = body
+	m["issue"].(map[string]any)["state"] = state
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// commenter is the payload's commenter, chhsia0.
+const commenter = "chhsia0"
+
+func TestCommentCommands(t *testing.T) {
+	linkedCommenter := &config.Config{
+		Users: []pipeline.User{{Name: "chen", Forge: map[string]string{"github": commenter}}},
+	}
+	cases := []struct {
+		name       string
+		users      *config.Config
+		permission string
+		body       string
+		state      string
+		deploys    int
+	}{
+		{"deploy", linkedCommenter, "write", "/ferry deploy staging", "open", 1},
+		{"no-write-permission", linkedCommenter, "read", "/ferry deploy staging", "open", 0},
+		{"closed-pr", linkedCommenter, "admin", "/ferry deploy staging", "closed", 0},
+		{"unlinked-writer", nil, "write", "/ferry deploy staging", "open", 0},
+		{"not-a-command", linkedCommenter, "write", "/ferry deploy", "open", 0},
+		{"help", nil, "read", "/ferry help", "open", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fg := fakegithub.New(t, apiToken)
+			fg.Permissions[commenter] = c.permission
+			fg.PRs[3] = fakegithub.PR{State: c.state, HeadRef: "master", HeadSHA: after}
+			f := newFixtureWith(t, c.users, fg)
+			if got := f.deliver("issue_comment", "d1", prComment(t, c.body, c.state)); got != http.StatusOK {
+				t.Fatalf("status %d", got)
+			}
+			f.drain()
+			cs := fg.Comments()
+			if len(cs) != 1 || cs[0].Repo != "Codertocat/Hello-World" || cs[0].Number != 3 {
+				t.Fatalf("comments = %+v, want one on Codertocat/Hello-World#3", cs)
+			}
+			golden(t, c.name, cs[0].Body)
+			ds := f.deploys()
+			if len(ds) != c.deploys {
+				t.Fatalf("%d deploys, want %d: %+v", len(ds), c.deploys, ds)
+			}
+			if c.deploys == 1 && (ds[0].Env != "staging" || ds[0].Ref != "master" || ds[0].Requester != "chen") {
+				t.Errorf("deploy = %+v, want master to staging by chen", ds[0])
+			}
+		})
+	}
+}
+
+func TestCommentsNotForFerry(t *testing.T) {
+	fg := fakegithub.New(t, apiToken)
+	f := newFixtureWith(t, nil, fg)
+	f.deliver("issue_comment", "d1", prComment(t, "/build", "open"))
+	f.deliver("issue_comment", "d2", payload(t, "issue_comment.created.on-pr.json")) // another repository
+	f.drain()
+	if calls := fg.Calls(); len(calls) != 0 {
+		t.Errorf("ferry called GitHub for comments not addressed to it: %v", calls)
+	}
+}

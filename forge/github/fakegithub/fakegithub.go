@@ -1,0 +1,131 @@
+// Package fakegithub is an httptest server that serves the few REST
+// endpoints of GitHub's API ferry calls, under /api/v3/ as a GitHub
+// Enterprise Server does, and records what ferry did as state.
+package fakegithub
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+// PR is a pull request the fake knows.
+type PR struct {
+	State    string // open, closed
+	HeadRef  string
+	HeadSHA  string
+	HeadRepo string // owner/name; "": the base repository
+}
+
+// Comment is a comment ferry posted.
+type Comment struct {
+	Repo   string // owner/name
+	Number int
+	Body   string
+}
+
+// Server is the fake. Set its maps before ferry calls it.
+type Server struct {
+	*httptest.Server
+	mu          sync.Mutex
+	Permissions map[string]string // login → admin, write, read, none; absent: read
+	PRs         map[int]PR        // by number, in any repository
+	comments    []Comment
+	calls       []string
+	token       string
+}
+
+// New starts a fake that wants token on every call; Close is a test
+// cleanup.
+func New(t testing.TB, token string) *Server {
+	s := &Server{Permissions: map[string]string{}, PRs: map[int]PR{}, token: token}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/collaborators/{user}/permission", s.permission)
+	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/pulls/{n}", s.pull)
+	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{n}/comments", s.comment)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.calls = append(s.calls, r.Method+" "+r.URL.Path)
+		s.mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer "+s.token {
+			http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// BaseURL is the address to configure ferry with.
+func (s *Server) BaseURL() string { return s.URL + "/" }
+
+// Comments returns the comments ferry posted, in order.
+func (s *Server) Comments() []Comment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Comment(nil), s.comments...)
+}
+
+// Calls returns "METHOD /path" of every call, in order.
+func (s *Server) Calls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.calls...)
+}
+
+func (s *Server) permission(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	p, ok := s.Permissions[r.PathValue("user")]
+	s.mu.Unlock()
+	if !ok {
+		p = "read"
+	}
+	writeJSON(w, map[string]any{"permission": p, "user": map[string]any{"login": r.PathValue("user")}})
+}
+
+func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.PathValue("n"))
+	s.mu.Lock()
+	pr, ok := s.PRs[n]
+	s.mu.Unlock()
+	if !ok {
+		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+		return
+	}
+	repo := pr.HeadRepo
+	if repo == "" {
+		repo = r.PathValue("owner") + "/" + r.PathValue("repo")
+	}
+	writeJSON(w, map[string]any{"number": n, "state": pr.State,
+		"head": map[string]any{"ref": pr.HeadRef, "sha": pr.HeadSHA, "repo": map[string]any{"full_name": repo}}})
+}
+
+func (s *Server) comment(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Body string `json:"body"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+		return
+	}
+	n, _ := strconv.Atoi(r.PathValue("n"))
+	s.mu.Lock()
+	s.comments = append(s.comments, Comment{Repo: r.PathValue("owner") + "/" + r.PathValue("repo"), Number: n, Body: body.Body})
+	id := len(s.comments)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "body": body.Body})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		fmt.Fprint(w, err)
+	}
+}
