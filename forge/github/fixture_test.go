@@ -48,7 +48,7 @@ func testProject() pipeline.Project {
 }
 
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	store   *storage.SQLite
 	engine  *pipeline.Engine
 	adapter *Adapter
@@ -57,13 +57,13 @@ type fixture struct {
 	done    chan struct{}
 }
 
-func newFixture(t *testing.T, users *config.Config) *fixture {
+func newFixture(t testing.TB, users *config.Config) *fixture {
 	return newFixtureWith(t, users, nil)
 }
 
 // newFixtureWith builds a fixture whose adapter answers comments through
 // the fake API fg, when fg is not nil.
-func newFixtureWith(t *testing.T, users *config.Config, fg *fakegithub.Server) *fixture {
+func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
@@ -123,7 +123,7 @@ func (f *fixture) drain() {
 	<-f.done
 }
 
-func payload(t *testing.T, name string) []byte {
+func payload(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
