@@ -26,6 +26,7 @@ const (
 	maxBody    = 25 << 20         // bytes of a delivery: GitHub caps payloads at 25 MiB
 	jobTimeout = 60 * time.Second // of processing one delivery, once acknowledged
 	maxJobs    = 32               // deliveries processed at once
+	permTTL    = time.Minute      // how long a commenter's permission is kept
 )
 
 // Users is what the adapter needs of ferry's configuration; *config.Config
@@ -64,7 +65,8 @@ type Config struct {
 	APIURL string
 	// HTTPClient calls the API; nil: a client with a 15-second timeout.
 	HTTPClient *http.Client
-	Logger     *slog.Logger // nil: discard
+	Logger     *slog.Logger   // nil: discard
+	Clock      pipeline.Clock // nil: the system clock; for the permission cache
 }
 
 // Adapter is ferry's GitHub webhook receiver.
@@ -76,6 +78,10 @@ type Adapter struct {
 	bot    *bot.Bot
 	api    *gh.Client // nil without a token
 	log    *slog.Logger
+	clock  pipeline.Clock
+
+	permMu sync.Mutex
+	perms  map[string]permEntry // owner/repo/login → permission
 	jobs   jobs
 }
 
@@ -87,9 +93,12 @@ func New(cfg Config) (*Adapter, error) {
 	case cfg.WebhookSecret == "":
 		return nil, errors.New("github: WebhookSecret is required")
 	}
-	a := &Adapter{engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger}
+	a := &Adapter{engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger, clock: cfg.Clock, perms: map[string]permEntry{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.clock == nil {
+		a.clock = realClock{}
 	}
 	if cfg.Token != "" {
 		hc := cfg.HTTPClient
@@ -108,6 +117,11 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	return a, nil
 }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Handler serves POST /hooks/github.
 func (a *Adapter) Handler() http.Handler {

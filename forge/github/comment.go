@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	gh "github.com/google/go-github/v88/github"
 
@@ -42,8 +43,16 @@ func (a *Adapter) comment(ctx context.Context, delivery string, c forge.Comment)
 		log.InfoContext(ctx, "github: a command on a repository no project deploys; ignored")
 		return
 	}
-	text := a.commentReply(ctx, log, c, projects)
 	owner, repo, _ := strings.Cut(c.Repo.FullName, "/")
+	a.react(ctx, log, owner, repo, c.ID, "eyes")
+	text, ok := a.commentReply(ctx, log, c, projects)
+	defer func() {
+		if ok {
+			a.react(ctx, log, owner, repo, c.ID, "rocket")
+		} else {
+			a.react(ctx, log, owner, repo, c.ID, "confused")
+		}
+	}()
 	body := "@" + c.Author + " " + text
 	if strings.HasPrefix(text, "```") {
 		body = "@" + c.Author + "\n" + text
@@ -53,36 +62,57 @@ func (a *Adapter) comment(ctx context.Context, delivery string, c forge.Comment)
 	}
 }
 
+// react adds a reaction to a comment; a failure is logged and changes
+// nothing else.
+func (a *Adapter) react(ctx context.Context, log *slog.Logger, owner, repo string, id int64, content string) {
+	if _, _, err := a.api.Reactions.CreateIssueCommentReaction(ctx, owner, repo, id, content); err != nil {
+		log.WarnContext(ctx, "github: react to a comment", "reaction", content, "err", err)
+	}
+}
+
 // commentReply decides and does what a comment asks, and says what
-// happened, in Markdown.
-func (a *Adapter) commentReply(ctx context.Context, log *slog.Logger, c forge.Comment, projects []pipeline.Project) string {
+// happened, in Markdown; ok is false when nothing was done.
+func (a *Adapter) commentReply(ctx context.Context, log *slog.Logger, c forge.Comment, projects []pipeline.Project) (text string, ok bool) {
+	text, err := a.runComment(ctx, log, c, projects)
+	if err != nil {
+		return err.Error(), false
+	}
+	return text, true
+}
+
+// refusal is a reason nothing was done, said to the commenter.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+
+func (a *Adapter) runComment(ctx context.Context, log *slog.Logger, c forge.Comment, projects []pipeline.Project) (string, error) {
 	if !c.Open {
-		return "this pull request is closed; ferry takes commands on open pull requests only. Nothing was done."
+		return "", refusal("this pull request is closed; ferry takes commands on open pull requests only. Nothing was done.")
 	}
 	cmd, err := bot.ParsePR(c.Body)
 	if err != nil {
-		return err.Error()
+		return "", refusal(err.Error())
 	}
 	owner, repo, _ := strings.Cut(c.Repo.FullName, "/")
 	if cmd.Verb != bot.VerbHelp {
-		perm, _, err := a.api.Repositories.GetPermissionLevel(ctx, owner, repo, c.Author)
+		p, err := a.permission(ctx, owner, repo, c.Author)
 		if err != nil {
 			log.ErrorContext(ctx, "github: permission of a commenter", "err", err)
-			return "ferry could not check your permission on this repository because of an error; it is in ferry's log. Nothing was done."
+			return "", refusal("ferry could not check your permission on this repository because of an error; it is in ferry's log. Nothing was done.")
 		}
-		if p := perm.GetPermission(); p != "admin" && p != "write" {
-			return fmt.Sprintf("ferry takes commands from people with write permission on %s; you have %s. Nothing was done.", c.Repo.FullName, p)
+		if p != "admin" && p != "write" {
+			return "", refusal(fmt.Sprintf("ferry takes commands from people with write permission on %s; you have %s. Nothing was done.", c.Repo.FullName, p))
 		}
 	}
 	actor := pipeline.Actor{}
 	if u, ok := a.users.UserByForge(platform, c.Author); ok {
 		actor = a.users.Actor(u.Name)
 	} else if cmd.Verb != bot.VerbHelp {
-		return fmt.Sprintf("ferry does not know your GitHub login %s: ask an admin to add forge: {github: %s} to your user in ferry.yaml. Nothing was done.", c.Author, c.Author)
+		return "", refusal(fmt.Sprintf("ferry does not know your GitHub login %s: ask an admin to add forge: {github: %s} to your user in ferry.yaml. Nothing was done.", c.Author, c.Author))
 	}
 	if cmd.Verb == bot.VerbDeploy || cmd.Verb == bot.VerbRollback {
 		if len(projects) > 1 {
-			return fmt.Sprintf("%s is deployed by several projects (%s); ferry cannot tell which one you mean here. Nothing was done.", c.Repo.FullName, projectNames(projects))
+			return "", refusal(fmt.Sprintf("%s is deployed by several projects (%s); ferry cannot tell which one you mean here. Nothing was done.", c.Repo.FullName, projectNames(projects)))
 		}
 		cmd.Project = projects[0].Name
 	}
@@ -90,14 +120,45 @@ func (a *Adapter) commentReply(ctx context.Context, log *slog.Logger, c forge.Co
 		pr, _, err := a.api.PullRequests.Get(ctx, owner, repo, c.Number)
 		if err != nil {
 			log.ErrorContext(ctx, "github: read a pull request", "err", err)
-			return "ferry could not read this pull request because of an error; it is in ferry's log. Nothing was done."
+			return "", refusal("ferry could not read this pull request because of an error; it is in ferry's log. Nothing was done.")
 		}
 		if !strings.EqualFold(pr.GetHead().GetRepo().GetFullName(), c.Repo.FullName) {
-			return fmt.Sprintf("this pull request's branch is in %s, a fork; ferry deploys branches of %s only. Nothing was done.", pr.GetHead().GetRepo().GetFullName(), c.Repo.FullName)
+			return "", refusal(fmt.Sprintf("this pull request's branch is in %s, a fork; ferry deploys branches of %s only. Nothing was done.", pr.GetHead().GetRepo().GetFullName(), c.Repo.FullName))
 		}
 		cmd.Ref = pr.GetHead().GetRef()
 	}
-	return markdown(a.bot.Do(ctx, actor, cmd))
+	r := a.bot.Do(ctx, actor, cmd)
+	if r.Error {
+		return "", refusal(markdown(r))
+	}
+	return markdown(r), nil
+}
+
+// permission is a login's permission on a repository (admin, write, read,
+// none), asked of the API and kept for permTTL.
+func (a *Adapter) permission(ctx context.Context, owner, repo, login string) (string, error) {
+	key := strings.ToLower(owner + "/" + repo + "/" + login)
+	now := a.clock.Now()
+	a.permMu.Lock()
+	e, ok := a.perms[key]
+	a.permMu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.permission, nil
+	}
+	perm, _, err := a.api.Repositories.GetPermissionLevel(ctx, owner, repo, login)
+	if err != nil {
+		return "", fmt.Errorf("permission of %s on %s/%s: %w", login, owner, repo, err)
+	}
+	a.permMu.Lock()
+	a.perms[key] = permEntry{permission: perm.GetPermission(), expires: now.Add(permTTL)}
+	a.permMu.Unlock()
+	return perm.GetPermission(), nil
+}
+
+// permEntry is a cached permission.
+type permEntry struct {
+	permission string
+	expires    time.Time
 }
 
 // markdown renders a reply for a comment: a one-line text as it is, and

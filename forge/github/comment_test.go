@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/forge/github/fakegithub"
@@ -56,8 +58,12 @@ func prComment(t *testing.T, body, state string) []byte {
 	return b
 }
 
-// commenter is the payload's commenter, chhsia0.
-const commenter = "chhsia0"
+// commenter is the payload's commenter, chhsia0, and commentID the
+// comment's ID.
+const (
+	commenter       = "chhsia0"
+	commentID int64 = 546616131
+)
 
 func TestCommentCommands(t *testing.T) {
 	linkedCommenter := &config.Config{
@@ -70,13 +76,15 @@ func TestCommentCommands(t *testing.T) {
 		body       string
 		state      string
 		deploys    int
+		done       string // the reaction after eyes
 	}{
-		{"deploy", linkedCommenter, "write", "/ferry deploy staging", "open", 1},
-		{"no-write-permission", linkedCommenter, "read", "/ferry deploy staging", "open", 0},
-		{"closed-pr", linkedCommenter, "admin", "/ferry deploy staging", "closed", 0},
-		{"unlinked-writer", nil, "write", "/ferry deploy staging", "open", 0},
-		{"not-a-command", linkedCommenter, "write", "/ferry deploy", "open", 0},
-		{"help", nil, "read", "/ferry help", "open", 0},
+		{"deploy", linkedCommenter, "write", "/ferry deploy staging", "open", 1, "rocket"},
+		{"no-write-permission", linkedCommenter, "read", "/ferry deploy staging", "open", 0, "confused"},
+		{"closed-pr", linkedCommenter, "admin", "/ferry deploy staging", "closed", 0, "confused"},
+		{"unlinked-writer", nil, "write", "/ferry deploy staging", "open", 0, "confused"},
+		{"not-a-command", linkedCommenter, "write", "/ferry deploy", "open", 0, "confused"},
+		{"help", nil, "read", "/ferry help", "open", 0, "rocket"},
+		{"refused-by-engine", linkedCommenter, "write", "/ferry deploy nowhere", "open", 0, "confused"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -93,6 +101,10 @@ func TestCommentCommands(t *testing.T) {
 				t.Fatalf("comments = %+v, want one on Codertocat/Hello-World#3", cs)
 			}
 			golden(t, c.name, cs[0].Body)
+			want := []fakegithub.Reaction{{CommentID: commentID, Content: "eyes"}, {CommentID: commentID, Content: c.done}}
+			if got := fg.Reactions(); !slices.Equal(got, want) {
+				t.Errorf("reactions = %v, want %v", got, want)
+			}
 			ds := f.deploys()
 			if len(ds) != c.deploys {
 				t.Fatalf("%d deploys, want %d: %+v", len(ds), c.deploys, ds)
@@ -112,5 +124,26 @@ func TestCommentsNotForFerry(t *testing.T) {
 	f.drain()
 	if calls := fg.Calls(); len(calls) != 0 {
 		t.Errorf("ferry called GitHub for comments not addressed to it: %v", calls)
+	}
+}
+
+func TestPermissionIsCachedBriefly(t *testing.T) {
+	fg := fakegithub.New(t, apiToken)
+	fg.Permissions[commenter] = "write"
+	f := newFixtureWith(t, &config.Config{Users: []pipeline.User{{Name: "chen", Forge: map[string]string{"github": commenter}}}}, fg)
+	const perm = "GET /api/v3/repos/Codertocat/Hello-World/collaborators/chhsia0/permission"
+	f.deliver("issue_comment", "d1", prComment(t, "/ferry status", "open"))
+	f.deliver("issue_comment", "d2", prComment(t, "/ferry whoami", "open"))
+	f.drain()
+	if n := fg.Count(perm); n != 1 {
+		t.Fatalf("two commands within a minute asked the permission %d times, want 1", n)
+	}
+	f.clock.Advance(permTTL + time.Second)
+	f2 := f.adapter
+	if _, err := f2.permission(t.Context(), "Codertocat", "Hello-World", commenter); err != nil {
+		t.Fatal(err)
+	}
+	if n := fg.Count(perm); n != 2 {
+		t.Errorf("after the TTL the permission was asked %d times in all, want 2", n)
 	}
 }

@@ -53,6 +53,7 @@ type fixture struct {
 	engine  *pipeline.Engine
 	adapter *Adapter
 	ts      *httptest.Server
+	clock   *clockwork.FakeClock // the engine's and the adapter's
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -72,8 +73,9 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server) *
 	}
 	t.Cleanup(func() { st.Close() })
 	target := pipelinetest.NewTarget("h1")
+	clock := clockwork.NewFakeClockAt(t0)
 	eng, err := pipeline.New(pipeline.Config{
-		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clockwork.NewFakeClockAt(t0),
+		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock,
 		Target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
 		Resolver: pipelinetest.Resolver{
 			"master": {Hash: after, Branch: "master"},
@@ -86,7 +88,7 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server) *
 	if users == nil {
 		users = &config.Config{}
 	}
-	cfg := Config{Engine: eng, Users: users, Store: st, WebhookSecret: secret}
+	cfg := Config{Engine: eng, Users: users, Store: st, WebhookSecret: secret, Clock: clock}
 	if fg != nil {
 		b, err := bot.New(bot.Config{Engine: eng})
 		if err != nil {
@@ -98,7 +100,7 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, store: st, engine: eng, adapter: a, done: make(chan struct{})}
+	f := &fixture{t: t, store: st, engine: eng, adapter: a, clock: clock, done: make(chan struct{})}
 	var runCtx context.Context
 	runCtx, f.cancel = context.WithCancel(ctx)
 	go func() { _ = a.Run(runCtx); close(f.done) }()

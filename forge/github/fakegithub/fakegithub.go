@@ -28,6 +28,12 @@ type Comment struct {
 	Body   string
 }
 
+// Reaction is a reaction ferry added to a comment.
+type Reaction struct {
+	CommentID int64
+	Content   string
+}
+
 // Server is the fake. Set its maps before ferry calls it.
 type Server struct {
 	*httptest.Server
@@ -35,6 +41,7 @@ type Server struct {
 	Permissions map[string]string // login → admin, write, read, none; absent: read
 	PRs         map[int]PR        // by number, in any repository
 	comments    []Comment
+	reactions   []Reaction
 	calls       []string
 	token       string
 }
@@ -47,6 +54,7 @@ func New(t testing.TB, token string) *Server {
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/collaborators/{user}/permission", s.permission)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/pulls/{n}", s.pull)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{n}/comments", s.comment)
+	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/comments/{id}/reactions", s.react)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.calls = append(s.calls, r.Method+" "+r.URL.Path)
@@ -69,6 +77,24 @@ func (s *Server) Comments() []Comment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Comment(nil), s.comments...)
+}
+
+// Reactions returns the reactions ferry added, in order.
+func (s *Server) Reactions() []Reaction {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Reaction(nil), s.reactions...)
+}
+
+// Count returns how many calls were "METHOD /path".
+func (s *Server) Count(call string) int {
+	n := 0
+	for _, c := range s.Calls() {
+		if c == call {
+			n++
+		}
+	}
+	return n
 }
 
 // Calls returns "METHOD /path" of every call, in order.
@@ -121,6 +147,23 @@ func (s *Server) comment(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "body": body.Body})
+}
+
+func (s *Server) react(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Content string `json:"content"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	s.mu.Lock()
+	s.reactions = append(s.reactions, Reaction{CommentID: id, Content: body.Content})
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": len(s.reactions), "content": body.Content})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
