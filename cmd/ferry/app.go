@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/ferrybot/ferry/bot"
@@ -97,11 +99,16 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 			}
 		}
 		if err == nil && cfg.GitHub.Enabled() {
-			a.github, err = forgegithub.New(forgegithub.Config{
-				Engine: a.engine, Users: cfg, Store: st,
-				WebhookSecret: cfg.GitHub.WebhookSecret, Bot: a.bot,
-				Token: cfg.GitHub.Token, APIURL: cfg.GitHub.BaseURL, Logger: log,
-			})
+			var key []byte
+			key, err = githubKey(cfg.GitHub.PrivateKey)
+			if err == nil {
+				a.github, err = forgegithub.New(forgegithub.Config{
+					Engine: a.engine, Users: cfg, Store: st,
+					WebhookSecret: cfg.GitHub.WebhookSecret, Bot: a.bot,
+					Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID, PrivateKey: key,
+					APIURL: cfg.GitHub.BaseURL, Logger: log,
+				})
+			}
 		}
 		if err == nil {
 			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, SessionKey: key, BaseURL: baseURL, Linker: linker, Logger: log})
@@ -143,6 +150,19 @@ func (a *app) routes() http.Handler {
 	}
 	mux.Handle("/", a.web.Handler())
 	return a.metrics.instrument(mux)
+}
+
+// githubKey is the GitHub App's private key: github.private_key is the PEM
+// itself or a path to it; "" is no key.
+func githubKey(v string) ([]byte, error) {
+	if v == "" || strings.HasPrefix(strings.TrimSpace(v), "-----BEGIN") {
+		return []byte(v), nil
+	}
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return nil, fmt.Errorf("github.private_key: %w", err)
+	}
+	return b, nil
 }
 
 // linkKey derives the key of account-link tokens from the session key, so

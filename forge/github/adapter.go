@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v88/github"
 
 	"github.com/ferrybot/ferry/bot"
@@ -58,8 +60,14 @@ type Config struct {
 	// stored and not acted on.
 	Bot *bot.Bot
 	// Token calls GitHub's API: to check a commenter's permission, read a
-	// pull request and answer on it; "": no API, so no comment commands.
+	// pull request and answer on it. Not together with AppID.
 	Token string
+	// AppID and PrivateKey (PEM) call the API as a GitHub App, with a
+	// token of the installation each delivery names (ghinstallation,
+	// which renews it before it expires). 0: no App. Without a Token or
+	// an App, comments are not acted on.
+	AppID      int64
+	PrivateKey []byte
 	// APIURL is a GitHub Enterprise Server's address (api/v3/ is added as
 	// go-github does); "": api.github.com.
 	APIURL string
@@ -76,7 +84,11 @@ type Adapter struct {
 	store  Store
 	secret []byte
 	bot    *bot.Bot
-	api    *gh.Client // nil without a token
+	api    *gh.Client                    // with a Token; nil otherwise
+	app    *ghinstallation.AppsTransport // with an App; nil otherwise
+	newAPI func(http.RoundTripper) (*gh.Client, error)
+	apiMu  sync.Mutex
+	apis   map[int64]*gh.Client // an App's clients, by installation
 	log    *slog.Logger
 	clock  pipeline.Clock
 
@@ -100,22 +112,77 @@ func New(cfg Config) (*Adapter, error) {
 	if a.clock == nil {
 		a.clock = realClock{}
 	}
-	if cfg.Token != "" {
-		hc := cfg.HTTPClient
-		if hc == nil {
-			hc = &http.Client{Timeout: 15 * time.Second}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 15 * time.Second}
+	}
+	a.apis = map[int64]*gh.Client{}
+	a.newAPI = func(tr http.RoundTripper) (*gh.Client, error) {
+		c := *hc
+		if tr != nil {
+			c.Transport = tr
 		}
-		opts := []gh.ClientOptionsFunc{gh.WithHTTPClient(hc), gh.WithAuthToken(cfg.Token)}
+		opts := []gh.ClientOptionsFunc{gh.WithHTTPClient(&c)}
 		if cfg.APIURL != "" {
 			opts = append(opts, gh.WithEnterpriseURLs(cfg.APIURL, cfg.APIURL))
 		}
-		api, err := gh.NewClient(opts...)
+		if tr == nil {
+			opts = append(opts, gh.WithAuthToken(cfg.Token))
+		}
+		return gh.NewClient(opts...)
+	}
+	switch {
+	case cfg.Token != "" && cfg.AppID != 0:
+		return nil, errors.New("github: a Token or an App (AppID, PrivateKey), not both")
+	case cfg.Token != "":
+		api, err := a.newAPI(nil)
 		if err != nil {
 			return nil, fmt.Errorf("github: API client: %w", err)
 		}
 		a.api = api
+	case cfg.AppID != 0:
+		base := hc.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		atr, err := ghinstallation.NewAppsTransport(base, cfg.AppID, cfg.PrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("github: App %d: %w", cfg.AppID, err) // the error names no part of the key
+		}
+		probe, err := a.newAPI(base)
+		if err != nil {
+			return nil, fmt.Errorf("github: API client: %w", err)
+		}
+		atr.BaseURL = strings.TrimRight(probe.BaseURL(), "/")
+		a.app = atr
 	}
 	return a, nil
+}
+
+// client returns the API client for a delivery of installation: the
+// token's, or the App's for that installation.
+func (a *Adapter) client(installation int64) (*gh.Client, error) {
+	switch {
+	case a.api != nil:
+		return a.api, nil
+	case a.app == nil:
+		return nil, errors.New("no token and no App configured")
+	case installation == 0:
+		return nil, errors.New("the delivery names no App installation")
+	}
+	a.apiMu.Lock()
+	defer a.apiMu.Unlock()
+	if c, ok := a.apis[installation]; ok {
+		return c, nil
+	}
+	itr := ghinstallation.NewFromAppsTransport(a.app, installation)
+	itr.BaseURL = a.app.BaseURL
+	c, err := a.newAPI(itr)
+	if err != nil {
+		return nil, err
+	}
+	a.apis[installation] = c
+	return c, nil
 }
 
 type realClock struct{}

@@ -29,13 +29,14 @@ func commentOf(e *gh.IssueCommentEvent) (forge.Comment, bool) {
 
 // comment runs the command of a pull request comment addressed to ferry,
 // as its author, and answers on the pull request.
-func (a *Adapter) comment(ctx context.Context, delivery string, c forge.Comment) {
+func (a *Adapter) comment(ctx context.Context, delivery string, installation int64, c forge.Comment) {
 	if !bot.Addressed(c.Body) {
 		return
 	}
 	log := a.log.With("platform", platform, "delivery", delivery, "repo", c.Repo.FullName, "pr", c.Number, "actor", c.Author)
-	if a.api == nil || a.bot == nil {
-		log.InfoContext(ctx, "github: a command in a comment, but ferry has no GitHub token to answer with; ignored")
+	api, err := a.client(installation)
+	if err != nil || a.bot == nil {
+		log.InfoContext(ctx, "github: a command in a comment, but ferry cannot call GitHub to answer it; ignored", "err", err)
 		return
 	}
 	projects := a.projectsOf(c.Repo)
@@ -44,36 +45,36 @@ func (a *Adapter) comment(ctx context.Context, delivery string, c forge.Comment)
 		return
 	}
 	owner, repo, _ := strings.Cut(c.Repo.FullName, "/")
-	a.react(ctx, log, owner, repo, c.ID, "eyes")
-	text, ok := a.commentReply(ctx, log, c, projects)
+	a.react(ctx, api, log, owner, repo, c.ID, "eyes")
+	text, ok := a.commentReply(ctx, api, log, c, projects)
 	defer func() {
 		if ok {
-			a.react(ctx, log, owner, repo, c.ID, "rocket")
+			a.react(ctx, api, log, owner, repo, c.ID, "rocket")
 		} else {
-			a.react(ctx, log, owner, repo, c.ID, "confused")
+			a.react(ctx, api, log, owner, repo, c.ID, "confused")
 		}
 	}()
 	body := "@" + c.Author + " " + text
 	if strings.HasPrefix(text, "```") {
 		body = "@" + c.Author + "\n" + text
 	}
-	if _, _, err := a.api.Issues.CreateComment(ctx, owner, repo, c.Number, &gh.IssueComment{Body: &body}); err != nil {
+	if _, _, err := api.Issues.CreateComment(ctx, owner, repo, c.Number, &gh.IssueComment{Body: &body}); err != nil {
 		log.ErrorContext(ctx, "github: answer a comment", "err", err)
 	}
 }
 
 // react adds a reaction to a comment; a failure is logged and changes
 // nothing else.
-func (a *Adapter) react(ctx context.Context, log *slog.Logger, owner, repo string, id int64, content string) {
-	if _, _, err := a.api.Reactions.CreateIssueCommentReaction(ctx, owner, repo, id, content); err != nil {
+func (a *Adapter) react(ctx context.Context, api *gh.Client, log *slog.Logger, owner, repo string, id int64, content string) {
+	if _, _, err := api.Reactions.CreateIssueCommentReaction(ctx, owner, repo, id, content); err != nil {
 		log.WarnContext(ctx, "github: react to a comment", "reaction", content, "err", err)
 	}
 }
 
 // commentReply decides and does what a comment asks, and says what
 // happened, in Markdown; ok is false when nothing was done.
-func (a *Adapter) commentReply(ctx context.Context, log *slog.Logger, c forge.Comment, projects []pipeline.Project) (text string, ok bool) {
-	text, err := a.runComment(ctx, log, c, projects)
+func (a *Adapter) commentReply(ctx context.Context, api *gh.Client, log *slog.Logger, c forge.Comment, projects []pipeline.Project) (text string, ok bool) {
+	text, err := a.runComment(ctx, api, log, c, projects)
 	if err != nil {
 		return err.Error(), false
 	}
@@ -85,7 +86,7 @@ type refusal string
 
 func (r refusal) Error() string { return string(r) }
 
-func (a *Adapter) runComment(ctx context.Context, log *slog.Logger, c forge.Comment, projects []pipeline.Project) (string, error) {
+func (a *Adapter) runComment(ctx context.Context, api *gh.Client, log *slog.Logger, c forge.Comment, projects []pipeline.Project) (string, error) {
 	if !c.Open {
 		return "", refusal("this pull request is closed; ferry takes commands on open pull requests only. Nothing was done.")
 	}
@@ -95,7 +96,7 @@ func (a *Adapter) runComment(ctx context.Context, log *slog.Logger, c forge.Comm
 	}
 	owner, repo, _ := strings.Cut(c.Repo.FullName, "/")
 	if cmd.Verb != bot.VerbHelp {
-		p, err := a.permission(ctx, owner, repo, c.Author)
+		p, err := a.permission(ctx, api, owner, repo, c.Author)
 		if err != nil {
 			log.ErrorContext(ctx, "github: permission of a commenter", "err", err)
 			return "", refusal("ferry could not check your permission on this repository because of an error; it is in ferry's log. Nothing was done.")
@@ -117,7 +118,7 @@ func (a *Adapter) runComment(ctx context.Context, log *slog.Logger, c forge.Comm
 		cmd.Project = projects[0].Name
 	}
 	if cmd.Verb == bot.VerbDeploy && cmd.Ref == "" {
-		pr, _, err := a.api.PullRequests.Get(ctx, owner, repo, c.Number)
+		pr, _, err := api.PullRequests.Get(ctx, owner, repo, c.Number)
 		if err != nil {
 			log.ErrorContext(ctx, "github: read a pull request", "err", err)
 			return "", refusal("ferry could not read this pull request because of an error; it is in ferry's log. Nothing was done.")
@@ -136,7 +137,7 @@ func (a *Adapter) runComment(ctx context.Context, log *slog.Logger, c forge.Comm
 
 // permission is a login's permission on a repository (admin, write, read,
 // none), asked of the API and kept for permTTL.
-func (a *Adapter) permission(ctx context.Context, owner, repo, login string) (string, error) {
+func (a *Adapter) permission(ctx context.Context, api *gh.Client, owner, repo, login string) (string, error) {
 	key := strings.ToLower(owner + "/" + repo + "/" + login)
 	now := a.clock.Now()
 	a.permMu.Lock()
@@ -145,7 +146,7 @@ func (a *Adapter) permission(ctx context.Context, owner, repo, login string) (st
 	if ok && now.Before(e.expires) {
 		return e.permission, nil
 	}
-	perm, _, err := a.api.Repositories.GetPermissionLevel(ctx, owner, repo, login)
+	perm, _, err := api.Repositories.GetPermissionLevel(ctx, owner, repo, login)
 	if err != nil {
 		return "", fmt.Errorf("permission of %s on %s/%s: %w", login, owner, repo, err)
 	}

@@ -139,8 +139,7 @@ func TestPermissionIsCachedBriefly(t *testing.T) {
 		t.Fatalf("two commands within a minute asked the permission %d times, want 1", n)
 	}
 	f.clock.Advance(permTTL + time.Second)
-	f2 := f.adapter
-	if _, err := f2.permission(t.Context(), "Codertocat", "Hello-World", commenter); err != nil {
+	if _, err := f.adapter.permission(t.Context(), f.adapter.api, "Codertocat", "Hello-World", commenter); err != nil {
 		t.Fatal(err)
 	}
 	if n := fg.Count(perm); n != 2 {

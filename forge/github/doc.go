@@ -36,7 +36,7 @@
 //
 // # Pull request comments
 //
-// With a Bot and an API token, a new comment on an open pull request that
+// With a Bot and API access, a new comment on an open pull request that
 // starts with /ferry (bot.Addressed) is read with bot.ParsePR and run as
 // its author, who must have write (or admin) permission on the repository
 // (asked of the API on each command) and be linked in ferry.yaml

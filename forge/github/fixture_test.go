@@ -64,7 +64,7 @@ func newFixture(t testing.TB, users *config.Config) *fixture {
 
 // newFixtureWith builds a fixture whose adapter answers comments through
 // the fake API fg, when fg is not nil.
-func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server) *fixture {
+func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, mods ...func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
@@ -95,6 +95,9 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server) *
 			t.Fatal(err)
 		}
 		cfg.Bot, cfg.Token, cfg.APIURL = b, apiToken, fg.BaseURL()
+	}
+	for _, m := range mods {
+		m(&cfg)
 	}
 	a, err := New(cfg)
 	if err != nil {
@@ -169,3 +172,8 @@ func (f *fixture) deploys() []pipeline.Deploy {
 	}
 	return ds
 }
+
+// nopEngine and nopStore stand in where New only checks its arguments.
+type nopEngine struct{ Engine }
+
+type nopStore struct{ Store }

@@ -17,7 +17,7 @@ func (a *Adapter) process(ctx context.Context, delivery string, ev any) {
 		a.create(ctx, delivery, e)
 	case *gh.IssueCommentEvent:
 		if c, ok := commentOf(e); ok {
-			a.comment(ctx, delivery, c)
+			a.comment(ctx, delivery, e.GetInstallation().GetID(), c)
 		}
 	default:
 		a.log.InfoContext(ctx, "github: stored an event ferry does not act on yet", "platform", platform, "delivery", delivery)

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // PR is a pull request the fake knows.
@@ -44,13 +46,17 @@ type Server struct {
 	reactions   []Reaction
 	calls       []string
 	token       string
+	// TokenTTL is how long an installation token lasts; 0: an hour.
+	TokenTTL time.Duration
+	issued   map[string]int64 // installation token → installation
 }
 
 // New starts a fake that wants token on every call; Close is a test
 // cleanup.
 func New(t testing.TB, token string) *Server {
-	s := &Server{Permissions: map[string]string{}, PRs: map[int]PR{}, token: token}
+	s := &Server{Permissions: map[string]string{}, PRs: map[int]PR{}, token: token, issued: map[string]int64{}}
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v3/app/installations/{id}/access_tokens", s.accessToken)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/collaborators/{user}/permission", s.permission)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/pulls/{n}", s.pull)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{n}/comments", s.comment)
@@ -59,7 +65,7 @@ func New(t testing.TB, token string) *Server {
 		s.mu.Lock()
 		s.calls = append(s.calls, r.Method+" "+r.URL.Path)
 		s.mu.Unlock()
-		if r.Header.Get("Authorization") != "Bearer "+s.token {
+		if !s.authorized(r) {
 			http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
 			return
 		}
@@ -67,6 +73,39 @@ func New(t testing.TB, token string) *Server {
 	}))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// authorized reports whether a request carries the token, or an App's JWT
+// for an installation token, or an installation token the fake issued.
+func (s *Server) authorized(r *http.Request) bool {
+	auth := r.Header.Get("Authorization")
+	if strings.HasSuffix(r.URL.Path, "/access_tokens") {
+		jwt, ok := strings.CutPrefix(auth, "Bearer ")
+		return ok && strings.Count(jwt, ".") == 2
+	}
+	if auth == "Bearer "+s.token || auth == "token "+s.token {
+		return true
+	}
+	tok, ok := strings.CutPrefix(auth, "token ")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, issued := s.issued[tok]
+	return ok && issued
+}
+
+func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	ttl := s.TokenTTL
+	if ttl == 0 {
+		ttl = time.Hour
+	}
+	s.mu.Lock()
+	tok := fmt.Sprintf("ghs_installation_%d_%d", id, len(s.issued)+1)
+	s.issued[tok] = id
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"token": tok, "expires_at": time.Now().Add(ttl).UTC().Format(time.RFC3339)})
 }
 
 // BaseURL is the address to configure ferry with.
