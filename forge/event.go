@@ -34,16 +34,18 @@ const (
 
 // PullRequest is an event on a pull (merge) request.
 type PullRequest struct {
-	Repo    Repo
-	Number  int
-	Action  PullRequestAction
-	Head    string // the head branch
-	HeadSHA string
-	Base    string // the branch it merges into
-	Merged  bool   // with PRClosed: merged rather than abandoned
-	Label   string // with PRLabeled and PRUnlabeled: the label
-	Labels  []string
-	Sender  string // the login that caused the event
+	Repo     Repo
+	Number   int
+	Action   PullRequestAction
+	Head     string // the head branch
+	HeadRepo string // owner/name of the head branch's repository: another one for a fork
+	HeadSHA  string
+	Base     string // the branch it merges into
+	Merged   bool   // with PRClosed: merged rather than abandoned
+	Label    string // with PRLabeled and PRUnlabeled: the label
+	Labels   []string
+	Sender   string // the login that caused the event
+	Open     bool   // the pull request is open
 }
 
 // Comment is a new comment on a pull request.

@@ -54,13 +54,7 @@ func (a *Adapter) comment(ctx context.Context, delivery string, installation int
 			a.react(ctx, api, log, owner, repo, c.ID, "confused")
 		}
 	}()
-	body := "@" + c.Author + " " + text
-	if strings.HasPrefix(text, "```") {
-		body = "@" + c.Author + "\n" + text
-	}
-	if _, _, err := api.Issues.CreateComment(ctx, owner, repo, c.Number, &gh.IssueComment{Body: &body}); err != nil {
-		log.ErrorContext(ctx, "github: answer a comment", "err", err)
-	}
+	a.answer(ctx, api, log, c.Repo.FullName, c.Number, c.Author, text)
 }
 
 // react adds a reaction to a comment; a failure is logged and changes
@@ -95,21 +89,11 @@ func (a *Adapter) runComment(ctx context.Context, api *gh.Client, log *slog.Logg
 		return "", refusal(err.Error())
 	}
 	owner, repo, _ := strings.Cut(c.Repo.FullName, "/")
-	if cmd.Verb != bot.VerbHelp {
-		p, err := a.permission(ctx, api, owner, repo, c.Author)
-		if err != nil {
-			log.ErrorContext(ctx, "github: permission of a commenter", "err", err)
-			return "", refusal("ferry could not check your permission on this repository because of an error; it is in ferry's log. Nothing was done.")
-		}
-		if p != "admin" && p != "write" {
-			return "", refusal(fmt.Sprintf("ferry takes commands from people with write permission on %s; you have %s. Nothing was done.", c.Repo.FullName, p))
-		}
-	}
 	actor := pipeline.Actor{}
-	if u, ok := a.users.UserByForge(platform, c.Author); ok {
-		actor = a.users.Actor(u.Name)
-	} else if cmd.Verb != bot.VerbHelp {
-		return "", refusal(fmt.Sprintf("ferry does not know your GitHub login %s: ask an admin to add forge: {github: %s} to your user in ferry.yaml. Nothing was done.", c.Author, c.Author))
+	if cmd.Verb != bot.VerbHelp {
+		if actor, err = a.authorize(ctx, api, log, c.Repo.FullName, c.Author); err != nil {
+			return "", err
+		}
 	}
 	if cmd.Verb == bot.VerbDeploy || cmd.Verb == bot.VerbRollback {
 		if len(projects) > 1 {
@@ -133,6 +117,38 @@ func (a *Adapter) runComment(ctx context.Context, api *gh.Client, log *slog.Logg
 		return "", refusal(markdown(r))
 	}
 	return markdown(r), nil
+}
+
+// authorize returns the ferry user a GitHub login acts as, when it has
+// write permission on the repository (owner/name) and is linked in
+// ferry.yaml; otherwise a refusal that says why.
+func (a *Adapter) authorize(ctx context.Context, api *gh.Client, log *slog.Logger, fullName, login string) (pipeline.Actor, error) {
+	owner, repo, _ := strings.Cut(fullName, "/")
+	p, err := a.permission(ctx, api, owner, repo, login)
+	if err != nil {
+		log.ErrorContext(ctx, "github: permission of a user", "err", err)
+		return pipeline.Actor{}, refusal("ferry could not check your permission on this repository because of an error; it is in ferry's log. Nothing was done.")
+	}
+	if p != "admin" && p != "write" {
+		return pipeline.Actor{}, refusal(fmt.Sprintf("ferry takes commands from people with write permission on %s; you have %s. Nothing was done.", fullName, p))
+	}
+	u, ok := a.users.UserByForge(platform, login)
+	if !ok {
+		return pipeline.Actor{}, refusal(fmt.Sprintf("ferry does not know your GitHub login %s: ask an admin to add forge: {github: %s} to your user in ferry.yaml. Nothing was done.", login, login))
+	}
+	return a.users.Actor(u.Name), nil
+}
+
+// answer posts a comment on pull request number, mentioning login.
+func (a *Adapter) answer(ctx context.Context, api *gh.Client, log *slog.Logger, fullName string, number int, login, text string) {
+	owner, repo, _ := strings.Cut(fullName, "/")
+	body := "@" + login + " " + text
+	if strings.HasPrefix(text, "```") {
+		body = "@" + login + "\n" + text
+	}
+	if _, _, err := api.Issues.CreateComment(ctx, owner, repo, number, &gh.IssueComment{Body: &body}); err != nil {
+		log.ErrorContext(ctx, "github: answer on a pull request", "err", err)
+	}
 }
 
 // permission is a login's permission on a repository (admin, write, read,
