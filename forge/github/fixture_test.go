@@ -78,8 +78,9 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock,
 		Target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
 		Resolver: pipelinetest.Resolver{
-			"master": {Hash: after, Branch: "master"},
-			"v1.2.0": {Hash: created, Tag: "v1.2.0"},
+			"master":  {Hash: after, Branch: "master"},
+			"changes": {Hash: "ec26c3e57ca3a959ca5aad62de7213c562f8c821", Branch: "changes"},
+			"v1.2.0":  {Hash: created, Tag: "v1.2.0"},
 		},
 	})
 	if err != nil {

@@ -15,6 +15,8 @@ func (a *Adapter) process(ctx context.Context, delivery string, ev any) {
 		a.push(ctx, delivery, pushOf(e))
 	case *gh.CreateEvent:
 		a.create(ctx, delivery, e)
+	case *gh.PullRequestEvent:
+		a.pullRequest(ctx, delivery, e.GetInstallation().GetID(), pullRequestOf(e))
 	case *gh.IssueCommentEvent:
 		if c, ok := commentOf(e); ok {
 			a.comment(ctx, delivery, e.GetInstallation().GetID(), c)

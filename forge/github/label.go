@@ -1,0 +1,96 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	gh "github.com/google/go-github/v88/github"
+
+	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/forge"
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+// labelPrefix starts a label that deploys a pull request: deploy/<env>.
+const labelPrefix = "deploy/"
+
+// pullRequestOf normalizes a pull request event.
+func pullRequestOf(e *gh.PullRequestEvent) forge.PullRequest {
+	pr := e.GetPullRequest()
+	out := forge.PullRequest{
+		Repo: repoOf(e.GetRepo()), Number: e.GetNumber(), Action: forge.PullRequestAction(e.GetAction()),
+		Head: pr.GetHead().GetRef(), HeadRepo: pr.GetHead().GetRepo().GetFullName(), HeadSHA: pr.GetHead().GetSHA(),
+		Base: pr.GetBase().GetRef(), Merged: pr.GetMerged(), Label: e.GetLabel().GetName(),
+		Sender: e.GetSender().GetLogin(), Open: pr.GetState() == "open",
+	}
+	for _, l := range pr.Labels {
+		out.Labels = append(out.Labels, l.GetName())
+	}
+	return out
+}
+
+// labelEnv is the environment a deploy/<env> label names.
+func labelEnv(label string) (string, bool) {
+	env, ok := strings.CutPrefix(label, labelPrefix)
+	return env, ok && env != ""
+}
+
+// pullRequest deploys a pull request's head to the environment of a
+// deploy/<env> label when the label is added, and again on every new push
+// (opened, reopened, synchronize) while it is there; removing the label or
+// closing the pull request stops that, since nothing is kept between
+// events. The sender must be allowed as for a comment command; ferry
+// answers on the pull request.
+func (a *Adapter) pullRequest(ctx context.Context, delivery string, installation int64, pr forge.PullRequest) {
+	var envs []string
+	switch pr.Action {
+	case forge.PRLabeled:
+		if env, ok := labelEnv(pr.Label); ok {
+			envs = append(envs, env)
+		}
+	case forge.PROpened, forge.PRReopened, forge.PRUpdated:
+		for _, l := range pr.Labels {
+			if env, ok := labelEnv(l); ok {
+				envs = append(envs, env)
+			}
+		}
+	}
+	if len(envs) == 0 || !pr.Open {
+		return
+	}
+	log := a.log.With("platform", platform, "delivery", delivery, "repo", pr.Repo.FullName, "pr", pr.Number, "actor", pr.Sender)
+	projects := a.projectsOf(pr.Repo)
+	if len(projects) == 0 {
+		log.InfoContext(ctx, "github: a deploy label on a repository no project deploys; ignored")
+		return
+	}
+	api, err := a.client(installation)
+	if err != nil || a.bot == nil {
+		log.InfoContext(ctx, "github: a deploy label, but ferry cannot call GitHub to check who set it; ignored", "err", err)
+		return
+	}
+	for _, env := range envs {
+		text, sep := a.labelDeploy(ctx, api, log, pr, projects, env), " "
+		if strings.HasPrefix(text, "```") {
+			sep = "\n"
+		}
+		a.answer(ctx, api, log, pr.Repo.FullName, pr.Number, pr.Sender, "label "+labelPrefix+env+":"+sep+text)
+	}
+}
+
+// labelDeploy requests the deploy of one label and says what happened.
+func (a *Adapter) labelDeploy(ctx context.Context, api *gh.Client, log *slog.Logger, pr forge.PullRequest, projects []pipeline.Project, env string) string {
+	if len(projects) > 1 {
+		return fmt.Sprintf("%s is deployed by several projects (%s); a label cannot say which. Nothing was done.", pr.Repo.FullName, projectNames(projects))
+	}
+	if !strings.EqualFold(pr.HeadRepo, pr.Repo.FullName) {
+		return fmt.Sprintf("this pull request's branch is in %s, a fork; ferry deploys branches of %s only. Nothing was done.", pr.HeadRepo, pr.Repo.FullName)
+	}
+	actor, err := a.authorize(ctx, api, log, pr.Repo.FullName, pr.Sender)
+	if err != nil {
+		return err.Error()
+	}
+	return markdown(a.bot.Do(ctx, actor, bot.Command{Verb: bot.VerbDeploy, Project: projects[0].Name, Ref: pr.Head, Env: env}))
+}
