@@ -47,6 +47,7 @@ type Store interface {
 type Engine interface {
 	Projects() []pipeline.Project
 	Request(ctx context.Context, a pipeline.Actor, r pipeline.Request) (pipeline.Deploy, error)
+	Deploys(ctx context.Context, f pipeline.DeployFilter) ([]pipeline.Deploy, error)
 }
 
 // Config is what an Adapter needs.

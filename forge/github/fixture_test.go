@@ -37,13 +37,15 @@ const (
 )
 
 // testProject deploys the payloads' repository: master to staging (auto),
-// tags v* to prod (auto, ops only), release-* branches to qa (not auto).
+// tags v* to prod (auto, ops only), release-* branches to qa (not auto),
+// patch-* branches to preview with one approval from ops.
 func testProject() pipeline.Project {
 	re := regexp.MustCompile
 	return pipeline.Project{Name: "hello", Repo: "git@github.com:Codertocat/Hello-World.git", Envs: []pipeline.Environment{
 		{Name: "staging", Auto: true, Branches: []*regexp.Regexp{re(`^master$`)}},
 		{Name: "qa", Branches: []*regexp.Regexp{re(`^release-`)}},
 		{Name: "prod", Auto: true, Tags: []*regexp.Regexp{re(`^v`)}, Deployers: []string{"ops"}},
+		{Name: "preview", Branches: []*regexp.Regexp{re(`^patch-`)}, Approvals: pipeline.ApprovalPolicy{Required: 1, From: []string{"ops"}}},
 	}}
 }
 
@@ -79,6 +81,7 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 		Target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
 		Resolver: pipelinetest.Resolver{
 			"master":  {Hash: after, Branch: "master"},
+			"patch-2": {Hash: "b7a1f9c27caa4e03c14a88feb56e2d4f7500aa63", Branch: "patch-2"},
 			"changes": {Hash: "ec26c3e57ca3a959ca5aad62de7213c562f8c821", Branch: "changes"},
 			"v1.2.0":  {Hash: created, Tag: "v1.2.0"},
 		},

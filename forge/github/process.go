@@ -17,6 +17,10 @@ func (a *Adapter) process(ctx context.Context, delivery string, ev any) {
 		a.create(ctx, delivery, e)
 	case *gh.PullRequestEvent:
 		a.pullRequest(ctx, delivery, e.GetInstallation().GetID(), pullRequestOf(e))
+	case *gh.PullRequestReviewEvent:
+		if r, ok := reviewOf(e); ok {
+			a.review(ctx, delivery, e.GetInstallation().GetID(), e.GetPullRequest().GetHead().GetRef(), r)
+		}
 	case *gh.IssueCommentEvent:
 		if c, ok := commentOf(e); ok {
 			a.comment(ctx, delivery, e.GetInstallation().GetID(), c)
