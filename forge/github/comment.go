@@ -60,7 +60,10 @@ func (a *Adapter) comment(ctx context.Context, delivery string, installation int
 // react adds a reaction to a comment; a failure is logged and changes
 // nothing else.
 func (a *Adapter) react(ctx context.Context, api *gh.Client, log *slog.Logger, owner, repo string, id int64, content string) {
-	if _, _, err := api.Reactions.CreateIssueCommentReaction(ctx, owner, repo, id, content); err != nil {
+	if err := a.call(ctx, "reactions", func() error {
+		_, _, err := api.Reactions.CreateIssueCommentReaction(ctx, owner, repo, id, content)
+		return err
+	}); err != nil {
 		log.WarnContext(ctx, "github: react to a comment", "reaction", content, "err", err)
 	}
 }
@@ -102,7 +105,11 @@ func (a *Adapter) runComment(ctx context.Context, api *gh.Client, log *slog.Logg
 		cmd.Project = projects[0].Name
 	}
 	if cmd.Verb == bot.VerbDeploy && cmd.Ref == "" {
-		pr, _, err := api.PullRequests.Get(ctx, owner, repo, c.Number)
+		var pr *gh.PullRequest
+		err := a.call(ctx, "pulls.get", func() (err error) {
+			pr, _, err = api.PullRequests.Get(ctx, owner, repo, c.Number)
+			return err
+		})
 		if err != nil {
 			log.ErrorContext(ctx, "github: read a pull request", "err", err)
 			return "", refusal("ferry could not read this pull request because of an error; it is in ferry's log. Nothing was done.")
@@ -146,7 +153,10 @@ func (a *Adapter) answer(ctx context.Context, api *gh.Client, log *slog.Logger, 
 	if strings.HasPrefix(text, "```") {
 		body = "@" + login + "\n" + text
 	}
-	if _, _, err := api.Issues.CreateComment(ctx, owner, repo, number, &gh.IssueComment{Body: &body}); err != nil {
+	if err := a.call(ctx, "issues.create_comment", func() error {
+		_, _, err := api.Issues.CreateComment(ctx, owner, repo, number, &gh.IssueComment{Body: &body})
+		return err
+	}); err != nil {
 		log.ErrorContext(ctx, "github: answer on a pull request", "err", err)
 	}
 }
@@ -162,7 +172,11 @@ func (a *Adapter) permission(ctx context.Context, api *gh.Client, owner, repo, l
 	if ok && now.Before(e.expires) {
 		return e.permission, nil
 	}
-	perm, _, err := api.Repositories.GetPermissionLevel(ctx, owner, repo, login)
+	var perm *gh.RepositoryPermissionLevel
+	err := a.call(ctx, "repos.get_permission", func() (err error) {
+		perm, _, err = api.Repositories.GetPermissionLevel(ctx, owner, repo, login)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("permission of %s on %s/%s: %w", login, owner, repo, err)
 	}

@@ -49,12 +49,29 @@ type Server struct {
 	// TokenTTL is how long an installation token lasts; 0: an hour.
 	TokenTTL time.Duration
 	issued   map[string]int64 // installation token → installation
+	limits   map[string][]Limited
+}
+
+// Limited is a rate-limited answer the fake gives instead of serving.
+type Limited struct {
+	Status  int               // 403 or 429
+	Header  map[string]string // Retry-After, X-RateLimit-Remaining, X-RateLimit-Reset
+	Message string
+	DocURL  string // …#secondary-rate-limits marks a secondary limit
+}
+
+// Limit makes the next calls "METHOD /path" answer with ls, one each, in
+// order, before the fake serves that call again.
+func (s *Server) Limit(call string, ls ...Limited) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits[call] = append(s.limits[call], ls...)
 }
 
 // New starts a fake that wants token on every call; Close is a test
 // cleanup.
 func New(t testing.TB, token string) *Server {
-	s := &Server{Permissions: map[string]string{}, PRs: map[int]PR{}, token: token, issued: map[string]int64{}}
+	s := &Server{Permissions: map[string]string{}, PRs: map[int]PR{}, token: token, issued: map[string]int64{}, limits: map[string][]Limited{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v3/app/installations/{id}/access_tokens", s.accessToken)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/collaborators/{user}/permission", s.permission)
@@ -62,9 +79,23 @@ func New(t testing.TB, token string) *Server {
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{n}/comments", s.comment)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/comments/{id}/reactions", s.react)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		call := r.Method + " " + r.URL.Path
 		s.mu.Lock()
-		s.calls = append(s.calls, r.Method+" "+r.URL.Path)
+		s.calls = append(s.calls, call)
+		var limited *Limited
+		if ls := s.limits[call]; len(ls) > 0 {
+			limited, s.limits[call] = &ls[0], ls[1:]
+		}
 		s.mu.Unlock()
+		if limited != nil {
+			for k, v := range limited.Header {
+				w.Header().Set(k, v)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(limited.Status)
+			_ = json.NewEncoder(w).Encode(map[string]string{"message": limited.Message, "documentation_url": limited.DocURL})
+			return
+		}
 		if !s.authorized(r) {
 			http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
 			return
