@@ -65,13 +65,13 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	}
 	a := &app{cfg: cfg, store: st, drivers: drivers}
 	a.metrics = newMetrics(st)
-	webNotifier, slackNotifier := &lateNotifier{}, &lateNotifier{}
+	webNotifier, slackNotifier, githubNotifier := &lateNotifier{}, &lateNotifier{}, &lateNotifier{}
 	a.engine, err = pipeline.New(pipeline.Config{
 		Store:    st,
 		Projects: cfg.Projects,
 		Target:   drivers.target,
 		Resolver: resolver,
-		Notifier: pipeline.Notifiers{a.metrics, webNotifier, slackNotifier},
+		Notifier: pipeline.Notifiers{a.metrics, webNotifier, slackNotifier, githubNotifier},
 		Clock:    clock,
 		Logger:   log,
 	})
@@ -99,15 +99,18 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 			}
 		}
 		if err == nil && cfg.GitHub.Enabled() {
-			var key []byte
-			key, err = githubKey(cfg.GitHub.PrivateKey)
+			var appKey []byte
+			appKey, err = githubKey(cfg.GitHub.PrivateKey)
 			if err == nil {
 				a.github, err = forgegithub.New(forgegithub.Config{
 					Engine: a.engine, Users: cfg, Store: st,
 					WebhookSecret: cfg.GitHub.WebhookSecret, Bot: a.bot,
-					Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID, PrivateKey: key,
-					APIURL: cfg.GitHub.BaseURL, Logger: log,
+					Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID, PrivateKey: appKey,
+					APIURL: cfg.GitHub.BaseURL, BaseURL: baseURL, Logger: log,
 				})
+			}
+			if err == nil {
+				githubNotifier.set(a.github)
 			}
 		}
 		if err == nil {

@@ -72,6 +72,9 @@ type Config struct {
 	// APIURL is a GitHub Enterprise Server's address (api/v3/ is added as
 	// go-github does); "": api.github.com.
 	APIURL string
+	// BaseURL is ferry's web console, for the link of each commit status;
+	// "": statuses link nowhere.
+	BaseURL string
 	// HTTPClient calls the API; nil: a client with a 15-second timeout.
 	HTTPClient *http.Client
 	Logger     *slog.Logger   // nil: discard
@@ -93,6 +96,14 @@ type Adapter struct {
 	log    *slog.Logger
 	clock  pipeline.Clock
 
+	baseURL string
+	host    string // the API's Enterprise host; "" for github.com
+
+	outMu    sync.Mutex
+	outbox   map[int64]pipeline.Deploy // deploys whose status is to post
+	wake     chan struct{}
+	installs map[string]int64 // owner/name, lower case → App installation
+
 	permMu sync.Mutex
 	perms  map[string]permEntry // owner/repo/login → permission
 	jobs   jobs
@@ -106,7 +117,11 @@ func New(cfg Config) (*Adapter, error) {
 	case cfg.WebhookSecret == "":
 		return nil, errors.New("github: WebhookSecret is required")
 	}
-	a := &Adapter{engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger, clock: cfg.Clock, perms: map[string]permEntry{}}
+	a := &Adapter{engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger, clock: cfg.Clock, perms: map[string]permEntry{},
+		baseURL: cfg.BaseURL, outbox: map[int64]pipeline.Deploy{}, wake: make(chan struct{}, 1), installs: map[string]int64{}}
+	if cfg.APIURL != "" {
+		a.host = strings.SplitN(repoKey(cfg.APIURL), "/", 2)[0]
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -204,8 +219,12 @@ func (a *Adapter) Run(ctx context.Context) error {
 	if err := a.jobs.start(ctx); err != nil {
 		return err
 	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { a.statuses(context.WithoutCancel(ctx), stop); close(done) }()
 	<-ctx.Done()
 	a.jobs.stop()
+	close(stop) // after the jobs, so that the statuses of what they did are posted
+	<-done
 	return nil
 }
 

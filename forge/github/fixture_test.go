@@ -36,12 +36,13 @@ const (
 	created = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
 )
 
-// testProject deploys the payloads' repository: master to staging (auto),
+// testProject deploys the payloads' repository, named owner/name so that
+// it is on whichever GitHub the adapter calls (the fake's, in tests): master to staging (auto),
 // tags v* to prod (auto, ops only), release-* branches to qa (not auto),
 // patch-* branches to preview with one approval from ops.
 func testProject() pipeline.Project {
 	re := regexp.MustCompile
-	return pipeline.Project{Name: "hello", Repo: "git@github.com:Codertocat/Hello-World.git", Envs: []pipeline.Environment{
+	return pipeline.Project{Name: "hello", Repo: "Codertocat/Hello-World", Envs: []pipeline.Environment{
 		{Name: "staging", Auto: true, Branches: []*regexp.Regexp{re(`^master$`)}},
 		{Name: "qa", Branches: []*regexp.Regexp{re(`^release-`)}},
 		{Name: "prod", Auto: true, Tags: []*regexp.Regexp{re(`^v`)}, Deployers: []string{"ops"}},
@@ -76,8 +77,9 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 	t.Cleanup(func() { st.Close() })
 	target := pipelinetest.NewTarget("h1")
 	clock := clockwork.NewFakeClockAt(t0)
+	fwd := &forward{}
 	eng, err := pipeline.New(pipeline.Config{
-		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock,
+		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock, Notifier: fwd,
 		Target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
 		Resolver: pipelinetest.Resolver{
 			"master":  {Hash: after, Branch: "master"},
@@ -107,6 +109,7 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 	if err != nil {
 		t.Fatal(err)
 	}
+	fwd.n = a
 	f := &fixture{t: t, store: st, engine: eng, adapter: a, clock: clock, done: make(chan struct{})}
 	var runCtx context.Context
 	runCtx, f.cancel = context.WithCancel(ctx)
@@ -181,3 +184,21 @@ func (f *fixture) deploys() []pipeline.Deploy {
 type nopEngine struct{ Engine }
 
 type nopStore struct{ Store }
+
+// forward passes the engine's notifications to the adapter, made after the
+// engine.
+type forward struct{ n pipeline.Notifier }
+
+func (f *forward) DeployChanged(ctx context.Context, d pipeline.Deploy) {
+	if f.n != nil {
+		f.n.DeployChanged(ctx, d)
+	}
+}
+
+// projects is an Engine with projects only.
+type projects struct {
+	Engine
+	ps []pipeline.Project
+}
+
+func (p projects) Projects() []pipeline.Project { return p.ps }

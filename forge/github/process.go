@@ -10,6 +10,15 @@ import (
 
 // process acts on one recorded delivery.
 func (a *Adapter) process(ctx context.Context, delivery string, ev any) {
+	if e, ok := ev.(interface {
+		GetInstallation() *gh.Installation
+		GetRepo() *gh.Repository
+	}); ok {
+		a.noteInstallation(e.GetRepo().GetFullName(), e.GetInstallation().GetID())
+	}
+	if e, ok := ev.(*gh.PushEvent); ok {
+		a.noteInstallation(e.GetRepo().GetFullName(), e.GetInstallation().GetID())
+	}
 	switch e := ev.(type) {
 	case *gh.PushEvent:
 		a.push(ctx, delivery, pushOf(e))

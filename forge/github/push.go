@@ -98,9 +98,12 @@ func (a *Adapter) projectsOf(r forge.Repo) []pipeline.Project {
 
 // repoKey writes a repository address one way: host/owner/name, lower case,
 // whether it was an https, ssh or scp-like git URL; owner/name stays so.
-func repoKey(u string) string {
-	s := strings.ToLower(strings.TrimSpace(u))
-	if i := strings.Index(s, "://"); i >= 0 {
+func repoKey(u string) string { return strings.ToLower(repoPath(u)) }
+
+// repoPath is repoKey with the case kept, for calling the API.
+func repoPath(u string) string {
+	s := strings.TrimSpace(u)
+	if i := strings.Index(strings.ToLower(s), "://"); i >= 0 {
 		s = s[i+3:]
 		if at := strings.LastIndex(strings.SplitN(s, "/", 2)[0], "@"); at >= 0 {
 			s = s[at+1:]

@@ -2,10 +2,13 @@ package github
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/forge"
 	"github.com/ferrybot/ferry/pipeline"
 )
 
@@ -140,5 +143,23 @@ func TestRepoKey(t *testing.T) {
 	}
 	if got := repoKey("Codertocat/Hello-World"); got != "codertocat/hello-world" {
 		t.Errorf("owner/name: %q", got)
+	}
+}
+
+func TestProjectsOfMatchesEveryAddress(t *testing.T) {
+	repo := forge.Repo{FullName: "Codertocat/Hello-World", CloneURL: "https://github.com/Codertocat/Hello-World.git",
+		SSHURL: "git@github.com:Codertocat/Hello-World.git", HTMLURL: "https://github.com/Codertocat/Hello-World"}
+	var ps []pipeline.Project
+	for i, r := range []string{"git@github.com:Codertocat/Hello-World.git", "https://github.com/codertocat/hello-world", "Codertocat/Hello-World",
+		"ssh://git@github.com/Codertocat/Hello-World.git", "https://github.com/Codertocat/Other.git", "git@gitlab.com:Codertocat/Hello-World.git"} {
+		ps = append(ps, pipeline.Project{Name: fmt.Sprint(i), Repo: r})
+	}
+	a := &Adapter{engine: projects{ps: ps}}
+	var got []string
+	for _, p := range a.projectsOf(repo) {
+		got = append(got, p.Name)
+	}
+	if want := []string{"0", "1", "2", "3"}; !slices.Equal(got, want) {
+		t.Errorf("projectsOf = %v, want %v", got, want)
 	}
 }

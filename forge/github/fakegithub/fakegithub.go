@@ -30,6 +30,12 @@ type Comment struct {
 	Body   string
 }
 
+// Status is a commit status ferry set.
+type Status struct {
+	Repo, SHA                              string
+	State, Context, Description, TargetURL string
+}
+
 // Reaction is a reaction ferry added to a comment.
 type Reaction struct {
 	CommentID int64
@@ -44,6 +50,7 @@ type Server struct {
 	PRs         map[int]PR        // by number, in any repository
 	comments    []Comment
 	reactions   []Reaction
+	statuses    []Status
 	calls       []string
 	token       string
 	// TokenTTL is how long an installation token lasts; 0: an hour.
@@ -78,6 +85,7 @@ func New(t testing.TB, token string) *Server {
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/pulls/{n}", s.pull)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{n}/comments", s.comment)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/comments/{id}/reactions", s.react)
+	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/statuses/{sha}", s.status)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		call := r.Method + " " + r.URL.Path
 		s.mu.Lock()
@@ -147,6 +155,13 @@ func (s *Server) Comments() []Comment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Comment(nil), s.comments...)
+}
+
+// Statuses returns the commit statuses ferry set, in order.
+func (s *Server) Statuses() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Status(nil), s.statuses...)
 }
 
 // Reactions returns the reactions ferry added, in order.
@@ -234,6 +249,26 @@ func (s *Server) react(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(map[string]any{"id": len(s.reactions), "content": body.Content})
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		State       string `json:"state"`
+		Context     string `json:"context"`
+		Description string `json:"description"`
+		TargetURL   string `json:"target_url"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.statuses = append(s.statuses, Status{Repo: r.PathValue("owner") + "/" + r.PathValue("repo"), SHA: r.PathValue("sha"),
+		State: body.State, Context: body.Context, Description: body.Description, TargetURL: body.TargetURL})
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

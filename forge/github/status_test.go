@@ -1,0 +1,62 @@
+package github
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferrybot/ferry/forge/github/fakegithub"
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+func TestPushDeploySetsCommitStatus(t *testing.T) {
+	fg := fakegithub.New(t, apiToken)
+	f := newFixtureWith(t, linked(), fg, func(c *Config) { c.BaseURL = "https://ferry.example.com/" })
+	f.deliver("push", "d1", payload(t, "push.branch.json"))
+	f.drain()
+	sts := fg.Statuses()
+	if len(sts) == 0 {
+		t.Fatalf("no commit status; calls %v", fg.Calls())
+	}
+	want := fakegithub.Status{Repo: "Codertocat/Hello-World", SHA: after, State: "pending", Context: "ferry/staging",
+		Description: "#1 master@199eddf: queued", TargetURL: "https://ferry.example.com/deploys/1"}
+	if got := sts[len(sts)-1]; got != want {
+		t.Errorf("status = %+v\nwant %+v", got, want)
+	}
+}
+
+// TestStatusDescriptions renders the status of a deploy in every state
+// into testdata/statuses.golden.
+func TestStatusDescriptions(t *testing.T) {
+	var b strings.Builder
+	for _, s := range []pipeline.State{
+		pipeline.StateRequested, pipeline.StateAwaitingApproval, pipeline.StateQueued, pipeline.StateRunning, pipeline.StatePaused,
+		pipeline.StateSucceeded, pipeline.StateFailed, pipeline.StateRollingBack, pipeline.StateRolledBack,
+		pipeline.StateDenied, pipeline.StateRejected, pipeline.StateExpired, pipeline.StateCancelled,
+	} {
+		d := pipeline.Deploy{ID: 12, Version: "v1.2.0", State: s, ApprovalsRequired: 2}
+		switch statusState(s) {
+		case "failure", "error":
+			d.Reason = "web2: health check failed: GET http://web2/healthz: 503 Service Unavailable"
+		}
+		fmt.Fprintf(&b, "%-8s %s\n", statusState(s), statusDescription(d))
+	}
+	long := pipeline.Deploy{ID: 13, Version: "main@abcdef1", State: pipeline.StateFailed, Reason: strings.Repeat("a unit failed; ", 20)}
+	fmt.Fprintf(&b, "%-8s %s\n", statusState(long.State), statusDescription(long))
+	path := filepath.Join("testdata", "statuses.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./forge/github -update to create it)", err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("%s differs (go test ./forge/github -update rewrites it)\n--- got\n%s--- want\n%s", path, b.String(), want)
+	}
+}
