@@ -52,8 +52,8 @@ func TestAppInstallationTokens(t *testing.T) {
 		f.deliver("issue_comment", "d1", inInstallation(t, "/ferry status", 42))
 		f.deliver("issue_comment", "d2", inInstallation(t, "/ferry whoami", 42))
 		f.drain()
-		if n := len(fg.Comments()); n != 2 {
-			t.Fatalf("%d answers, want 2; calls: %v", n, fg.Calls())
+		if n, edits := len(fg.Comments()), fg.Count("PATCH /api/v3/repos/Codertocat/Hello-World/issues/comments/1"); n != 1 || edits != 1 {
+			t.Fatalf("%d comments edited %d times, want one sticky comment edited once; calls: %v", n, edits, fg.Calls())
 		}
 		if n := fg.Count(tokens); n != 1 {
 			t.Errorf("%d installation tokens asked for, want 1", n)

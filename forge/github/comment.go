@@ -119,7 +119,7 @@ func (a *Adapter) runComment(ctx context.Context, api *gh.Client, log *slog.Logg
 		}
 		cmd.Ref = pr.GetHead().GetRef()
 	}
-	r := a.bot.Do(ctx, actor, cmd)
+	r := a.do(ctx, actor, cmd, prRef{repo: c.Repo.FullName, number: c.Number, login: c.Author})
 	if r.Error {
 		return "", refusal(markdown(r))
 	}
@@ -144,21 +144,6 @@ func (a *Adapter) authorize(ctx context.Context, api *gh.Client, log *slog.Logge
 		return pipeline.Actor{}, refusal(fmt.Sprintf("ferry does not know your GitHub login %s: ask an admin to add forge: {github: %s} to your user in ferry.yaml. Nothing was done.", login, login))
 	}
 	return a.users.Actor(u.Name), nil
-}
-
-// answer posts a comment on pull request number, mentioning login.
-func (a *Adapter) answer(ctx context.Context, api *gh.Client, log *slog.Logger, fullName string, number int, login, text string) {
-	owner, repo, _ := strings.Cut(fullName, "/")
-	body := "@" + login + " " + text
-	if strings.HasPrefix(text, "```") {
-		body = "@" + login + "\n" + text
-	}
-	if err := a.call(ctx, "issues.create_comment", func() error {
-		_, _, err := api.Issues.CreateComment(ctx, owner, repo, number, &gh.IssueComment{Body: &body})
-		return err
-	}); err != nil {
-		log.ErrorContext(ctx, "github: answer on a pull request", "err", err)
-	}
 }
 
 // permission is a login's permission on a repository (admin, write, read,

@@ -42,7 +42,11 @@
 // (asked of the API on each command) and be linked in ferry.yaml
 // (users.forge.github); help needs neither. "/ferry deploy <env>" deploys
 // the pull request's head branch, read from the API; a branch in a fork is
-// refused. ferry answers every command with a comment mentioning its
-// author: what was done, or why nothing was. Comments that do not address
+// refused. ferry answers every command in its one sticky comment on the
+// pull request (found by a marker, <!-- ferry -->, and edited; added when
+// there is none), mentioning the author: what was done, or why nothing was.
+// A deploy asked for on the pull request (by comment, label or review) is
+// followed: each change of its state rewrites the sticky comment with its
+// card, until it ends. Comments that do not address
 // ferry cost no API call.
 package github

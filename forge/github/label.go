@@ -92,5 +92,6 @@ func (a *Adapter) labelDeploy(ctx context.Context, api *gh.Client, log *slog.Log
 	if err != nil {
 		return err.Error()
 	}
-	return markdown(a.bot.Do(ctx, actor, bot.Command{Verb: bot.VerbDeploy, Project: projects[0].Name, Ref: pr.Head, Env: env}))
+	return markdown(a.do(ctx, actor, bot.Command{Verb: bot.VerbDeploy, Project: projects[0].Name, Ref: pr.Head, Env: env},
+		prRef{repo: pr.Repo.FullName, number: pr.Number, login: pr.Sender}))
 }

@@ -60,7 +60,8 @@ func (a *Adapter) review(ctx context.Context, delivery string, installation int6
 		if err != nil {
 			text = err.Error()
 		} else {
-			text = markdown(a.bot.Do(ctx, actor, bot.Command{Verb: bot.VerbApprove, DeployID: d.ID}))
+			text = markdown(a.do(ctx, actor, bot.Command{Verb: bot.VerbApprove, DeployID: d.ID},
+				prRef{repo: r.Repo.FullName, number: r.Number, login: r.Reviewer}))
 		}
 		sep := " "
 		if strings.HasPrefix(text, "```") {

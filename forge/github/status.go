@@ -62,6 +62,7 @@ func (a *Adapter) flush(ctx context.Context, limit time.Duration) {
 	a.outMu.Unlock()
 	for _, d := range batch {
 		a.postStatus(ctx, d)
+		a.progress(ctx, d)
 	}
 }
 

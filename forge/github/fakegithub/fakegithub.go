@@ -23,8 +23,9 @@ type PR struct {
 	HeadRepo string // owner/name; "": the base repository
 }
 
-// Comment is a comment ferry posted.
+// Comment is a comment ferry posted, as it is now.
 type Comment struct {
+	ID     int64
 	Repo   string // owner/name
 	Number int
 	Body   string
@@ -84,6 +85,8 @@ func New(t testing.TB, token string) *Server {
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/collaborators/{user}/permission", s.permission)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/pulls/{n}", s.pull)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{n}/comments", s.comment)
+	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/issues/{n}/comments", s.listComments)
+	mux.HandleFunc("PATCH /api/v3/repos/{owner}/{repo}/issues/comments/{id}", s.editComment)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/comments/{id}/reactions", s.react)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/statuses/{sha}", s.status)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -226,12 +229,45 @@ func (s *Server) comment(w http.ResponseWriter, r *http.Request) {
 	}
 	n, _ := strconv.Atoi(r.PathValue("n"))
 	s.mu.Lock()
-	s.comments = append(s.comments, Comment{Repo: r.PathValue("owner") + "/" + r.PathValue("repo"), Number: n, Body: body.Body})
-	id := len(s.comments)
+	id := int64(len(s.comments) + 1)
+	s.comments = append(s.comments, Comment{ID: id, Repo: r.PathValue("owner") + "/" + r.PathValue("repo"), Number: n, Body: body.Body})
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "body": body.Body})
+}
+
+func (s *Server) listComments(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.PathValue("n"))
+	repo := r.PathValue("owner") + "/" + r.PathValue("repo")
+	out := []map[string]any{}
+	s.mu.Lock()
+	for _, c := range s.comments {
+		if strings.EqualFold(c.Repo, repo) && c.Number == n {
+			out = append(out, map[string]any{"id": c.ID, "body": c.Body})
+		}
+	}
+	s.mu.Unlock()
+	writeJSON(w, out)
+}
+
+func (s *Server) editComment(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Body string `json:"body"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id < 1 || int(id) > len(s.comments) {
+		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+		return
+	}
+	s.comments[id-1].Body = body.Body
+	writeJSON(w, map[string]any{"id": id, "body": body.Body})
 }
 
 func (s *Server) react(w http.ResponseWriter, r *http.Request) {
