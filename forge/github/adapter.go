@@ -99,13 +99,14 @@ type Adapter struct {
 	baseURL string
 	host    string // the API's Enterprise host; "" for github.com
 
-	outMu    sync.Mutex
-	outbox   map[int64]pipeline.Deploy // deploys whose status is to post
-	wake     chan struct{}
-	installs map[string]int64 // owner/name, lower case → App installation
-	follow   map[int64]prRef  // deploys asked for on a pull request, until final
-	stickies map[string]int64 // prRef.key → ferry's comment on it
-	stickyMu sync.Mutex       // held while a sticky comment is found and written
+	outMu       sync.Mutex
+	outbox      map[int64]pipeline.Deploy // deploys whose status is to post
+	wake        chan struct{}
+	installs    map[string]int64 // owner/name, lower case → App installation
+	follow      map[int64]prRef  // deploys asked for on a pull request, until final
+	stickies    map[string]int64 // prRef.key → ferry's comment on it
+	stickyMu    sync.Mutex       // held while a sticky comment is found and written
+	deployments map[int64]int64  // ferry deploy → GitHub Deployment
 
 	permMu sync.Mutex
 	perms  map[string]permEntry // owner/repo/login → permission
@@ -122,7 +123,7 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a := &Adapter{engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger, clock: cfg.Clock, perms: map[string]permEntry{},
 		baseURL: cfg.BaseURL, outbox: map[int64]pipeline.Deploy{}, wake: make(chan struct{}, 1), installs: map[string]int64{},
-		follow: map[int64]prRef{}, stickies: map[string]int64{}}
+		follow: map[int64]prRef{}, stickies: map[string]int64{}, deployments: map[int64]int64{}}
 	if cfg.APIURL != "" {
 		a.host = strings.SplitN(repoKey(cfg.APIURL), "/", 2)[0]
 	}

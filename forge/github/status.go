@@ -90,6 +90,7 @@ func (a *Adapter) postStatus(ctx context.Context, d pipeline.Deploy) {
 	}); err != nil {
 		log.ErrorContext(ctx, "github: commit status", "err", err)
 	}
+	a.postDeployment(ctx, api, log, owner, repo, d)
 }
 
 // statusState maps a deploy's state to a commit status state.

@@ -113,31 +113,38 @@ func (a *Adapter) findSticky(ctx context.Context, api *gh.Client, owner, repo st
 }
 
 // progress shows a followed deploy's current card in its pull request's
-// sticky comment.
+// sticky comment, when its state is not the one the comment shows (an
+// event from before the answer, or a stale one, changes nothing).
 func (a *Adapter) progress(ctx context.Context, d pipeline.Deploy) {
 	a.outMu.Lock()
-	pr, ok := a.follow[d.ID]
-	ok = ok && pr.shown != d.State // a change the comment already shows, or one from before it
-	switch {
-	case ok && d.State.Final():
-		delete(a.follow, d.ID)
-	case ok:
-		pr.shown = d.State
-		a.follow[d.ID] = pr
-	}
+	_, ok := a.follow[d.ID]
 	a.outMu.Unlock()
 	if !ok || a.bot == nil {
 		return
 	}
 	log := a.log.With("platform", platform, "deploy_id", d.ID, "project", d.Project, "env", d.Env)
-	api, err := a.client(a.installationOf(pr.repo))
-	if err != nil {
-		log.InfoContext(ctx, "github: no API access for the sticky comment", "err", err)
-		return
-	}
 	card, err := a.bot.Card(ctx, d.ID)
 	if err != nil {
 		log.ErrorContext(ctx, "github: the card of a deploy", "err", err)
+		return
+	}
+	a.outMu.Lock()
+	pr, ok := a.follow[d.ID]
+	ok = ok && pr.shown != card.State
+	switch {
+	case ok && card.State.Final():
+		delete(a.follow, d.ID)
+	case ok:
+		pr.shown = card.State
+		a.follow[d.ID] = pr
+	}
+	a.outMu.Unlock()
+	if !ok {
+		return
+	}
+	api, err := a.client(a.installationOf(pr.repo))
+	if err != nil {
+		log.InfoContext(ctx, "github: no API access for the sticky comment", "err", err)
 		return
 	}
 	a.answer(ctx, api, log, pr.repo, pr.number, pr.login, "```\n"+strings.TrimRight(bot.RenderText(card), "\n")+"\n```")

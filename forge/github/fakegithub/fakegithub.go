@@ -37,6 +37,16 @@ type Status struct {
 	State, Context, Description, TargetURL string
 }
 
+// Deployment is a GitHub Deployment ferry created, with its statuses.
+type Deployment struct {
+	ID                   int64
+	Repo, SHA, Env, Task string
+	Payload              map[string]any
+	Production           bool
+	States, Descriptions []string
+	LogURLs              []string
+}
+
 // Reaction is a reaction ferry added to a comment.
 type Reaction struct {
 	CommentID int64
@@ -52,6 +62,7 @@ type Server struct {
 	comments    []Comment
 	reactions   []Reaction
 	statuses    []Status
+	deployments []Deployment
 	calls       []string
 	token       string
 	// TokenTTL is how long an installation token lasts; 0: an hour.
@@ -89,6 +100,9 @@ func New(t testing.TB, token string) *Server {
 	mux.HandleFunc("PATCH /api/v3/repos/{owner}/{repo}/issues/comments/{id}", s.editComment)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/comments/{id}/reactions", s.react)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/statuses/{sha}", s.status)
+	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/deployments", s.createDeployment)
+	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/deployments", s.listDeployments)
+	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/deployments/{id}/statuses", s.deploymentStatus)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		call := r.Method + " " + r.URL.Path
 		s.mu.Lock()
@@ -165,6 +179,13 @@ func (s *Server) Statuses() []Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Status(nil), s.statuses...)
+}
+
+// Deployments returns the deployments ferry created, with their statuses.
+func (s *Server) Deployments() []Deployment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Deployment(nil), s.deployments...)
 }
 
 // Reactions returns the reactions ferry added, in order.
@@ -305,6 +326,67 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Ref         string         `json:"ref"`
+		Task        string         `json:"task"`
+		Environment string         `json:"environment"`
+		Payload     map[string]any `json:"payload"`
+		Production  bool           `json:"production_environment"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	id := int64(len(s.deployments) + 1)
+	s.deployments = append(s.deployments, Deployment{ID: id, Repo: r.PathValue("owner") + "/" + r.PathValue("repo"), SHA: body.Ref,
+		Env: body.Environment, Task: body.Task, Payload: body.Payload, Production: body.Production})
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "sha": body.Ref, "environment": body.Environment, "task": body.Task, "payload": body.Payload})
+}
+
+func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	out := []map[string]any{}
+	s.mu.Lock()
+	for _, d := range s.deployments {
+		if (q.Get("sha") == "" || q.Get("sha") == d.SHA) && (q.Get("environment") == "" || q.Get("environment") == d.Env) && (q.Get("task") == "" || q.Get("task") == d.Task) {
+			out = append(out, map[string]any{"id": d.ID, "sha": d.SHA, "environment": d.Env, "task": d.Task, "payload": d.Payload})
+		}
+	}
+	s.mu.Unlock()
+	writeJSON(w, out)
+}
+
+func (s *Server) deploymentStatus(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		State       string `json:"state"`
+		Description string `json:"description"`
+		LogURL      string `json:"log_url"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id < 1 || int(id) > len(s.deployments) {
+		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+		return
+	}
+	d := &s.deployments[id-1]
+	d.States = append(d.States, body.State)
+	d.Descriptions = append(d.Descriptions, body.Description)
+	d.LogURLs = append(d.LogURLs, body.LogURL)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": len(d.States), "state": body.State})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

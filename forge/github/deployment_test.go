@@ -1,0 +1,58 @@
+package github
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/forge/github/fakegithub"
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+func TestPushDeployCreatesDeployment(t *testing.T) {
+	fg := fakegithub.New(t, apiToken)
+	f := newFixtureWith(t, linked(), fg, func(c *Config) { c.BaseURL = "https://ferry.example.com" })
+	f.deliver("push", "d1", payload(t, "push.branch.json"))
+	f.drain()
+	ds := fg.Deployments()
+	if len(ds) != 1 {
+		t.Fatalf("deployments = %+v, want 1", ds)
+	}
+	d := ds[0]
+	if d.Repo != "Codertocat/Hello-World" || d.SHA != after || d.Env != "staging" || d.Task != deploymentTask || d.Payload["ferry_deploy"] != float64(1) || d.Production {
+		t.Errorf("deployment = %+v", d)
+	}
+	if !slices.Equal(d.States, []string{"queued"}) || d.LogURLs[0] != "https://ferry.example.com/deploys/1" || d.Descriptions[0] != "#1 master@199eddf: queued" {
+		t.Errorf("statuses = %v %v %v", d.States, d.Descriptions, d.LogURLs)
+	}
+
+	// After a restart a new adapter finds the deployment by its payload
+	// instead of creating another.
+	b, err := New(Config{Engine: f.engine, Users: linked(), Store: f.store, WebhookSecret: secret, Token: apiToken, APIURL: fg.BaseURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := f.engine.Deploys(context.Background(), pipeline.DeployFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := b.deploymentOf(context.Background(), b.api, "Codertocat", "Hello-World", dep[0])
+	if err != nil || id != 1 || len(fg.Deployments()) != 1 {
+		t.Errorf("deploymentOf after a restart = %d, %v; %d deployments, want the first found", id, err, len(fg.Deployments()))
+	}
+}
+
+func TestDeniedDeployHasNoDeployment(t *testing.T) {
+	fg := fakegithub.New(t, apiToken)
+	f := newFixtureWith(t, &config.Config{}, fg)
+	f.deliver("push", "d1", edited(t, "push.branch.json", map[string]any{"ref": "refs/tags/v1.2.0", "after": created}))
+	f.drain()
+	if ds := fg.Deployments(); len(ds) != 0 {
+		t.Errorf("deployments = %+v, want none for a denied request", ds)
+	}
+	// Refused before its commit was resolved, it has no commit to mark.
+	if sts := fg.Statuses(); len(sts) != 0 {
+		t.Errorf("statuses = %+v, want none", sts)
+	}
+}
