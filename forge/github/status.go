@@ -123,7 +123,8 @@ func statusDescription(d pipeline.Deploy) string {
 }
 
 // repoOfProject is owner/name of a project's repository when it is on
-// this GitHub (github.com, or the Enterprise host of APIURL).
+// this GitHub (github.com, or the Enterprise host of APIURL), or is
+// written owner/name.
 func (a *Adapter) repoOfProject(name string) (string, bool) {
 	for _, p := range a.engine.Projects() {
 		if p.Name != name {
@@ -133,7 +134,7 @@ func (a *Adapter) repoOfProject(name string) (string, bool) {
 		switch {
 		case len(parts) == 2 && !strings.Contains(parts[0], "."):
 			return parts[0] + "/" + parts[1], true
-		case len(parts) == 3 && strings.EqualFold(parts[0], a.host):
+		case len(parts) == 3 && (strings.EqualFold(parts[0], a.host) || a.host == "" && strings.EqualFold(parts[0], "github.com")):
 			return parts[1] + "/" + parts[2], true
 		}
 		return "", false

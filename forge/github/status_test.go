@@ -60,3 +60,29 @@ func TestStatusDescriptions(t *testing.T) {
 		t.Errorf("%s differs (go test ./forge/github -update rewrites it)\n--- got\n%s--- want\n%s", path, b.String(), want)
 	}
 }
+
+func TestRepoOfProject(t *testing.T) {
+	ps := []pipeline.Project{
+		{Name: "https", Repo: "https://github.com/Acme/Demo.git"}, {Name: "ssh", Repo: "git@github.com:Acme/Demo.git"},
+		{Name: "short", Repo: "Acme/Demo"}, {Name: "ghes", Repo: "https://github.example.com/Acme/Demo.git"},
+		{Name: "gitlab", Repo: "git@gitlab.com:Acme/Demo.git"}, {Name: "local", Repo: "/srv/git/demo.git"},
+	}
+	for host, want := range map[string][]string{
+		"":                   {"https", "ssh", "short"},
+		"github.example.com": {"short", "ghes"},
+	} {
+		a := &Adapter{engine: projects{ps: ps}, host: host}
+		var got []string
+		for _, p := range ps {
+			if r, ok := a.repoOfProject(p.Name); ok {
+				if r != "Acme/Demo" {
+					t.Errorf("host %q: %s is %q", host, p.Name, r)
+				}
+				got = append(got, p.Name)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("host %q: on GitHub %v, want %v", host, got, want)
+		}
+	}
+}
