@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -105,7 +106,7 @@ type Adapter struct {
 	clock    pipeline.Clock
 
 	out  *outbox
-	jobs jobs
+	jobs *bot.Jobs
 	dms  sync.Map // Slack user ID → the ID of their direct message channel
 }
 
@@ -127,7 +128,8 @@ func New(cfg Config) (*Adapter, error) {
 		return nil, errors.New("slack: LinkKey must be at least 32 bytes")
 	}
 	a := &Adapter{
-		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, store: cfg.Store,
+		jobs: &bot.Jobs{Max: maxJobs, Timeout: jobTimeout},
+		bot:  cfg.Bot, engine: cfg.Engine, users: cfg.Users, store: cfg.Store,
 		http: cfg.HTTPClient, secret: []byte(cfg.SigningSecret), appToken: cfg.AppToken,
 		channel: cfg.DefaultChannel, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		linkKey: append([]byte(nil), cfg.LinkKey...), every: cfg.UpdateEvery,
@@ -169,8 +171,8 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // the commands the handlers acknowledged. When ctx ends it stops taking
 // commands, waits for those running, and returns.
 func (a *Adapter) Run(ctx context.Context) error {
-	if err := a.jobs.start(ctx); err != nil {
-		return err
+	if err := a.jobs.Start(ctx); err != nil {
+		return fmt.Errorf("slack: %w", err)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { a.deliver(ctx) })
@@ -178,64 +180,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 		wg.Go(func() { a.runSocket(ctx) })
 	}
 	<-ctx.Done()
-	a.jobs.stop()
+	a.jobs.Stop()
 	wg.Wait()
 	return nil
-}
-
-// jobs runs acknowledged commands on goroutines that Run owns.
-type jobs struct {
-	mu      sync.Mutex
-	base    context.Context // Run's; nil before Run
-	stopped bool
-	wg      sync.WaitGroup
-	sem     chan struct{}
-}
-
-func (j *jobs) start(ctx context.Context) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.base != nil {
-		return errors.New("slack: Run called twice")
-	}
-	j.base, j.sem = ctx, make(chan struct{}, maxJobs)
-	return nil
-}
-
-// accepting reports whether go would run a job now.
-func (j *jobs) accepting() bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.base != nil && !j.stopped
-}
-
-// goRun runs fn on a goroutine, unless Run is not running. fn's context
-// outlives Run's by up to jobTimeout, so that a command acknowledged just
-// before shutdown still gets its answer.
-func (j *jobs) goRun(fn func(ctx context.Context)) bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.base == nil || j.stopped {
-		return false
-	}
-	j.wg.Add(1)
-	base := j.base
-	go func() {
-		defer j.wg.Done()
-		j.sem <- struct{}{}
-		defer func() { <-j.sem }()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(base), jobTimeout)
-		defer cancel()
-		fn(ctx)
-	}()
-	return true
-}
-
-func (j *jobs) stop() {
-	j.mu.Lock()
-	j.stopped = true
-	j.mu.Unlock()
-	j.wg.Wait()
 }
 
 // Handler serves the three HTTP routes under /chat/slack/. Without a

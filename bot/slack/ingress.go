@@ -49,7 +49,7 @@ func (a *Adapter) ingress(kind string, parse ingressFunc) http.HandlerFunc {
 			return
 		}
 		if len(reqs) > 0 {
-			if !a.jobs.accepting() {
+			if !a.jobs.Accepting() {
 				http.Error(w, "ferry is starting or stopping; try again", http.StatusServiceUnavailable)
 				return
 			}
@@ -65,7 +65,7 @@ func (a *Adapter) ingress(kind string, parse ingressFunc) http.HandlerFunc {
 			}
 		}
 		for _, req := range reqs {
-			a.jobs.goRun(func(ctx context.Context) { a.process(ctx, req) })
+			a.jobs.Go(func(ctx context.Context) { a.process(ctx, req) })
 		}
 		if reply != nil {
 			w.Header().Set("Content-Type", "application/json")

@@ -94,6 +94,6 @@ func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, ev so
 		return
 	}
 	for _, req := range reqs {
-		a.jobs.goRun(func(ctx context.Context) { a.process(ctx, req) })
+		a.jobs.Go(func(ctx context.Context) { a.process(ctx, req) })
 	}
 }

@@ -110,7 +110,7 @@ type Adapter struct {
 
 	permMu sync.Mutex
 	perms  map[string]permEntry // owner/repo/login → permission
-	jobs   jobs
+	jobs   *bot.Jobs
 }
 
 // New checks cfg and returns an adapter. Call Run to process deliveries.
@@ -121,7 +121,7 @@ func New(cfg Config) (*Adapter, error) {
 	case cfg.WebhookSecret == "":
 		return nil, errors.New("github: WebhookSecret is required")
 	}
-	a := &Adapter{engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger, clock: cfg.Clock, perms: map[string]permEntry{},
+	a := &Adapter{jobs: &bot.Jobs{Max: maxJobs, Timeout: jobTimeout}, engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger, clock: cfg.Clock, perms: map[string]permEntry{},
 		baseURL: cfg.BaseURL, outbox: map[int64]pipeline.Deploy{}, wake: make(chan struct{}, 1), installs: map[string]int64{},
 		follow: map[int64]prRef{}, stickies: map[string]int64{}, deployments: map[int64]int64{}}
 	if cfg.APIURL != "" {
@@ -221,69 +221,14 @@ func (a *Adapter) Handler() http.Handler {
 // Run processes the deliveries the handler acknowledged. When ctx ends it
 // stops taking deliveries, waits for those being processed, and returns.
 func (a *Adapter) Run(ctx context.Context) error {
-	if err := a.jobs.start(ctx); err != nil {
-		return err
+	if err := a.jobs.Start(ctx); err != nil {
+		return fmt.Errorf("github: %w", err)
 	}
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() { a.statuses(context.WithoutCancel(ctx), stop); close(done) }()
 	<-ctx.Done()
-	a.jobs.stop()
+	a.jobs.Stop()
 	close(stop) // after the jobs, so that the statuses of what they did are posted
 	<-done
 	return nil
-}
-
-// jobs runs acknowledged deliveries on goroutines that Run owns.
-type jobs struct {
-	mu      sync.Mutex
-	base    context.Context // Run's; nil before Run
-	stopped bool
-	wg      sync.WaitGroup
-	sem     chan struct{}
-}
-
-func (j *jobs) start(ctx context.Context) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.base != nil {
-		return errors.New("github: Run called twice")
-	}
-	j.base, j.sem = ctx, make(chan struct{}, maxJobs)
-	return nil
-}
-
-// accepting reports whether goRun would run a job now.
-func (j *jobs) accepting() bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.base != nil && !j.stopped
-}
-
-// goRun runs fn on a goroutine, unless Run is not running. fn's context
-// outlives Run's by up to jobTimeout, so that a delivery acknowledged just
-// before shutdown is still processed.
-func (j *jobs) goRun(fn func(ctx context.Context)) bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.base == nil || j.stopped {
-		return false
-	}
-	j.wg.Add(1)
-	base := j.base
-	go func() {
-		defer j.wg.Done()
-		j.sem <- struct{}{}
-		defer func() { <-j.sem }()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(base), jobTimeout)
-		defer cancel()
-		fn(ctx)
-	}()
-	return true
-}
-
-func (j *jobs) stop() {
-	j.mu.Lock()
-	j.stopped = true
-	j.mu.Unlock()
-	j.wg.Wait()
 }

@@ -114,7 +114,7 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 	var runCtx context.Context
 	runCtx, f.cancel = context.WithCancel(ctx)
 	go func() { _ = a.Run(runCtx); close(f.done) }()
-	for !a.jobs.accepting() {
+	for !a.jobs.Accepting() {
 		// Run has not started yet; it does at once.
 		select {
 		case <-f.done:

@@ -92,7 +92,7 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unreadable request", http.StatusBadRequest)
 		return
 	}
-	if !a.jobs.accepting() {
+	if !a.jobs.Accepting() {
 		http.Error(w, "ferry is starting or stopping; try again", http.StatusServiceUnavailable)
 		return
 	}
@@ -107,7 +107,7 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	a.jobs.goRun(func(ctx context.Context) { a.process(ctx, delivery, ev) })
+	a.jobs.Go(func(ctx context.Context) { a.process(ctx, delivery, ev) })
 	w.WriteHeader(http.StatusOK)
 }
 
