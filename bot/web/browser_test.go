@@ -118,7 +118,7 @@ func localFixture(t *testing.T) *fixture {
 		if err != nil {
 			return nil, err
 		}
-		return local.New(cfg, local.Setup{Project: p.Name, Env: env.Name, Workspace: ws})
+		return local.New(cfg, workspace.Setup{Project: p.Name, Env: env.Name, Workspace: ws})
 	}
 	return newFixture(t, setup{
 		projects: []pipeline.Project{demoProject(repo.Path())},

@@ -198,7 +198,7 @@ func (d *drivers) target(p pipeline.Project, env pipeline.Environment) (pipeline
 		if err != nil {
 			return nil, err
 		}
-		if t, err = local.New(cfg, local.Setup{Project: p.Name, Env: env.Name, BaseDir: d.dir, Workspace: d.ws}); err != nil {
+		if t, err = local.New(cfg, workspace.Setup{Project: p.Name, Env: env.Name, BaseDir: d.dir, Workspace: d.ws}); err != nil {
 			return nil, err
 		}
 	case "ssh":
@@ -206,7 +206,7 @@ func (d *drivers) target(p pipeline.Project, env pipeline.Environment) (pipeline
 		if err != nil {
 			return nil, err
 		}
-		if t, err = ssh.New(cfg, ssh.Setup{Project: p.Name, Env: env.Name, BaseDir: d.dir, Workspace: d.ws}); err != nil {
+		if t, err = ssh.New(cfg, workspace.Setup{Project: p.Name, Env: env.Name, BaseDir: d.dir, Workspace: d.ws}); err != nil {
 			return nil, err
 		}
 	default:

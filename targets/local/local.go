@@ -33,17 +33,6 @@ var (
 	_ pipeline.Resumable = (*Driver)(nil)
 )
 
-// Setup is what a Driver needs besides its Config.
-type Setup struct {
-	Project string // the project deployed; required
-	Env     string // the environment deployed to; required
-	// BaseDir is what a relative Config.Root is relative to, usually the
-	// directory of ferry's configuration; "" means the working directory.
-	BaseDir string
-	// Workspace builds the releases; required. Drivers may share one.
-	Workspace *workspace.Workspace
-}
-
 // Driver installs releases into the local directories of one environment.
 type Driver struct {
 	cfg         Config
@@ -55,7 +44,7 @@ type Driver struct {
 }
 
 // New checks cfg and returns a driver for the environment s names.
-func New(cfg Config, s Setup) (*Driver, error) {
+func New(cfg Config, s workspace.Setup) (*Driver, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func newFixture(t *testing.T, params map[string]any) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := local.New(cfg, local.Setup{Project: "demo", Env: "prod", BaseDir: base, Workspace: ws})
+	d, err := local.New(cfg, workspace.Setup{Project: "demo", Env: "prod", BaseDir: base, Workspace: ws})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +491,7 @@ func TestParseConfig(t *testing.T) {
 		}
 	}
 
-	if _, err := local.New(cfg, local.Setup{Project: "demo", Env: "prod"}); err == nil {
+	if _, err := local.New(cfg, workspace.Setup{Project: "demo", Env: "prod"}); err == nil {
 		t.Error("New without a workspace succeeded")
 	}
 }

@@ -111,7 +111,7 @@ func ferryDeploy(ctx context.Context, b *testing.B, fleet *sshtest.Fleet, hosts 
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := ssh.New(cfg, ssh.Setup{Project: "demo", Env: "prod", Workspace: ws})
+	d, err := ssh.New(cfg, workspace.Setup{Project: "demo", Env: "prod", Workspace: ws})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func benchDeploy(b *testing.B, n int, cold bool, files map[string]string) {
 		b.Fatal(err)
 	}
 	newDriver := func() *ssh.Driver {
-		d, err := ssh.New(cfg, ssh.Setup{Project: "demo", Env: "prod", Workspace: ws})
+		d, err := ssh.New(cfg, workspace.Setup{Project: "demo", Env: "prod", Workspace: ws})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -84,7 +84,7 @@ func (r *rig) target(p pipeline.Project, env pipeline.Environment) (pipeline.Tar
 	if err != nil {
 		return nil, err
 	}
-	r.driver, err = ssh.New(cfg, ssh.Setup{Project: p.Name, Env: env.Name, BaseDir: r.fleet.Dir, Workspace: r.ws})
+	r.driver, err = ssh.New(cfg, workspace.Setup{Project: p.Name, Env: env.Name, BaseDir: r.fleet.Dir, Workspace: r.ws})
 	return r.driver, err
 }
 

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/ferrybot/ferry/targets/ssh"
+	"github.com/ferrybot/ferry/targets/workspace"
 )
 
 func TestUnknownHostKey(t *testing.T) {
@@ -170,7 +171,7 @@ func TestKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ssh.New(cfg, ssh.Setup{Project: "demo", Env: "prod", Workspace: f.ws}); err == nil || err.Error() != want {
+		if _, err := ssh.New(cfg, workspace.Setup{Project: "demo", Env: "prod", Workspace: f.ws}); err == nil || err.Error() != want {
 			t.Errorf("New with key %s = %v\nwant %s", filepath.Base(file), err, want)
 		}
 	}

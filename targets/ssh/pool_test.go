@@ -35,7 +35,7 @@ func newDriver(t *testing.T, fleet *sshtest.Fleet, params map[string]any) *Drive
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, Setup{Project: "demo", Env: "prod", Workspace: ws})
+	d, err := New(cfg, workspace.Setup{Project: "demo", Env: "prod", Workspace: ws})
 	if err != nil {
 		t.Fatal(err)
 	}

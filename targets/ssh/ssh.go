@@ -65,18 +65,6 @@ var (
 	_ pipeline.Resumable = (*Driver)(nil)
 )
 
-// Setup is what a Driver needs besides its Config.
-type Setup struct {
-	Project string // the project deployed; required
-	Env     string // the environment deployed to; required
-	// BaseDir is what relative Config.Key and Config.KnownHosts are
-	// relative to, usually the directory of ferry's configuration; ""
-	// means the working directory.
-	BaseDir string
-	// Workspace builds the releases; required. Drivers may share one.
-	Workspace *workspace.Workspace
-}
-
 // Driver installs releases on the hosts of one environment. Close it to
 // end its connections.
 type Driver struct {
@@ -115,7 +103,7 @@ type meta struct {
 
 // New checks cfg, reads the key file and returns a driver for the
 // environment s names. It connects to nothing yet.
-func New(cfg Config, s Setup) (*Driver, error) {
+func New(cfg Config, s workspace.Setup) (*Driver, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}

@@ -119,7 +119,7 @@ func (f *fixture) driver(t *testing.T, params map[string]any) *ssh.Driver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := ssh.New(cfg, ssh.Setup{Project: "demo", Env: "prod", BaseDir: f.fleet.Dir, Workspace: f.ws})
+	d, err := ssh.New(cfg, workspace.Setup{Project: "demo", Env: "prod", BaseDir: f.fleet.Dir, Workspace: f.ws})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -280,3 +280,15 @@ func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// Setup is what a target driver needs besides its own configuration.
+type Setup struct {
+	Project string // the project deployed; required
+	Env     string // the environment deployed to; required
+	// BaseDir is what relative paths of the driver's configuration (a
+	// local root, an ssh key or known_hosts) are relative to, usually the
+	// directory of ferry's configuration; "" means the working directory.
+	BaseDir string
+	// Workspace builds the releases; required. Drivers may share one.
+	Workspace *Workspace
+}
