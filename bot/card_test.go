@@ -301,8 +301,8 @@ func TestShortDuration(t *testing.T) {
 		0: "", time.Millisecond: "<1s", 12 * time.Second: "12s", 90 * time.Second: "1m30s",
 		2 * time.Minute: "2m", time.Hour + 5*time.Minute + 20*time.Second: "1h5m", 3 * time.Hour: "3h",
 	} {
-		if got := shortDuration(d); got != want {
-			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		if got := ShortDuration(d); got != want {
+			t.Errorf("ShortDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

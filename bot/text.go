@@ -104,7 +104,7 @@ func writeBatches(b *strings.Builder, batches []BatchRow) {
 	var rows [][]string
 	for _, br := range batches {
 		for _, u := range br.Units {
-			rows = append(rows, []string{u.Name, words(string(u.State)), u.Step, shortDuration(u.Duration), firstLine(u.Error, 80)})
+			rows = append(rows, []string{u.Name, words(string(u.State)), u.Step, ShortDuration(u.Duration), firstLine(u.Error, 80)})
 		}
 	}
 	lines := alignRows(rows)
@@ -126,9 +126,9 @@ func firstLine(s string, n int) string {
 	return truncate(strings.TrimSpace(s), n)
 }
 
-// shortDuration renders a duration to the second, or to the minute past an
+// ShortDuration renders a duration to the second, or to the minute past an
 // hour: "12s", "1m30s", "2h5m"; "" for none.
-func shortDuration(d time.Duration) string {
+func ShortDuration(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return ""

@@ -218,7 +218,7 @@ func batchLines(batches []bot.BatchRow) []string {
 	var rows [][]string
 	for _, br := range batches {
 		for _, u := range br.Units {
-			rows = append(rows, []string{u.Name, words(string(u.State)), u.Step, shortDuration(u.Duration), firstLine(u.Error)})
+			rows = append(rows, []string{u.Name, words(string(u.State)), u.Step, bot.ShortDuration(u.Duration), firstLine(u.Error)})
 		}
 	}
 	aligned := align(rows)
@@ -348,26 +348,3 @@ func cut(s string, n int) string {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
-
-// shortDuration writes a duration to the second, or to the minute past an
-// hour: "12s", "1m30s", "2h5m"; "" for none.
-func shortDuration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return ""
-	case d < time.Second:
-		return "<1s"
-	case d < time.Hour:
-		d = d.Round(time.Second)
-	default:
-		d = d.Round(time.Minute)
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}

@@ -115,12 +115,12 @@ func (s *Server) funcs() template.FuncMap {
 			return t.UTC().Format("15:04:05")
 		},
 		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"dur": shortDuration,
+		"dur": bot.ShortDuration,
 		"took": func(d pipeline.Deploy) string {
 			if d.StartedAt.IsZero() || d.FinishedAt.IsZero() {
 				return ""
 			}
-			return shortDuration(d.FinishedAt.Sub(d.StartedAt))
+			return bot.ShortDuration(d.FinishedAt.Sub(d.StartedAt))
 		},
 		"inc":  func(i int) int { return i + 1 },
 		"tone": tone,
@@ -156,29 +156,6 @@ func stamp(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
-}
-
-// shortDuration writes a duration to the second, or to the minute past an
-// hour; "" for none.
-func shortDuration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return ""
-	case d < time.Second:
-		return "<1s"
-	case d < time.Hour:
-		d = d.Round(time.Second)
-	default:
-		d = d.Round(time.Minute)
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // renderPage renders a whole page into a buffer first, so that a template
