@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/ferrybot/ferry/pipeline"
@@ -234,44 +233,20 @@ func (d *Driver) hook(ctx context.Context, name, dir string, commands, env []str
 	return nil
 }
 
-// buildEnv is the environment of the build commands.
-func (d *Driver) buildEnv(r pipeline.Release) []string {
-	return append(d.vars(),
-		"FERRY_PROJECT="+d.project,
-		"FERRY_ENV="+d.environment,
-		"FERRY_VERSION="+r.Version,
-		"FERRY_COMMIT="+r.Commit,
-		"FERRY_RELEASE="+r.ID,
-	)
-}
+// buildEnv is the environment of the build and of hooks on the ferry host.
+func (d *Driver) buildEnv(r pipeline.Release) []string { return d.env().Build(r) }
 
 // hookEnv is the environment of hooks and health commands run for release
 // id on host h.
 func (d *Driver) hookEnv(h host, id string, m meta) []string {
-	return append(d.vars(),
-		"FERRY_PROJECT="+d.project,
-		"FERRY_ENV="+d.environment,
-		"FERRY_VERSION="+m.Version,
-		"FERRY_COMMIT="+m.Commit,
-		"FERRY_HOST="+h.name,
-		"FERRY_HOST_DIR="+h.dir,
-		"FERRY_RELEASE="+id,
-		"FERRY_RELEASE_DIR="+h.release(id),
-		"FERRY_PREVIOUS_RELEASE="+m.Previous,
-	)
+	return d.env().Hook(workspace.Unit{
+		Host: h.name, HostDir: h.dir, Version: m.Version, Commit: m.Commit,
+		Release: id, ReleaseDir: h.release(id), Previous: m.Previous,
+	})
 }
 
-func (d *Driver) vars() []string {
-	keys := make([]string, 0, len(d.cfg.Vars))
-	for k := range d.cfg.Vars {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	env := make([]string, 0, len(keys)+9)
-	for _, k := range keys {
-		env = append(env, k+"="+d.cfg.Vars[k])
-	}
-	return env
+func (d *Driver) env() workspace.Env {
+	return workspace.Env{Vars: d.cfg.Vars, Project: d.project, Env: d.environment}
 }
 
 // host returns the layout of a configured unit.

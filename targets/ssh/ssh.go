@@ -48,7 +48,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -371,44 +370,20 @@ func (d *Driver) cleanup(ctx context.Context, h host, st state, cur, previous st
 	}
 }
 
-// buildEnv is the environment of pre_deploy, the build and post_deploy.
-func (d *Driver) buildEnv(r pipeline.Release) []string {
-	return append(d.vars(),
-		"FERRY_PROJECT="+d.project,
-		"FERRY_ENV="+d.environment,
-		"FERRY_VERSION="+r.Version,
-		"FERRY_COMMIT="+r.Commit,
-		"FERRY_RELEASE="+r.ID,
-	)
-}
+// buildEnv is the environment of the build and of hooks on the ferry host.
+func (d *Driver) buildEnv(r pipeline.Release) []string { return d.env().Build(r) }
 
 // hookEnv is the environment of hooks and health commands run on h for
 // the release in releases/<dir>.
 func (d *Driver) hookEnv(h host, dir string, m meta) []string {
-	return append(d.vars(),
-		"FERRY_PROJECT="+d.project,
-		"FERRY_ENV="+d.environment,
-		"FERRY_VERSION="+m.Version,
-		"FERRY_COMMIT="+m.Commit,
-		"FERRY_HOST="+h.name,
-		"FERRY_HOST_DIR="+h.root,
-		"FERRY_RELEASE="+cmp.Or(m.Release, releaseID(dir)),
-		"FERRY_RELEASE_DIR="+h.release(dir),
-		"FERRY_PREVIOUS_RELEASE="+m.Previous,
-	)
+	return d.env().Hook(workspace.Unit{
+		Host: h.name, HostDir: h.root, Version: m.Version, Commit: m.Commit,
+		Release: cmp.Or(m.Release, releaseID(dir)), ReleaseDir: h.release(dir), Previous: m.Previous,
+	})
 }
 
-func (d *Driver) vars() []string {
-	keys := make([]string, 0, len(d.cfg.Vars))
-	for k := range d.cfg.Vars {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	env := make([]string, 0, len(keys)+9)
-	for _, k := range keys {
-		env = append(env, k+"="+d.cfg.Vars[k])
-	}
-	return env
+func (d *Driver) env() workspace.Env {
+	return workspace.Env{Vars: d.cfg.Vars, Project: d.project, Env: d.environment}
 }
 
 func (d *Driver) remember(unit string, l live) {
