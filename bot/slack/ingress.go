@@ -5,13 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/url"
 
 	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
+
+	"github.com/ferrybot/ferry/bot"
 )
 
 // An ingress handler reads a verified body and returns the requests in it
@@ -23,18 +23,8 @@ type ingressFunc func(body []byte) (reqs []request, delivery string, reply []byt
 func (a *Adapter) ingress(kind string, parse ingressFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if r.ContentLength > maxBody {
-			http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
-				return
-			}
-			http.Error(w, "cannot read the request", http.StatusBadRequest)
+		body, ok := bot.ReadBody(w, r, maxBody)
+		if !ok {
 			return
 		}
 		if err := verify(a.secret, r.Header.Get("X-Slack-Request-Timestamp"), r.Header.Get("X-Slack-Signature"), body, a.clock.Now()); err != nil {

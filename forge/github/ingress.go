@@ -6,13 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 
 	gh "github.com/google/go-github/v88/github"
+
+	"github.com/ferrybot/ferry/bot"
 )
 
 // errSignature is every reason a delivery is not from GitHub; the reasons
@@ -48,18 +49,8 @@ var handled = map[string]bool{
 // it on Run's goroutines.
 func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if r.ContentLength > maxBody {
-		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "cannot read the request", http.StatusBadRequest)
+	body, ok := bot.ReadBody(w, r, maxBody)
+	if !ok {
 		return
 	}
 	if err := verify(a.secret, r.Header.Get("X-Hub-Signature-256"), body); err != nil {
