@@ -86,12 +86,12 @@ func (d *Driver) command(ctx context.Context, h host, dir, command string, env [
 		select {
 		case err = <-done:
 		case <-t.C:
-			fmt.Fprintf(log, "ferry: %q left something running that holds its output; not waiting for it\n", clip(command, 80))
+			fmt.Fprintf(log, "ferry: %q left something running that holds its output; not waiting for it\n", workspace.Clip(command, 80))
 			ses.s.Close()
 			if err = ses.await(done); err != nil && ses.ctx.Err() == nil {
 				err = nil
 				if code := watch.status(); code != 0 {
-					err = &exitError{code: code, last: ses.out.last()}
+					err = &exitError{code: code, last: ses.out.Last()}
 				}
 			}
 		}
@@ -104,7 +104,7 @@ func (d *Driver) command(ctx context.Context, h host, dir, command string, env [
 	case errors.As(err, &ee):
 		return &workspace.ExitError{Command: command, Code: ee.code, Last: ee.last}
 	case err != nil:
-		return fmt.Errorf("%q: %w", clip(command, 80), err)
+		return fmt.Errorf("%q: %w", workspace.Clip(command, 80), err)
 	}
 	return nil
 }

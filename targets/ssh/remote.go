@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	xssh "golang.org/x/crypto/ssh"
+
+	"github.com/ferrybot/ferry/targets/workspace"
 )
 
 // host is a configured unit, resolved.
@@ -40,7 +40,7 @@ func (h host) fail(step string, err error) error {
 type session struct {
 	s       *xssh.Session
 	client  *xssh.Client
-	out     *lastLine
+	out     *workspace.LastLine
 	parent  context.Context
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -64,7 +64,7 @@ func (d *Driver) open(ctx context.Context, h host, log io.Writer) (*session, err
 		}
 		s, err := newSession(sctx, client)
 		if err == nil {
-			ses := &session{s: s, client: client, out: &lastLine{w: log}, parent: ctx, ctx: sctx, cancel: cancel, timeout: d.cfg.StepTimeout, waitDelay: d.waitDelay}
+			ses := &session{s: s, client: client, out: &workspace.LastLine{W: log}, parent: ctx, ctx: sctx, cancel: cancel, timeout: d.cfg.StepTimeout, waitDelay: d.waitDelay}
 			s.Stderr = ses.out
 			// Closing the session closes the command's stdin, which ends
 			// the upload and cuts a command's lifeline (see command). No
@@ -172,7 +172,7 @@ func (ses *session) end(err error) error {
 		if ee.Signal() != "" {
 			code = -1
 		}
-		return &exitError{code: code, last: ses.out.last()}
+		return &exitError{code: code, last: ses.out.Last()}
 	case errors.As(err, &em): // no exit status: the connection broke
 		ses.client.Close() // the pool dials again
 		return errors.New("the connection to the host was lost")
@@ -354,50 +354,4 @@ func (st state) complete() []string {
 		}
 	}
 	return dirs
-}
-
-// lastLine passes output on and remembers its last non-empty line. The
-// stdout and stderr of a session may write at once.
-type lastLine struct {
-	mu   sync.Mutex
-	w    io.Writer
-	line []byte // the line being written
-	done string // the last complete non-empty line
-}
-
-func (l *lastLine) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, b := range p {
-		if b == '\n' {
-			if s := strings.TrimSpace(string(l.line)); s != "" {
-				l.done = s
-			}
-			l.line = l.line[:0]
-		} else if len(l.line) < 4096 {
-			l.line = append(l.line, b)
-		}
-	}
-	return l.w.Write(p)
-}
-
-func (l *lastLine) last() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := strings.TrimSpace(string(l.line))
-	if s == "" {
-		s = l.done
-	}
-	return clip(s, 200)
-}
-
-// clip cuts s to at most max bytes, on a character boundary.
-func clip(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
-	}
-	return s[:max] + "…"
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -61,7 +62,7 @@ func Run(ctx context.Context, dir string, commands, env []string, log io.Writer)
 }
 
 func run(ctx context.Context, dir, command string, env []string, log io.Writer) error {
-	out := &lastLine{w: log}
+	out := &LastLine{W: log}
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	cmd.Dir = dir
 	cmd.Env = env
@@ -80,7 +81,7 @@ func run(ctx context.Context, dir, command string, env []string, log io.Writer) 
 	case err == nil, errors.Is(err, exec.ErrWaitDelay):
 		return nil
 	case errors.As(err, &exit):
-		return &ExitError{Command: command, Code: exit.ExitCode(), Last: out.last()}
+		return &ExitError{Command: command, Code: exit.ExitCode(), Last: out.Last()}
 	default:
 		return fmt.Errorf("%q: %w", short(command), err)
 	}
@@ -98,10 +99,11 @@ func inherited() []string {
 	return env
 }
 
-func short(command string) string { return clip(command, 80) }
+func short(command string) string { return Clip(command, 80) }
 
-// clip cuts s to at most max bytes, on a character boundary.
-func clip(s string, max int) string {
+// Clip cuts s to at most max bytes, on a character boundary, marking the
+// cut with "…".
+func Clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
@@ -111,14 +113,19 @@ func clip(s string, max int) string {
 	return s[:max] + "…"
 }
 
-// lastLine passes output on and remembers its last non-empty line.
-type lastLine struct {
-	w    io.Writer
+// LastLine passes output on to W and remembers its last non-empty line,
+// which errors quote. Writes may come from several goroutines (a command's
+// stdout and stderr).
+type LastLine struct {
+	W    io.Writer
+	mu   sync.Mutex
 	line []byte // the line being written
 	done string // the last complete non-empty line
 }
 
-func (l *lastLine) Write(p []byte) (int, error) {
+func (l *LastLine) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, b := range p {
 		if b == '\n' {
 			if s := strings.TrimSpace(string(l.line)); s != "" {
@@ -129,13 +136,16 @@ func (l *lastLine) Write(p []byte) (int, error) {
 			l.line = append(l.line, b)
 		}
 	}
-	return l.w.Write(p)
+	return l.W.Write(p)
 }
 
-func (l *lastLine) last() string {
+// Last is the last non-empty line written, cut to 200 bytes.
+func (l *LastLine) Last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	s := strings.TrimSpace(string(l.line))
 	if s == "" {
 		s = l.done
 	}
-	return clip(s, 200)
+	return Clip(s, 200)
 }
