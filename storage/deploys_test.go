@@ -22,7 +22,7 @@ func TestDeployRoundTrip(t *testing.T) {
 		Release: "41", PreviousVersion: "v1.1.0", PreviousRelease: "40",
 		Requester: "alice", Reason: "bad release", Force: true,
 		Batch: 2, Batches: 4, ApprovalsRequired: 2,
-		ApprovalDeadline: at, BakeUntil: at.Add(time.Minute), StartedAt: at.Add(-time.Hour),
+		ApprovalDeadline: at, BakeUntil: at.Add(time.Minute), StartedAt: at.Add(-time.Hour), CommittedAt: at.Add(-3 * time.Hour),
 		// FinishedAt zero: not finished.
 	}
 	in := d
