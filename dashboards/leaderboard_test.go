@@ -59,7 +59,7 @@ func TestLeaderboardsOfTheWeek(t *testing.T) {
 		{ByPerson, FastestLeadTime, []string{"1 alice 1h30m"}}, // 2h10m, 1h30m, 1h: bob has none
 		{ByPerson, CanaryCatches, []string{"1 bob 1"}},
 		{ByTeam, MostDeploys, []string{"1 dev 7", "2 ops 1"}}, // carol counts for ops
-		{ByTeam, BestSuccessRate, []string{"1 dev 67%"}},    // 4 of 6; ops has 1
+		{ByTeam, BestSuccessRate, []string{"1 dev 67%"}},      // 4 of 6; ops has 1
 		{ByProject, MostDeploys, []string{"1 api 7", "2 web 1"}},
 		{ByProject, FastestLeadTime, []string{"1 api 1h30m"}}, // 2h10m, 1h30m, 1h
 	}

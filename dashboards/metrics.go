@@ -149,7 +149,7 @@ type Report struct {
 type dataset struct {
 	facts     []Fact
 	settings  Settings
-	successes map[string][]Fact    // project\x00env → succeeded deploys of any kind, by FinishedAt
+	successes map[string][]Fact   // project\x00env → succeeded deploys of any kind, by FinishedAt
 	blamed    map[int64]time.Time // deploy ID → when a rollback that blames it was requested
 }
 

@@ -55,7 +55,9 @@ func (p Period) DayCount() float64 {
 	return p.To.Sub(p.From).Hours() / 24
 }
 
-func midnight(t time.Time) bool { return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 }
+func midnight(t time.Time) bool {
+	return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0
+}
 
 // String writes the period as dates in its time zone: "2026-11-02 – 2026-11-08"
 // for a week that ends at midnight of the 9th.
