@@ -62,6 +62,9 @@ func (d *Dashboards) Digest(ctx context.Context, s Scope, p Period) (Digest, err
 	for _, by := range digestDimensions(s, d.dir) {
 		g.Boards = append(g.Boards, ds.boards(p, match, d.dir, by)...)
 	}
+	if d.chartURL != nil {
+		g.ChartURL = d.chartURL(g)
+	}
 	return g, nil
 }
 

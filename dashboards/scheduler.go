@@ -56,11 +56,8 @@ type SchedulerConfig struct {
 	Poster     Poster                       // required
 	Chart      func(Digest) ([]byte, error) // required: the PNG of a digest's chart
 	Channels   []Channel
-	// ChartURL returns a signed address of a digest's chart for chats that
-	// show images by link; nil: none.
-	ChartURL func(Digest) string
-	Clock    clockwork.Clock // nil: the real clock
-	Logger   *slog.Logger    // nil: discard
+	Clock      clockwork.Clock // nil: the real clock
+	Logger     *slog.Logger    // nil: discard
 }
 
 // Scheduler posts the configured digests on their schedules.
@@ -181,9 +178,6 @@ func (s *Scheduler) Build(ctx context.Context, ch Channel, at time.Time) (Digest
 		return Digest{}, err
 	}
 	g.Scheduled = at
-	if s.cfg.ChartURL != nil {
-		g.ChartURL = s.cfg.ChartURL(g)
-	}
 	return g, nil
 }
 

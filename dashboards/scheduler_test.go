@@ -88,11 +88,13 @@ func runScheduler(t *testing.T, clock *clockwork.FakeClock, ledger Ledger, out p
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := newTest(t, weekFacts(), Settings{})
+	d, err := New(Config{Store: weekFacts(), Directory: testDir, ChartURL: func(g Digest) string { return "http://ferry.test/chart?" + g.Scope.String() }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := NewScheduler(SchedulerConfig{
 		Dashboards: d, Ledger: ledger, Poster: out, Clock: clock,
 		Chart:    func(Digest) ([]byte, error) { return []byte("png"), nil },
-		ChartURL: func(g Digest) string { return "http://ferry.test/chart?" + g.Scope.String() },
 		Channels: []Channel{{Name: "#deploys", Scope: All, Schedule: sched}},
 	})
 	if err != nil {

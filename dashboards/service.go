@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ferrybot/ferry/pipeline"
 )
 
 // Config is what Dashboards need.
@@ -16,6 +18,9 @@ type Config struct {
 	// Digests count days in the time zone of their schedule.
 	Location *time.Location
 	Now      func() time.Time // nil: time.Now
+	// ChartURL returns the signed address of a digest's chart, for chats
+	// that show images by link; nil: digests have none.
+	ChartURL func(Digest) string
 }
 
 // Dashboards compute metrics, leaderboards and digests from the store.
@@ -25,6 +30,7 @@ type Dashboards struct {
 	settings Settings
 	loc      *time.Location
 	now      func() time.Time
+	chartURL func(Digest) string
 }
 
 // New returns dashboards over cfg.Store.
@@ -32,7 +38,7 @@ func New(cfg Config) (*Dashboards, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("dashboards: a Store is required")
 	}
-	d := &Dashboards{store: cfg.Store, dir: cfg.Directory, settings: cfg.Settings, loc: cfg.Location, now: cfg.Now}
+	d := &Dashboards{store: cfg.Store, dir: cfg.Directory, settings: cfg.Settings, loc: cfg.Location, now: cfg.Now, chartURL: cfg.ChartURL}
 	if d.loc == nil {
 		d.loc = time.UTC
 	}
@@ -104,4 +110,15 @@ func (d *Dashboards) Leaderboards(ctx context.Context, s Scope, p Period, by ...
 		out = append(out, ds.boards(p, d.dir.matcher(s), d.dir, dim)...)
 	}
 	return out, nil
+}
+
+// Preview builds the digest of the last seven full days of a scope, as
+// people write it (see Directory.ParseScope); a scope that names nothing is
+// an error wrapping pipeline.ErrInvalid.
+func (d *Dashboards) Preview(ctx context.Context, scope string) (Digest, error) {
+	s, err := d.dir.ParseScope(scope)
+	if err != nil {
+		return Digest{}, fmt.Errorf("%w: %v", pipeline.ErrInvalid, err)
+	}
+	return d.Digest(ctx, s, LastDays(d.now(), 7, d.loc))
 }
