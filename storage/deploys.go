@@ -99,6 +99,18 @@ func (s *SQLite) Deploys(ctx context.Context, f pipeline.DeployFilter) ([]pipeli
 			args = append(args, st)
 		}
 	}
+	if f.Requester != "" {
+		where = append(where, "requester = ?")
+		args = append(args, f.Requester)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, nanos(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, nanos(f.Until))
+	}
 	query := selectDeploy
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
