@@ -15,7 +15,8 @@ func (s *SQLite) Facts(ctx context.Context, q dashboards.Query) ([]dashboards.Fa
 	query := `SELECT d.id, d.project, d.env, d.kind, d.state, d.requester, d.batch, d.batches,
 		d.created_at, d.started_at, d.finished_at, d.committed_at,
 		CASE WHEN d.state IN ('failed', 'rolling_back', 'rolled_back') THEN
-			(SELECT MIN(t.at) FROM transitions t WHERE t.deploy_id = d.id AND t.to_state IN ('failed', 'rolling_back'))
+			(SELECT MIN(t.at) FROM transitions t INDEXED BY transitions_deploy
+				WHERE t.deploy_id = d.id AND t.to_state IN ('failed', 'rolling_back'))
 		END
 		FROM deploys d`
 	args := []any{nanos(q.From), nanos(q.To)}

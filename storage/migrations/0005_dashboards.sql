@@ -9,9 +9,6 @@ ALTER TABLE deploys ADD COLUMN committed_at INTEGER;
 CREATE INDEX deploys_started ON deploys (started_at);
 CREATE INDEX deploys_project_started ON deploys (project, started_at);
 
--- Failures and rollbacks are timed by their transitions.
-CREATE INDEX transitions_to_state ON transitions (to_state, at);
-
 -- One row per digest ferry set out to send: a digest (its channel) and the
 -- time it was scheduled for. The primary key makes two ferrys, or a ferry
 -- and its restart, send one digest once.
