@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferrybot/ferry/dashboards"
+	"github.com/ferrybot/ferry/dashboards/chart"
 	"github.com/ferrybot/ferry/dashboards/gen"
 	"github.com/ferrybot/ferry/storage"
 )
@@ -101,6 +102,26 @@ func BenchmarkWeeklyDigestAll(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		if _, err := d.Digest(ctx, dashboards.All, lastWeek); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWeeklyDigestAllWithChart is the digest as the scheduler sends
+// it: built, and its chart drawn as a PNG.
+func BenchmarkWeeklyDigestAllWithChart(b *testing.B) {
+	st := benchDB(b)
+	d, err := dashboards.New(dashboards.Config{Store: st, Directory: gen.World()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		g, err := d.Digest(ctx, dashboards.All, lastWeek)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := chart.PNG(g); err != nil {
 			b.Fatal(err)
 		}
 	}
