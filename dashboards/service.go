@@ -51,9 +51,6 @@ func New(cfg Config) (*Dashboards, error) {
 // Directory returns what the dashboards know of projects, teams and people.
 func (d *Dashboards) Directory() Directory { return d.dir }
 
-// Settings returns the settings the numbers follow.
-func (d *Dashboards) Settings() Settings { return d.settings }
-
 // Location is the time zone of the pages.
 func (d *Dashboards) Location() *time.Location { return d.loc }
 

@@ -25,14 +25,13 @@ func newDashboards(cfg *config.Config, st *storage.SQLite, charts dashboards.Sig
 		Store: st, Directory: cfg.Directory(), Location: db.Location,
 		Settings: dashboards.Settings{Production: db.Production, FailureWindow: db.FailureWindow, MinDeploys: db.MinDeploys, Top: db.Top, OptOut: db.OptOut},
 	}
+	dc.Now = time.Now
 	if clock != nil {
 		dc.Now = clock.Now
 	}
+	now := dc.Now
 	dc.ChartURL = func(g dashboards.Digest) string {
-		return charts.URL(g.Scope, g.Period, dc.Now().Add(dashboards.ChartTTL))
-	}
-	if dc.Now == nil {
-		dc.Now = time.Now
+		return charts.URL(g.Scope, g.Period, now().Add(dashboards.ChartTTL))
 	}
 	return dashboards.New(dc)
 }
