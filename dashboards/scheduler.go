@@ -27,8 +27,14 @@ type Sending struct {
 	Scheduled time.Time // the time its schedule named
 	Period    Period
 	Late      bool
+	ClaimedAt time.Time // when a ferry began to send it
 	Sent      bool
 }
+
+// staleClaim is how long after a claim a digest that is still not sent
+// is taken for abandoned (its ferry stopped while sending) and sent again.
+// Sending takes seconds; a younger claim is another ferry at work.
+const staleClaim = 10 * time.Minute
 
 // Ledger records sendings, so a digest is sent once per scheduled time
 // even when ferry restarts or runs twice; *storage.SQLite implements it.
@@ -117,8 +123,8 @@ func (s *Scheduler) fire(ctx context.Context, ch Channel) {
 }
 
 // catchUp sends, late, each channel's last scheduled digest if it was
-// never sent (ferry was down then), or was claimed but not sent (ferry
-// stopped while sending it). Only the last one: a digest of weeks ago is
+// never sent (ferry was down then), or was claimed but not sent for
+// staleClaim (ferry stopped while sending it). Only the last one: a digest of weeks ago is
 // old news.
 func (s *Scheduler) catchUp(ctx context.Context) {
 	now := s.clock.Now()
@@ -133,9 +139,9 @@ func (s *Scheduler) catchUp(ctx context.Context) {
 			continue
 		}
 		switch {
-		case ok && last.Scheduled.Equal(at) && last.Sent:
-			continue
-		case ok && last.Scheduled.Equal(at): // claimed, never sent: send it again
+		case ok && last.Scheduled.Equal(at) && (last.Sent || now.Sub(last.ClaimedAt) < staleClaim):
+			continue // sent, or being sent by another ferry
+		case ok && last.Scheduled.Equal(at): // claimed long ago, never sent: send it again
 			err = s.send(ctx, ch, at, true)
 		case ok && last.Scheduled.After(at):
 			continue

@@ -17,13 +17,14 @@ type memLedger struct {
 
 func newLedger() *memLedger { return &memLedger{rows: map[string]Sending{}} }
 
-func (l *memLedger) ClaimDigest(_ context.Context, s Sending, _ time.Time) (bool, error) {
+func (l *memLedger) ClaimDigest(_ context.Context, s Sending, now time.Time) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	k := s.Name + "\x00" + s.Scheduled.UTC().String()
 	if _, ok := l.rows[k]; ok {
 		return false, nil
 	}
+	s.ClaimedAt = now
 	l.rows[k] = s
 	return true, nil
 }
@@ -147,15 +148,18 @@ func TestSchedulerSendsOnceAndCatchesUp(t *testing.T) {
 	}
 }
 
-// TestSchedulerResendsAnUnsentClaim: a ferry stopped while sending; the
-// next sends the digest, late.
-func TestSchedulerResendsAnUnsentClaim(t *testing.T) {
+// TestSchedulerResendsAnAbandonedClaim: a ferry stopped while sending; the
+// next, started 30 minutes later, sends the digest, late. One started 5
+// minutes after the claim leaves it to the ferry that is sending it.
+func TestSchedulerResendsAnAbandonedClaim(t *testing.T) {
 	ledger := newLedger()
 	monday := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	ledger.ClaimDigest(context.Background(), Sending{Name: "slack:#deploys", Scheduled: monday}, monday)
 	out := make(poster, 4)
 	runScheduler(t, clockwork.NewFakeClockAt(monday.Add(5*time.Minute)), ledger, out)
+	runScheduler(t, clockwork.NewFakeClockAt(monday.Add(30*time.Minute)), ledger, out)
 	if g := out.next(t); !g.Late || !g.Scheduled.Equal(monday) {
 		t.Errorf("resent digest: late %v, scheduled %v", g.Late, g.Scheduled)
 	}
+	out.none(t)
 }

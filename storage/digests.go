@@ -34,9 +34,9 @@ func (s *SQLite) DigestSent(ctx context.Context, name string, scheduled, now tim
 func (s *SQLite) LastDigest(ctx context.Context, name string) (dashboards.Sending, bool, error) {
 	d := dashboards.Sending{Name: name}
 	var sent time.Time
-	err := s.r.QueryRowContext(ctx, `SELECT scheduled_at, period_from, period_to, sent_at, late FROM digests
+	err := s.r.QueryRowContext(ctx, `SELECT scheduled_at, period_from, period_to, claimed_at, sent_at, late FROM digests
 		WHERE name = ? ORDER BY scheduled_at DESC LIMIT 1`, name).
-		Scan(scanNanos(&d.Scheduled), scanNanos(&d.Period.From), scanNanos(&d.Period.To), scanNanos(&sent), &d.Late)
+		Scan(scanNanos(&d.Scheduled), scanNanos(&d.Period.From), scanNanos(&d.Period.To), scanNanos(&d.ClaimedAt), scanNanos(&sent), &d.Late)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, false, nil
 	}
