@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrybot/ferry/dashboards"
 	"github.com/ferrybot/ferry/pipeline"
 )
 
@@ -18,8 +19,18 @@ import (
 // who the actor is before they call it.
 type Bot struct {
 	engine  *pipeline.Engine
+	digests Digests
 	baseURL string
 	log     *slog.Logger
+}
+
+// Digests previews the digest of a scope; cmd/ferry adapts the dashboards
+// to it.
+type Digests interface {
+	// Preview returns the digest of the last seven full days of scope (as
+	// dashboards.ParseScope reads it). A scope that names nothing is an
+	// error wrapping pipeline.ErrInvalid.
+	Preview(ctx context.Context, scope string) (dashboards.Digest, error)
 }
 
 // Config is what a Bot needs.
@@ -27,6 +38,7 @@ type Config struct {
 	Engine  *pipeline.Engine // required
 	BaseURL string           // ferry's web address for links in cards; "": no links
 	Logger  *slog.Logger     // where errors people do not see go; nil: nowhere
+	Digests Digests          // digest preview; nil: the command says it is not available
 }
 
 // New returns a bot over cfg.Engine.
@@ -37,7 +49,7 @@ func New(cfg Config) (*Bot, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bot{engine: cfg.Engine, baseURL: cfg.BaseURL, log: cfg.Logger}, nil
+	return &Bot{engine: cfg.Engine, digests: cfg.Digests, baseURL: cfg.BaseURL, log: cfg.Logger}, nil
 }
 
 // Handle parses text and runs it as a.
@@ -75,6 +87,15 @@ func (b *Bot) do(ctx context.Context, a pipeline.Actor, c Command) (Reply, error
 		return b.status(ctx, c.Project)
 	case VerbHistory:
 		return b.history(ctx, c.Project, c.Env)
+	case VerbDigest:
+		if b.digests == nil {
+			return Reply{}, fmt.Errorf("%w: this ferry has no dashboards", pipeline.ErrInvalid)
+		}
+		g, err := b.digests.Preview(ctx, c.Scope)
+		if err != nil {
+			return Reply{}, err
+		}
+		return Reply{Digest: &g}, nil
 	case VerbDeploy:
 		return b.deployReply(ctx, "", func() (pipeline.Deploy, error) {
 			return e.Request(ctx, a, pipeline.Request{Project: c.Project, Env: c.Env, Ref: c.Ref, Force: c.Force})

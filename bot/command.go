@@ -31,6 +31,8 @@ const (
 	// the person signs in and confirms. The web console and the API know
 	// who their users are and have nothing to link.
 	VerbLink Verb = "link"
+	// VerbDigest shows the weekly digest now: "digest preview [<scope>]".
+	VerbDigest Verb = "digest"
 )
 
 // AllProjects is the project of a lock that covers every project of an
@@ -56,6 +58,10 @@ type Command struct {
 	Reason   string        // reject, lock; "": none given
 	Force    bool          // deploy, rollback: override locks and rules (admins only)
 	Topic    Verb          // help: the command asked about; "": every command
+	// Scope is what digest preview covers, as dashboards.ParseScope reads
+	// it: all, team:<name>, project:<name>, env:<name>, person:<name> or a
+	// bare name; "": every project.
+	Scope string
 }
 
 // String renders the command in the grammar, so that Parse (or ParsePR, for
@@ -117,6 +123,9 @@ func (c Command) String() string {
 		opt(c.Env)
 	case VerbHelp:
 		opt(string(c.Topic))
+	case VerbDigest:
+		w = append(w, kwPreview)
+		opt(c.Scope)
 	}
 	if c.Reason != "" && (c.Verb == VerbReject || c.Verb == VerbLock) {
 		w = append(w, quote(c.Reason))
@@ -129,6 +138,8 @@ const (
 	kwTo    = "to"
 	kwFor   = "for"
 	kwForce = "force"
+	// kwPreview follows digest; it is a keyword only there.
+	kwPreview = "preview"
 )
 
 func isKeyword(s string) bool {

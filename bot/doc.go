@@ -12,6 +12,7 @@
 //	lock <project|*> <env> [for <duration>] [reason...] | unlock <project|*> <env>
 //	promote <project> <from-env> to <to-env>
 //	status [<project>] | history <project> [<env>] | whoami | help [<command>]
+//	digest preview [<scope>]
 //
 // Parse reads a chat message and ParsePR a pull request comment, where
 // "/ferry deploy <env>" and "/ferry rollback <env>" name no project: the

@@ -283,6 +283,8 @@ func (p *parser) parseArgs() error {
 		return parseHistory(p)
 	case VerbHelp:
 		return parseHelp(p)
+	case VerbDigest:
+		return parseDigest(p)
 	}
 	return p.end() // whoami, link
 }
@@ -433,5 +435,16 @@ func parseHelp(p *parser) error {
 	}
 	p.cmd.Topic = topic
 	p.pos++
+	return p.end()
+}
+
+func parseDigest(p *parser) error {
+	if !p.keyword(kwPreview) {
+		return p.fail(`digest needs "preview": the digest is sent on its schedule, and shown now with digest preview`)
+	}
+	var err error
+	if p.cmd.Scope, err = p.optName("a scope"); err != nil {
+		return err
+	}
 	return p.end()
 }

@@ -111,6 +111,13 @@ var verbs = []verbSpec{
 		examples: []string{"history demo", "history demo prod"},
 	},
 	{
+		verb: VerbDigest, usage: "digest preview [<scope>]",
+		summary: "the weekly digest of the last seven days, now",
+		details: "Shows the digest ferry posts on its schedule — deploys, success rate, rollbacks, durations, the four DORA metrics with their trends, and the leaderboards — for the last seven full days.\n" +
+			"<scope> is all (the default), team:<name>, project:<name>, env:<name>, person:<name>, or a name that is only one of those.",
+		examples: []string{"digest preview", "digest preview project:demo", "digest preview team:payments"},
+	},
+	{
 		verb: VerbWhoami, usage: "whoami",
 		summary:  "who ferry thinks you are",
 		details:  "Shows the ferry user your chat or forge account is linked to, and its teams and role.",

@@ -4,16 +4,20 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ferrybot/ferry/dashboards"
 )
 
 // Reply is what ferry answers to a command. Chat adapters render each part
 // in their own way; RenderReply renders it as plain text.
 type Reply struct {
-	Text      string // a sentence or a few; "" for none
-	Cards     []Card // deploys the command created or acted on
-	Table     *Table // status, history, locks; nil for none
-	Ephemeral bool   // only the person who asked sees it, where the chat can do that
-	Error     bool   // the command failed; Text says why
+	Text  string // a sentence or a few; "" for none
+	Cards []Card // deploys the command created or acted on
+	Table *Table // status, history, locks; nil for none
+	// Digest is the digest that digest preview shows; nil for none.
+	Digest    *dashboards.Digest
+	Ephemeral bool // only the person who asked sees it, where the chat can do that
+	Error     bool // the command failed; Text says why
 	// Kind says what kind of failure it was, for adapters that answer with
 	// a status (the web API); "" when the command did not fail.
 	Kind ErrorKind
@@ -51,6 +55,9 @@ func RenderReply(r Reply) string {
 	}
 	if r.Table != nil {
 		parts = append(parts, RenderTable(*r.Table))
+	}
+	if r.Digest != nil {
+		parts = append(parts, RenderDigest(*r.Digest))
 	}
 	return strings.Join(parts, "\n")
 }

@@ -20,6 +20,8 @@ type Config struct {
 	SessionSecret string
 	Slack         Slack  // the Slack app; the zero value: no Slack
 	GitHub        GitHub // GitHub's webhook and API; the zero value: no GitHub
+	// Dashboards says how the metrics count and where digests go.
+	Dashboards Dashboards
 
 	Users    []pipeline.User    // in file order; Teams merged from both sides
 	Teams    []pipeline.Team    // in file order; Members merged from both sides

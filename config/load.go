@@ -20,7 +20,7 @@ import (
 
 // The keys of each level of ferry.yaml.
 var (
-	topKeys        = []string{"listen", "storage", "workspace", "base_url", "session_secret", "slack", "github", "users", "teams", "projects"}
+	topKeys        = []string{"listen", "storage", "workspace", "base_url", "session_secret", "slack", "github", "dashboards", "users", "teams", "projects"}
 	userKeys       = []string{"admin", "teams", "password_hash", "tokens", "chat", "forge"}
 	teamKeys       = []string{"members"}
 	chatPlatforms  = []string{"slack", "dingtalk", "web"}
@@ -155,6 +155,7 @@ func (d *decoder) document(data []byte) *Config {
 	}
 	cfg.Slack = d.slack(f["slack"])
 	cfg.GitHub = d.github(f["github"])
+	cfg.Dashboards = d.dashboards(f["dashboards"])
 	cfg.Users = d.users(f["users"].val)
 	cfg.Teams = d.teams(f["teams"].val)
 	cfg.Projects = d.projects(f["projects"].val)

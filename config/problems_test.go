@@ -141,6 +141,16 @@ func TestProblems(t *testing.T) {
 			`4: github.base_url must be a GitHub Enterprise API URL, e.g. https://github.example.com/api/v3/, not "github.example.com"`,
 			`5: unknown key "privat_key" in github; did you mean "private_key"?`,
 		}},
+		{"dashboards.yaml", []string{
+			`2: dashboards.production names environment "prdo", which no project has; did you mean "prod"?`,
+			`3: dashboards.failure_window must be a duration like 30s, 5m, 2h or 7d, not "soon"`,
+			`4: dashboards.opt_out names "alcie", who is not a user; did you mean "alice"?`,
+			`5: dashboards.timezone must be a time zone name like Europe/Berlin, Asia/Shanghai or UTC, not "Mars/Olympus"`,
+			`6: dashboards.digest has channels but ferry has no chat to post to: add a slack: section`,
+			`7: schedule "every monday" is not a cron expression of five fields (minute hour day-of-month month weekday), like "0 10 * * 1" for Mondays at 10:00`,
+			`11: scope "team:nobody": no team is called "nobody"; teams: none`,
+			`14: channel 3 of dashboards.digest.channels names no channel: give a Slack channel ID like C0123 or a name like #deploys`,
+		}},
 		{"github_empty.yaml", []string{
 			`1: github has no webhook_secret: add webhook_secret: ${GITHUB_WEBHOOK_SECRET} with the secret set on the webhook (or the App's Webhook secret)`,
 			`1: github needs app_id and private_key together to act as a GitHub App (General › About and Private keys on the App's settings page)`,

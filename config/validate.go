@@ -16,6 +16,14 @@ type notes struct {
 	teamLines   []int          // the line of each team, in the order of Config.Teams
 	projects    []projectNotes // in the order of Config.Projects
 	slack       int            // the line of slack:; 0 when there is none
+	dashboards  dashboardsNotes
+}
+
+// dashboardsNotes are the names in dashboards:, checked once every
+// project and user is known.
+type dashboardsNotes struct {
+	production, optOut, scopes []text
+	digestLine                 int // the line of dashboards.digest; 0 when there is none
 }
 
 // membership is a user in a team, as a user's teams or a team's members
@@ -80,6 +88,7 @@ func (d *decoder) validate(cfg *Config) {
 		d.overlaps(pn)
 	}
 	d.slackChannels(cfg)
+	d.dashboardsNames(cfg)
 }
 
 func (d *decoder) memberships(cfg *Config, users, teams map[string]int) {

@@ -23,6 +23,10 @@ type Deploy struct {
 	Ref     string // what was asked for: a branch, a tag or a commit
 	Commit  string // the full commit hash Ref resolved to
 	Version string // what people call it: the tag, or branch@shortsha
+	// CommittedAt is the committer time of Commit, from the repository, when
+	// the deploy was requested: where lead time for changes starts. Zero
+	// when it is not known.
+	CommittedAt time.Time
 	// Release names the release directory on every unit. A deploy's own
 	// release is its ID; a rollback names the release it returns to.
 	Release string

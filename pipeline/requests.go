@@ -47,7 +47,7 @@ func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error
 	if err != nil {
 		return Deploy{}, fmt.Errorf("deploy %s %s: %w", p.Name, ref, err)
 	}
-	d.Commit, d.Version = c.Hash, versionOf(c)
+	d.Commit, d.Version, d.CommittedAt = c.Hash, versionOf(c), c.Time
 	if err := e.checkLock(ctx, a, r.Project, r.Env, r.Force); err != nil {
 		return e.deny(ctx, a, d, err)
 	}
@@ -330,7 +330,7 @@ func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string
 	}
 	d := Deploy{
 		Project: p.Name, Env: to.Name, Kind: KindDeploy,
-		Ref: s.Ref, Commit: s.Commit, Version: s.Version,
+		Ref: s.Ref, Commit: s.Commit, Version: s.Version, CommittedAt: s.CommittedAt,
 		PreviousVersion: cur.Version, PreviousRelease: cur.Release,
 		Requester: a.Name, Force: force,
 		ApprovalsRequired: to.Approvals.Required,

@@ -22,7 +22,12 @@ type DeployFilter struct {
 	Project string
 	Env     string
 	States  []State
-	Limit   int // 0: no limit
+	// Requester selects the deploys one person asked for; "": anyone's.
+	Requester string
+	// Since and Until select deploys requested (CreatedAt) in
+	// [Since, Until); zero: no bound.
+	Since, Until time.Time
+	Limit        int // 0: no limit
 	// Newest first unless Oldest.
 	Oldest bool
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // Release is what a target installs: one version of one project, built once.
@@ -59,4 +60,7 @@ type Commit struct {
 	Hash   string
 	Tag    string // set when the ref is a tag
 	Branch string // set when the ref is a branch
+	// Time is the commit's committer time; zero when the resolver could
+	// not tell.
+	Time time.Time
 }

@@ -14,7 +14,7 @@ import (
 const selectDeploy = `SELECT id, project, env, kind, ref, commit_hash, version, release_name,
 	previous_version, previous_release, state, requester, reason, forced,
 	batch, batches, approvals_required, approval_deadline, bake_until,
-	created_at, updated_at, started_at, finished_at
+	created_at, updated_at, started_at, finished_at, committed_at
 	FROM deploys`
 
 func scanDeploy(sc scanner) (pipeline.Deploy, error) {
@@ -22,7 +22,8 @@ func scanDeploy(sc scanner) (pipeline.Deploy, error) {
 	err := sc.Scan(&d.ID, &d.Project, &d.Env, &d.Kind, &d.Ref, &d.Commit, &d.Version, &d.Release,
 		&d.PreviousVersion, &d.PreviousRelease, &d.State, &d.Requester, &d.Reason, &d.Force,
 		&d.Batch, &d.Batches, &d.ApprovalsRequired, scanNanos(&d.ApprovalDeadline), scanNanos(&d.BakeUntil),
-		scanNanos(&d.CreatedAt), scanNanos(&d.UpdatedAt), scanNanos(&d.StartedAt), scanNanos(&d.FinishedAt))
+		scanNanos(&d.CreatedAt), scanNanos(&d.UpdatedAt), scanNanos(&d.StartedAt), scanNanos(&d.FinishedAt),
+		scanNanos(&d.CommittedAt))
 	return d, err
 }
 
@@ -43,12 +44,12 @@ func (s *SQLite) CreateDeploy(ctx context.Context, d *pipeline.Deploy) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO deploys (project, env, kind, ref, commit_hash, version,
 		release_name, previous_version, previous_release, state, requester, reason, forced,
 		batch, batches, approvals_required, approval_deadline, bake_until,
-		created_at, updated_at, started_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		created_at, updated_at, started_at, finished_at, committed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		nd.Project, nd.Env, nd.Kind, nd.Ref, nd.Commit, nd.Version,
 		nd.Release, nd.PreviousVersion, nd.PreviousRelease, nd.State, nd.Requester, nd.Reason, nd.Force,
 		nd.Batch, nd.Batches, nd.ApprovalsRequired, nanos(nd.ApprovalDeadline), nanos(nd.BakeUntil),
-		nanos(nd.CreatedAt), nanos(nd.UpdatedAt), nanos(nd.StartedAt), nanos(nd.FinishedAt))
+		nanos(nd.CreatedAt), nanos(nd.UpdatedAt), nanos(nd.StartedAt), nanos(nd.FinishedAt), nanos(nd.CommittedAt))
 	if err != nil {
 		return fmt.Errorf("create deploy: %w", err)
 	}
@@ -97,6 +98,18 @@ func (s *SQLite) Deploys(ctx context.Context, f pipeline.DeployFilter) ([]pipeli
 		for _, st := range f.States {
 			args = append(args, st)
 		}
+	}
+	if f.Requester != "" {
+		where = append(where, "requester = ?")
+		args = append(args, f.Requester)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, nanos(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, nanos(f.Until))
 	}
 	query := selectDeploy
 	if len(where) > 0 {
@@ -190,13 +203,13 @@ func updateDeploy(ctx context.Context, tx *sql.Tx, d pipeline.Deploy) error {
 		commit_hash = ?, version = ?, release_name = ?, previous_version = ?, previous_release = ?,
 		state = ?, requester = ?, reason = ?, forced = ?, batch = ?, batches = ?,
 		approvals_required = ?, approval_deadline = ?, bake_until = ?,
-		updated_at = ?, started_at = ?, finished_at = ?
+		updated_at = ?, started_at = ?, finished_at = ?, committed_at = ?
 		WHERE id = ?`,
 		d.Project, d.Env, d.Kind, d.Ref,
 		d.Commit, d.Version, d.Release, d.PreviousVersion, d.PreviousRelease,
 		d.State, d.Requester, d.Reason, d.Force, d.Batch, d.Batches,
 		d.ApprovalsRequired, nanos(d.ApprovalDeadline), nanos(d.BakeUntil),
-		nanos(d.UpdatedAt), nanos(d.StartedAt), nanos(d.FinishedAt),
+		nanos(d.UpdatedAt), nanos(d.StartedAt), nanos(d.FinishedAt), nanos(d.CommittedAt),
 		d.ID)
 	return err
 }

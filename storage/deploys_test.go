@@ -22,7 +22,7 @@ func TestDeployRoundTrip(t *testing.T) {
 		Release: "41", PreviousVersion: "v1.1.0", PreviousRelease: "40",
 		Requester: "alice", Reason: "bad release", Force: true,
 		Batch: 2, Batches: 4, ApprovalsRequired: 2,
-		ApprovalDeadline: at, BakeUntil: at.Add(time.Minute), StartedAt: at.Add(-time.Hour),
+		ApprovalDeadline: at, BakeUntil: at.Add(time.Minute), StartedAt: at.Add(-time.Hour), CommittedAt: at.Add(-3 * time.Hour),
 		// FinishedAt zero: not finished.
 	}
 	in := d
@@ -203,8 +203,12 @@ func TestConcurrentTransitions(t *testing.T) {
 func TestDeploysFilter(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
+	n := 0
 	create := func(project, env string, to ...pipeline.State) int64 {
-		d := pipeline.Deploy{Project: project, Env: env}
+		n++
+		at := time.Date(2026, 11, 2, 10+n, 0, 0, 0, time.UTC) // deploy n is requested at 10+n:00
+		s.Now = func() time.Time { return at }
+		d := pipeline.Deploy{Project: project, Env: env, Requester: map[string]string{"api": "alice", "web": "bob"}[project]}
 		must(t, s.CreateDeploy(ctx, &d))
 		from := d.State
 		for _, st := range to {
@@ -235,6 +239,9 @@ func TestDeploysFilter(t *testing.T) {
 		{"state", pipeline.DeployFilter{States: []pipeline.State{pipeline.StateRunning}}, []int64{webProd, apiProd}},
 		{"states", pipeline.DeployFilter{Project: "api", States: []pipeline.State{pipeline.StateQueued, pipeline.StateRequested}}, []int64{apiStaging, apiProd2}},
 		{"none", pipeline.DeployFilter{Project: "db"}, nil},
+		{"requester", pipeline.DeployFilter{Requester: "bob"}, []int64{webProd}},
+		{"requested since", pipeline.DeployFilter{Since: time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)}, []int64{apiProd3, webProd, apiStaging}},
+		{"requested in", pipeline.DeployFilter{Since: time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 2, 14, 0, 0, 0, time.UTC)}, []int64{apiStaging, apiProd2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

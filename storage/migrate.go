@@ -11,8 +11,10 @@ import (
 )
 
 // migrationFiles are the schema changes, NNNN_name.sql, numbered from 0001
-// without gaps. A migration, once released, is never edited: a change is a
-// new file.
+// upwards. A number may be skipped — branches developed side by side each
+// take their own — so every migration is recorded by its number and applied
+// if the database lacks it, whatever came after it. A migration, once
+// released, is never edited: a change is a new file.
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
@@ -30,15 +32,15 @@ func migrations() ([]migration, error) {
 		return nil, err
 	}
 	var all []migration
-	for i, path := range names { // fs.Glob sorts
+	for _, path := range names { // fs.Glob sorts
 		name := strings.TrimPrefix(path, "migrations/")
 		prefix, _, ok := strings.Cut(name, "_")
 		v, err := strconv.Atoi(prefix)
 		if !ok || err != nil || len(prefix) != 4 {
 			return nil, fmt.Errorf("migration %s: want NNNN_name.sql", name)
 		}
-		if v != i+1 {
-			return nil, fmt.Errorf("migration %s: want number %04d", name, i+1)
+		if v < 1 || len(all) > 0 && v == all[len(all)-1].version {
+			return nil, fmt.Errorf("migration %s: want a number from 0001 that no other file has", name)
 		}
 		text, err := migrationFiles.ReadFile(path)
 		if err != nil {
@@ -66,8 +68,12 @@ func (s *SQLite) Migrate(ctx context.Context) (applied []int, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	known := map[int]bool{}
 	for _, m := range all {
-		done, err := s.apply(ctx, m, len(all))
+		known[m.version] = true
+	}
+	for _, m := range all {
+		done, err := s.apply(ctx, m, known)
 		if err != nil {
 			return applied, fmt.Errorf("migrate: %s: %w", m.name, err)
 		}
@@ -80,18 +86,25 @@ func (s *SQLite) Migrate(ctx context.Context) (applied []int, err error) {
 
 // apply applies m unless the database has it, and reports whether it did.
 // The check is in the transaction, so two processes migrating one file apply
-// m once.
-func (s *SQLite) apply(ctx context.Context, m migration, latest int) (done bool, err error) {
+// m once. A database with a migration this ferry does not know (known) was
+// written by a newer ferry, and is left alone.
+func (s *SQLite) apply(ctx context.Context, m migration, known map[int]bool) (done bool, err error) {
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		var have int
-		err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have)
+		versions, err := scanAll(ctx, tx, func(sc scanner) (int, error) {
+			var v int
+			return v, sc.Scan(&v)
+		}, `SELECT version FROM schema_migrations ORDER BY version`)
 		if err != nil {
 			return err
 		}
-		if have > latest {
-			return fmt.Errorf("the database is at schema version %d, newer than this ferry (%d); upgrade ferry", have, latest)
+		have := false
+		for _, v := range versions {
+			if !known[v] {
+				return fmt.Errorf("the database has schema version %d, which this ferry does not know: it was written by a newer ferry; upgrade ferry", v)
+			}
+			have = have || v == m.version
 		}
-		if have >= m.version {
+		if have {
 			return nil
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {

@@ -105,9 +105,10 @@ type Adapter struct {
 	log      *slog.Logger
 	clock    pipeline.Clock
 
-	out  *outbox
-	jobs *bot.Jobs
-	dms  sync.Map // Slack user ID → the ID of their direct message channel
+	out      *outbox
+	jobs     *bot.Jobs
+	dms      sync.Map // Slack user ID → the ID of their direct message channel
+	channels sync.Map // channel name → ID, for uploads
 }
 
 var _ pipeline.Notifier = (*Adapter)(nil)

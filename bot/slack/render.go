@@ -138,6 +138,16 @@ func replyMessage(r bot.Reply) message {
 			text = t.Title
 		}
 	}
+	if r.Digest != nil {
+		d := digestMessage(*r.Digest)
+		blocks = append(blocks, d.Blocks...)
+		if r.Digest.ChartURL != "" {
+			blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn("<"+r.Digest.ChartURL+"|Chart of the week>")))
+		}
+		if text == "" {
+			text = d.Text
+		}
+	}
 	if text == "" {
 		text = "Done."
 		blocks = append(blocks, section(text))

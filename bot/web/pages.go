@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/dashboards"
 	"github.com/ferrybot/ferry/pipeline"
 )
 
@@ -84,13 +86,44 @@ func (s *Server) deployPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	s.renderPage(w, r, http.StatusOK, "deploy", pageData{Title: title, Nav: "history", Viewer: v, Live: true}, view)
 }
 
+// deployLive renders what changes on a deploy's page while it runs — its
+// timeline, its units, and the log lines after the one numbered ?after= —
+// for the page's script to put in place when the event stream says the
+// deploy changed.
+func (s *Server) deployLive(w http.ResponseWriter, r *http.Request, _ *viewer) {
+	ctx := r.Context()
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		s.refuse(w, r, http.StatusNotFound, fmt.Sprintf("%q is not a deploy number", r.PathValue("id")))
+		return
+	}
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	x, err := s.engine.Details(ctx, id, maxPageLog)
+	if err != nil {
+		msg, st := s.explain(ctx, err, "deploy_id", id)
+		s.refuse(w, r, st, msg)
+		return
+	}
+	logs := x.Logs[:0:0]
+	for _, e := range x.Logs {
+		if e.Seq > after {
+			logs = append(logs, e)
+		}
+	}
+	x.Logs = logs
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	s.renderPart(w, "deploy-live", x)
+}
+
 // historyView is the list of past deploys and the filter that chose them.
 type historyView struct {
-	Project, Env string
-	Projects     []string
-	Envs         []string
-	Deploys      []pipeline.Deploy
-	Error        string
+	Project, Env, State, Person, Period string
+	Projects, Envs, People              []string
+	States                              []pipeline.State
+	Periods                             []string
+	Deploys                             []pipeline.Deploy
+	Error                               string
 }
 
 const historyLimit = 100
@@ -98,7 +131,11 @@ const historyLimit = 100
 func (s *Server) historyPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	view := historyView{Project: q.Get("project"), Env: q.Get("env")}
+	view := historyView{Project: q.Get("project"), Env: q.Get("env"), State: q.Get("state"), Person: q.Get("person"), Period: q.Get("period"),
+		States: pipeline.States, Periods: periodChoices}
+	if s.dash != nil {
+		view.People = s.dash.Directory().Users
+	}
 	for _, p := range s.engine.Projects() {
 		view.Projects = append(view.Projects, p.Name)
 		for _, e := range p.Envs {
@@ -108,10 +145,35 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request, v *viewer) 
 		}
 	}
 	st := http.StatusOK
-	ds, err := s.engine.Deploys(ctx, pipeline.DeployFilter{Project: view.Project, Env: view.Env, Limit: historyLimit})
-	if err != nil {
-		view.Error, st = s.explain(ctx, err, "project", view.Project, "env", view.Env)
+	f := pipeline.DeployFilter{Project: view.Project, Env: view.Env, Requester: view.Person, Limit: historyLimit}
+	if view.State != "" {
+		if !slices.Contains(pipeline.States, pipeline.State(view.State)) {
+			view.Error, st = fmt.Sprintf("%q is not a state of a deploy", view.State), http.StatusBadRequest
+		}
+		f.States = []pipeline.State{pipeline.State(view.State)}
 	}
-	view.Deploys = ds
+	if view.Period != "" && view.Error == "" {
+		p, err := dashboards.ParsePeriod(view.Period, s.now(), s.location())
+		if err != nil {
+			view.Error, st = err.Error(), http.StatusBadRequest
+		}
+		f.Since, f.Until = p.From, p.To
+	}
+	if view.Error == "" {
+		ds, err := s.engine.Deploys(ctx, f)
+		if err != nil {
+			view.Error, st = s.explain(ctx, err, "project", view.Project, "env", view.Env)
+		}
+		view.Deploys = ds
+	}
 	s.renderPage(w, r, st, "history", pageData{Title: "History", Nav: "history", Viewer: v}, view)
+}
+
+// location is the time zone of periods typed into pages: the dashboards',
+// or UTC.
+func (s *Server) location() *time.Location {
+	if s.dash != nil {
+		return s.dash.Location()
+	}
+	return time.UTC
 }

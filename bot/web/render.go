@@ -25,14 +25,14 @@ var staticFS embed.FS
 
 // pages are the templates under templates/ that are whole pages; the other
 // files (layout.html, parts.html, card.html) are shared by all of them.
-var pages = []string{"console", "login", "board", "deploy", "history", "error", "link"}
+var pages = []string{"console", "login", "board", "deploy", "history", "error", "link", "dashboard", "leaderboards"}
 
 var shared = []string{"templates/layout.html", "templates/card.html", "templates/parts.html"}
 
 // pageData is what the layout needs to frame a page.
 type pageData struct {
 	Title  string
-	Nav    string     // the current section: console, board, history
+	Nav    string     // the current section: console, board, history, dashboard, leaderboards
 	Viewer *viewer    // nil when signed out
 	Live   bool       // the page follows the event stream
 	Flash  *replyView // the reply to the form posted before the redirect here
@@ -88,7 +88,11 @@ func (s *Server) loadTemplates() error {
 	s.parts = base
 	s.pages = map[string]*template.Template{}
 	for _, p := range pages {
-		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+p+".html")
+		files := []string{"templates/" + p + ".html"}
+		if p == "leaderboards" {
+			files = append([]string{"templates/dashboard.html"}, files...) // its selectors
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, files...)
 		if err != nil {
 			return fmt.Errorf("web: templates: %w", err)
 		}
@@ -130,6 +134,9 @@ func (s *Server) funcs() template.FuncMap {
 		},
 		"unitGroups": bot.UnitGroups,
 		"join":       strings.Join,
+		"dashLink":   dashLink,
+		"dashboards": func() bool { return s.dash != nil },
+		"boardLine":  bot.BoardLine,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/dashboards"
 	"github.com/ferrybot/ferry/pipeline"
 )
 
@@ -43,8 +44,11 @@ type Config struct {
 	// Linker links chat accounts to ferry users at /link/{token}; nil: those
 	// pages are not served.
 	Linker Linker
-	Logger *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now; for session expiry and sign-in throttling
+	// Dashboards serve the metrics and leaderboard pages; nil: those pages
+	// are not served.
+	Dashboards *dashboards.Dashboards
+	Logger     *slog.Logger     // nil: discard
+	Now        func() time.Time // nil: time.Now; for session expiry and sign-in throttling
 }
 
 // Limits of the server.
@@ -60,6 +64,7 @@ type Server struct {
 	engine *pipeline.Engine
 	users  Users
 	linker Linker
+	dash   *dashboards.Dashboards
 	key    []byte
 	secure bool
 	origin string // scheme://host of BaseURL; "" for none
@@ -89,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("web: SessionKey must be at least 32 bytes")
 	}
 	s := &Server{
-		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, linker: cfg.Linker,
+		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, linker: cfg.Linker, dash: cfg.Dashboards,
 		key: append([]byte(nil), cfg.SessionKey...),
 		log: cfg.Logger, now: cfg.Now,
 		ping:    pingEvery,
@@ -132,6 +137,11 @@ func (s *Server) Handler() http.Handler {
 	console.HandleFunc("GET /board", s.page(s.boardPage))
 	console.HandleFunc("GET /deploys/{id}", s.page(s.deployPage))
 	console.HandleFunc("GET /history", s.page(s.historyPage))
+	console.HandleFunc("GET /deploys/{id}/live", s.page(s.deployLive))
+	if s.dash != nil {
+		console.HandleFunc("GET /dashboard", s.page(s.dashboardPage))
+		console.HandleFunc("GET /leaderboards", s.page(s.leaderboardsPage))
+	}
 	console.Handle("GET /static/", s.staticHandler())
 	if s.linker != nil {
 		console.HandleFunc("GET /link/{token}", s.page(s.linkPage))

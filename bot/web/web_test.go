@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/dashboards"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
 	"github.com/ferrybot/ferry/storage"
@@ -120,6 +121,7 @@ type setup struct {
 	clock    pipeline.Clock // nil: a fake clock at t0
 	baseURL  string
 	linker   Linker
+	dash     *dashboards.Dashboards
 }
 
 // newFixture runs an engine on a SQLite store in a temporary directory and
@@ -186,7 +188,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if base == "" {
 		base = "http://" + f.ts.Listener.Addr().String()
 	}
-	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, SessionKey: []byte(strings.Repeat("k", 32)), BaseURL: base, Linker: cfg.linker, Now: f.clock.Now})
+	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, SessionKey: []byte(strings.Repeat("k", 32)), BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	slackbot "github.com/ferrybot/ferry/bot/slack"
 	"github.com/ferrybot/ferry/bot/web"
 	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/dashboards"
+	"github.com/ferrybot/ferry/dashboards/chart"
 	forgegithub "github.com/ferrybot/ferry/forge/github"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
@@ -36,8 +38,12 @@ type app struct {
 	metrics *metrics
 	slack   *slackbot.Adapter    // nil without slack: in ferry.yaml
 	github  *forgegithub.Adapter // nil without github: in ferry.yaml
+	dash    *dashboards.Dashboards
+	digests *dashboards.Scheduler // nil without digest channels
+	charts  dashboards.Signer
 	drivers *drivers
 	handler http.Handler
+	log     *slog.Logger
 }
 
 // newApp opens the store and builds every part of the server. The caller
@@ -63,7 +69,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, store: st, drivers: drivers}
+	a := &app{cfg: cfg, store: st, drivers: drivers, log: log}
 	a.metrics = newMetrics(st)
 	webNotifier, slackNotifier, githubNotifier := &lateNotifier{}, &lateNotifier{}, &lateNotifier{}
 	a.engine, err = pipeline.New(pipeline.Config{
@@ -75,27 +81,34 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		Clock:    clock,
 		Logger:   log,
 	})
-	if err == nil {
-		a.bot, err = bot.New(bot.Config{Engine: a.engine, BaseURL: baseURL, Logger: log})
+	key := []byte(cfg.SessionSecret)
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key)
+		log.Info("no session_secret in the configuration: web sessions and chart links end when ferry restarts")
 	}
 	if err == nil {
-		key := []byte(cfg.SessionSecret)
-		if len(key) == 0 {
-			key = make([]byte, 32)
-			rand.Read(key)
-			log.Info("no session_secret in the configuration: web sessions end when ferry restarts")
-		}
+		a.charts = dashboards.Signer{Key: deriveKey(key, "ferry chart links"), BaseURL: baseURL}
+		a.dash, err = newDashboards(cfg, st, a.charts, clock)
+	}
+	if err == nil {
+		a.bot, err = bot.New(bot.Config{Engine: a.engine, BaseURL: baseURL, Logger: log, Digests: a.dash})
+	}
+	if err == nil {
 		var linker web.Linker // stays a nil interface without Slack
 		if cfg.Slack.Enabled() {
 			a.slack, err = slackbot.New(slackbot.Config{
 				Bot: a.bot, Engine: a.engine, Users: cfg, Store: st,
 				BotToken: cfg.Slack.BotToken, SigningSecret: cfg.Slack.SigningSecret,
 				AppToken: cfg.Slack.AppToken, DefaultChannel: cfg.Slack.DefaultChannel,
-				BaseURL: baseURL, LinkKey: linkKey(key), Logger: log,
+				BaseURL: baseURL, LinkKey: deriveKey(key, "ferry chat link tokens"), Logger: log,
 			})
 			if err == nil {
 				linker = a.slack
 				slackNotifier.set(a.slack)
+			}
+			if err == nil && len(cfg.Dashboards.Digests) > 0 {
+				a.digests, err = newScheduler(cfg, a.dash, st, a.slack, clock, log)
 			}
 		}
 		if err == nil && cfg.GitHub.Enabled() {
@@ -114,7 +127,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 			}
 		}
 		if err == nil {
-			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, SessionKey: key, BaseURL: baseURL, Linker: linker, Logger: log})
+			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Logger: log})
 		}
 	}
 	if err != nil {
@@ -145,6 +158,7 @@ func (a *app) routes() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", a.metrics.handler())
+	mux.Handle("GET "+dashboards.ChartPath, chart.Handler(a.dash, a.charts, a.log))
 	if a.slack != nil {
 		mux.Handle("/chat/slack/", a.slack.Handler())
 	}
@@ -168,11 +182,11 @@ func githubKey(v string) ([]byte, error) {
 	return b, nil
 }
 
-// linkKey derives the key of account-link tokens from the session key, so
-// the web console and the chats agree on it.
-func linkKey(sessionKey []byte) []byte {
+// deriveKey derives the key of one use (account-link tokens, chart
+// addresses) from the session key, so every part of ferry agrees on it.
+func deriveKey(sessionKey []byte, use string) []byte {
 	m := hmac.New(sha256.New, sessionKey)
-	m.Write([]byte("ferry chat link tokens"))
+	m.Write([]byte(use))
 	return m.Sum(nil)
 }
 

@@ -43,6 +43,8 @@ Server:
   ferry migrate [--config ferry.yaml]                   apply database migrations and say which
   ferry hash-password                                   read a password on stdin, print its bcrypt hash
   ferry ssh trust [--known-hosts F] [--yes] HOST[:PORT]  show a host's key fingerprint and record it in known_hosts
+  ferry digest --send [--config ferry.yaml]             post every configured digest now
+  ferry gen-deploys --db F [--deploys N] [--end DATE]   fill a new database with made-up deploys, to measure the dashboards
 
 Client (talks to a running server; --server or FERRY_SERVER, --token or FERRY_TOKEN, --json):
   ferry deploy <project> [<ref>] to <env> [force]
@@ -52,6 +54,7 @@ Client (talks to a running server; --server or FERRY_SERVER, --token or FERRY_TO
   ferry lock <project|*> <env> [for <duration>] [reason] | unlock <project|*> <env>
   ferry promote <project> <from-env> to <to-env>
   ferry status [<project>] | history <project> [<env>] | whoami
+  ferry digest preview [<scope>]                        the digest of the last seven days, now
   ferry show <deploy>                                   one deploy with its units, approvals and log
 
 ferry help <command> explains one command.
@@ -76,6 +79,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return sshCommand(ctx, rest, stdin, stdout, stderr)
 	case "hash-password":
 		return hashPassword(stdin, stdout)
+	case "digest":
+		return digest(ctx, rest, stdout, stderr)
+	case "gen-deploys":
+		return genDeploys(ctx, rest, stdout, stderr)
 	case "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

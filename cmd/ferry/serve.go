@@ -57,6 +57,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if a.github != nil {
 		services = append(services, a.github.Run)
 	}
+	if a.digests != nil {
+		services = append(services, a.digests.Run)
+	}
 	servicesDone := make(chan error, len(services))
 	for _, run := range services {
 		go func() { servicesDone <- run(runCtx) }()

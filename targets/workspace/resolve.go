@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferrybot/ferry/pipeline"
 )
@@ -59,7 +61,33 @@ func (r *Resolver) Resolve(ctx context.Context, repo, ref string) (pipeline.Comm
 	if !found {
 		return pipeline.Commit{}, notFound(fmt.Sprintf("ref %q not found in %s: name a branch, a tag or a commit", ref, redact(repo)))
 	}
+	c.Time = r.commitTime(ctx, src, c.Hash)
 	return c, nil
+}
+
+// commitTime reads the committer time of a commit from the mirror of src,
+// fetching it first if the mirror lacks it, for the lead time of the
+// deploy. The build fetches the same mirror, so the fetch is not wasted.
+// The time is a courtesy: zero when it cannot be read.
+func (r *Resolver) commitTime(ctx context.Context, src, hash string) time.Time {
+	mirror := mirrorDir(r.dir, src)
+	unlock, err := lock(ctx, mirror)
+	if err != nil {
+		return time.Time{}
+	}
+	defer unlock()
+	if _, err := fetchCommit(ctx, mirror, src, hash, false, nil); err != nil {
+		return time.Time{}
+	}
+	out, err := git(ctx, mirror, "show", "-s", "--format=%ct", hash, "--")
+	if err != nil {
+		return time.Time{}
+	}
+	secs, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(secs, 0).UTC()
 }
 
 // remoteRef looks ref up among the branches and tags of src.

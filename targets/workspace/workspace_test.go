@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/targets/workspace"
@@ -66,13 +68,21 @@ func TestResolve(t *testing.T) {
 		{second[:7], pipeline.Commit{Hash: second, Branch: "main"}},
 		{strings.ToUpper(third[:10]), pipeline.Commit{Hash: third, Branch: "feature/login"}},
 	}
+	// Every commit comes with its committer time, for lead times.
+	committed := func(hash string) time.Time {
+		secs, err := strconv.ParseInt(repo.Git(t, "show", "-s", "--format=%ct", hash), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Unix(secs, 0).UTC()
+	}
 	for _, tt := range tests {
 		got, err := r.Resolve(ctx, repo.Path(), tt.ref)
 		if err != nil {
 			t.Errorf("Resolve(%q): %v", tt.ref, err)
 			continue
 		}
-		if got != tt.want {
+		if tt.want.Time = committed(tt.want.Hash); got != tt.want {
 			t.Errorf("Resolve(%q) = %+v, want %+v", tt.ref, got, tt.want)
 		}
 	}
@@ -81,7 +91,7 @@ func TestResolve(t *testing.T) {
 	middle := repo.Commit(t, map[string]string{"README": "four"}, "fourth")
 	repo.Commit(t, map[string]string{"README": "five"}, "fifth")
 	got, err := r.Resolve(ctx, repo.Path(), middle[:8])
-	if err != nil || got != (pipeline.Commit{Hash: middle}) {
+	if err != nil || got != (pipeline.Commit{Hash: middle, Time: committed(middle)}) {
 		t.Errorf("Resolve(%q) = %+v, %v; want the bare commit", middle[:8], got, err)
 	}
 
@@ -93,7 +103,7 @@ func TestResolve(t *testing.T) {
 	repo.Git(t, "checkout", "--quiet", "main")
 	repo.Git(t, "branch", "--quiet", "-D", "fork")
 	got, err = r.Resolve(ctx, repo.Path(), pr)
-	if err != nil || got != (pipeline.Commit{Hash: pr}) {
+	if err != nil || got != (pipeline.Commit{Hash: pr, Time: committed(pr)}) {
 		t.Errorf("Resolve(pull request head) = %+v, %v; want the bare commit", got, err)
 	}
 }

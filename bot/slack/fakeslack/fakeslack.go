@@ -2,7 +2,9 @@
 // httptest.Server that speaks Slack's wire format, so that the real client
 // code (slack-go) runs against it: the Web API methods ferry calls
 // (chat.postMessage, chat.update, chat.postEphemeral, conversations.open,
-// apps.connections.open), response URLs, and a Socket Mode WebSocket. It
+// conversations.list, apps.connections.open, and the external file upload:
+// files.getUploadURLExternal, the upload itself, files.completeUploadExternal),
+// response URLs, and a Socket Mode WebSocket. It
 // records what it was sent as state for tests to look at, counts every
 // call, and answers 429 with Retry-After when told to.
 package fakeslack
@@ -10,8 +12,10 @@ package fakeslack
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +43,16 @@ type Message struct {
 	Channel, TS, Text string
 	Blocks            json.RawMessage
 	Updates           int
+	Files             []string // IDs of the files shared with it
+}
+
+// File is a file uploaded with files.getUploadURLExternal and the upload
+// address it gave.
+type File struct {
+	ID, Name, Title, AltText string
+	Length                   int    // what files.getUploadURLExternal was told
+	Data                     []byte // what was uploaded; nil until then
+	Channel                  string // where files.completeUploadExternal shared it; "" until then
 }
 
 // Server is a fake Slack. The zero value is not usable; use New.
@@ -51,7 +65,11 @@ type Server struct {
 	calls    []Call
 	count    map[string]int
 	messages []*Message
+	files    []*File
 	seq      int
+	// Channels are the names conversations.list answers with, without #;
+	// their IDs are as channelID makes them.
+	Channels []string
 	limits   map[string][]int // method → Retry-After seconds of the 429s to answer next
 	changed  chan struct{}    // closed and replaced on every change
 
@@ -72,6 +90,7 @@ func New(t testing.TB) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/{method}", s.api)
 	mux.HandleFunc("POST /response/{id}", s.response)
+	mux.HandleFunc("POST /upload/{id}", s.upload)
 	mux.HandleFunc("GET /socket", s.socket)
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
@@ -236,6 +255,43 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		c.User = f.Get("users")
 		s.calls = append(s.calls, c)
 		writeJSON(w, obj{"ok": true, "channel": obj{"id": "D" + c.User}})
+	case "conversations.list":
+		var chans []obj
+		for _, name := range s.Channels {
+			chans = append(chans, obj{"id": channelID("#" + name), "name": name})
+		}
+		s.calls = append(s.calls, c)
+		writeJSON(w, obj{"ok": true, "channels": chans, "response_metadata": obj{"next_cursor": ""}})
+	case "files.getUploadURLExternal":
+		s.seq++
+		n, _ := strconv.Atoi(f.Get("length"))
+		file := &File{ID: fmt.Sprintf("F%06d", s.seq), Name: f.Get("filename"), AltText: f.Get("alt_txt"), Length: n}
+		s.files = append(s.files, file)
+		s.calls = append(s.calls, c)
+		writeJSON(w, obj{"ok": true, "file_id": file.ID, "upload_url": s.srv.URL + "/upload/" + file.ID})
+	case "files.completeUploadExternal":
+		var shared []struct{ ID, Title string }
+		if err := json.Unmarshal([]byte(f.Get("files")), &shared); err != nil || len(shared) == 0 {
+			writeJSON(w, obj{"ok": false, "error": "invalid_arguments"})
+			return
+		}
+		c.Channel = f.Get("channel_id")
+		s.seq++
+		m := &Message{Channel: c.Channel, TS: fmt.Sprintf("1700000000.%06d", s.seq), Blocks: c.Blocks}
+		var out []obj
+		for _, sh := range shared {
+			file := s.file(sh.ID)
+			if file == nil || file.Data == nil || len(file.Data) != file.Length {
+				writeJSON(w, obj{"ok": false, "error": "file_not_found"})
+				return
+			}
+			file.Title, file.Channel = sh.Title, c.Channel
+			m.Files = append(m.Files, file.ID)
+			out = append(out, obj{"id": file.ID, "title": file.Title})
+		}
+		s.messages = append(s.messages, m)
+		s.calls = append(s.calls, c)
+		writeJSON(w, obj{"ok": true, "files": out})
 	case "apps.connections.open":
 		s.calls = append(s.calls, c)
 		writeJSON(w, obj{"ok": true, "url": "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/socket"})
@@ -259,6 +315,57 @@ func (s *Server) find(channel, ts string) *Message {
 		}
 	}
 	return nil
+}
+
+// upload takes the content of a file at the address
+// files.getUploadURLExternal gave, as slack-go sends it: a multipart form
+// with a "file" part, and the bot token.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+s.BotToken {
+		http.Error(w, "invalid_auth", http.StatusForbidden)
+		return
+	}
+	part, _, err := r.FormFile("file")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	data, err := io.ReadAll(part)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.changedLocked()
+	s.count["upload"]++
+	file := s.file(r.PathValue("id"))
+	if file == nil {
+		http.NotFound(w, r)
+		return
+	}
+	file.Data = data
+	fmt.Fprintf(w, "OK - %d", len(data))
+}
+
+func (s *Server) file(id string) *File {
+	for _, f := range s.files {
+		if f.ID == id {
+			return f
+		}
+	}
+	return nil
+}
+
+// Files returns the files uploaded, as they stand.
+func (s *Server) Files() []File {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fs := make([]File, len(s.files))
+	for i, f := range s.files {
+		fs[i] = *f
+	}
+	return fs
 }
 
 // response serves response URLs.

@@ -124,7 +124,10 @@
   if (document.body.hasAttribute("data-live") && window.EventSource) {
     const live = document.getElementById("live");
     const events = new EventSource("/events");
-    events.addEventListener("open", () => live && live.classList.add("on"));
+    events.addEventListener("open", () => {
+      if (live) live.classList.add("on");
+      document.body.dataset.stream = "open";
+    });
     events.addEventListener("error", () => live && live.classList.remove("on"));
     events.addEventListener("card", (ev) => {
       const msg = JSON.parse(ev.data);
@@ -136,6 +139,40 @@
         b.replaceWith(badge.cloneNode(true));
       });
       upsert(card, true);
+      if (log && String(msg.id) === log.dataset.deploy) refreshDeploy();
     });
+  }
+
+  // On a deploy's page, the timeline, the units and the whole log follow
+  // the deploy: when the stream says it changed, fetch what changed.
+  const log = document.getElementById("log");
+  let refreshing = false;
+  let again = false;
+  async function refreshDeploy() {
+    if (refreshing) { again = true; return; }
+    refreshing = true;
+    try {
+      do {
+        again = false;
+        const last = log.querySelector(".line:last-of-type");
+        const after = last ? last.dataset.seq : "0";
+        const res = await fetch(`/deploys/${log.dataset.deploy}/live?after=${after}`, { credentials: "same-origin" });
+        if (!res.ok) return;
+        const parts = parse(await res.text());
+        const part = (name) => parts.querySelector(`template[data-part="${name}"]`).content;
+        document.getElementById("timeline").replaceChildren(part("timeline"));
+        document.getElementById("units").replaceChildren(part("units"));
+        const lines = part("log");
+        if (lines.childElementCount > 0) {
+          const none = document.getElementById("no-log");
+          if (none) none.remove();
+          const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+          log.append(lines);
+          if (atEnd) log.scrollTop = log.scrollHeight;
+        }
+      } while (again);
+    } finally {
+      refreshing = false;
+    }
   }
 })();

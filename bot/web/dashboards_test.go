@@ -1,0 +1,168 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/ferrybot/ferry/dashboards/dashboardstest"
+	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/pipeline/pipelinetest"
+)
+
+// TestGoldenDashboards renders the metrics and leaderboard pages of the
+// sample week as alice.
+func TestGoldenDashboards(t *testing.T) {
+	f := newFixture(t, setup{dash: dashboardstest.Dashboards(t)})
+	v := &viewer{session: session{Name: "alice", Expires: t0.Add(sessionTTL), Nonce: "fixed-nonce"}, Actor: f.users.Actor("alice")}
+	v.CSRF = f.srv.csrf(v.session)
+	for _, c := range []struct {
+		name, path string
+		status     int
+		serve      func(http.ResponseWriter, *http.Request, *viewer)
+	}{
+		{"dashboard.html", "/dashboard", http.StatusOK, f.srv.dashboardPage},
+		{"leaderboards_web.html", "/leaderboards?scope=project:web&period=2026-11-02..2026-11-09", http.StatusOK, f.srv.leaderboardsPage},
+		{"dashboard_bad_scope.html", "/dashboard?scope=nowhere", http.StatusBadRequest, f.srv.dashboardPage},
+	} {
+		rec := httptest.NewRecorder()
+		c.serve(rec, httptest.NewRequest(http.MethodGet, c.path, nil), v)
+		if rec.Code != c.status {
+			t.Fatalf("%s: %d; want %d", c.path, rec.Code, c.status)
+		}
+		golden(t, c.name, rec.Body.String())
+	}
+}
+
+// TestHistoryFilters filters the history by person, state and period, and
+// says what is wrong with a filter that cannot be.
+func TestHistoryFilters(t *testing.T) {
+	f := newFixture(t, setup{dash: dashboardstest.Dashboards(t)})
+	ctx := t.Context()
+	f.bot.Handle(ctx, f.users.Actor("alice"), "deploy demo to staging")
+	f.wait(1, pipeline.StateSucceeded)
+	f.bot.Handle(ctx, f.users.Actor("bob"), "deploy demo v1.0.0 to prod")
+	c := f.signIn("alice", alicePassword)
+	rows := func(query string, status int) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, f.ts.URL+"/history?"+query, nil)
+		r := f.do(c, req)
+		if r.StatusCode != status {
+			t.Fatalf("history?%s: %d; want %d\n%s", query, r.StatusCode, status, r.Body)
+		}
+		return r.Body
+	}
+	has := func(body string, ids ...int) string {
+		var got []string
+		for id := 1; id <= 2; id++ {
+			if strings.Contains(body, fmt.Sprintf(`href="/deploys/%d"`, id)) {
+				got = append(got, fmt.Sprint(id))
+			}
+		}
+		return strings.Join(got, ",")
+	}
+	for query, want := range map[string]string{
+		"":                                   "1,2",
+		"person=bob":                         "2",
+		"state=succeeded":                    "1",
+		"state=awaiting_approval&person=bob": "2",
+		"period=2026-11-02..2026-11-03":      "1,2",
+		"period=2026-11-03..2026-11-04":      "",
+	} {
+		if got := has(rows(query, http.StatusOK)); got != want {
+			t.Errorf("history?%s lists %q; want %q", query, got, want)
+		}
+	}
+	if body := rows("state=exploded", http.StatusBadRequest); !strings.Contains(body, `&#34;exploded&#34; is not a state of a deploy`) {
+		t.Errorf("a bad state: %s", body)
+	}
+	if body := rows("period=lately", http.StatusBadRequest); !strings.Contains(body, "write a number of days like 7d") {
+		t.Errorf("a bad period: %s", body)
+	}
+}
+
+// TestBrowserDashboards opens the metrics page in headless Chromium, picks
+// a scope, follows the link to the leaderboards, and watches a deploy's
+// page take its log live; it leaves screenshots of the metrics page and
+// the leaderboards in /tmp/ferry-dashboard.png and /tmp/ferry-leaderboards.png.
+func TestBrowserDashboards(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("the browser test needs Chromium at %s; install it (apt-get install chromium): %v", chromium, err)
+	}
+	held := pipelinetest.NewTarget("s1", "s2")
+	held.Hold = make(chan struct{})
+	f := newFixture(t, setup{dash: dashboardstest.Dashboards(t), clock: clockwork.NewRealClock(),
+		target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return held, nil }})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	br := newBrowser(t, ctx)
+	br.step("sign in",
+		chromedp.Navigate(f.ts.URL+"/login?next=/dashboard"),
+		chromedp.WaitVisible(chromedp.CSS("#name")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "alice"),
+		chromedp.SendKeys(chromedp.CSS("#password"), alicePassword),
+		chromedp.Click(chromedp.CSS("#sign-in")),
+		chromedp.WaitVisible(chromedp.CSS(`#metrics .metric[data-key="deploys"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart rect.ok`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart circle.point`)),
+	)
+	shoot(t, br, "/tmp/ferry-dashboard.png")
+	deploys, err := chromedp.Run(br.ctx, chromedp.Text(chromedp.CSS(`.metric[data-key="deploys"] .metric-value`)))
+	if err != nil || deploys != "11" {
+		t.Errorf("the page shows %q deploys (%v); want 11", deploys, err)
+	}
+	br.step("pick project web",
+		chromedp.SetValue(chromedp.CSS("#scope"), "project:web"),
+		chromedp.Submit(chromedp.CSS("#scope")),
+		chromedp.WaitVisible(chromedp.CSS(`#period-text`)),
+	)
+	deploys, err = chromedp.Run(br.ctx, chromedp.Text(chromedp.CSS(`.metric[data-key="deploys"] .metric-value`)))
+	if err != nil || deploys != "5" {
+		t.Errorf("project web shows %q deploys (%v); want 5", deploys, err)
+	}
+	br.step("open its leaderboards",
+		chromedp.Click(chromedp.CSS(`a[href^="/leaderboards"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#boards .board[data-by="person"][data-kind="most_deploys"] .places li`)),
+	)
+	shoot(t, br, "/tmp/ferry-leaderboards.png")
+
+	// A deploy held before its first unit: its page shows the build, and
+	// the install's lines arrive without a reload.
+	f.bot.Handle(t.Context(), f.users.Actor("alice"), "deploy demo to staging")
+	br.step("open the running deploy",
+		chromedp.Navigate(f.ts.URL+"/deploys/1"),
+		chromedp.WaitVisible(chromedp.CSS(`#log .line`)),
+		chromedp.WaitReady(chromedp.CSS(`body[data-stream="open"]`)),
+		chromedp.Evaluate[chromedp.Void](`window.stayed = true`),
+	)
+	held.Hold <- struct{}{}
+	held.Hold <- struct{}{}
+	br.step("see the units' lines arrive", chromedp.WaitVisible(chromedp.CSS(`#log .line:nth-of-type(3)`)))
+	br.step("see the units done", chromedp.WaitVisible(chromedp.CSS(`#units tr:nth-of-type(2) .tone-good`)))
+	stayed, err := chromedp.Run(br.ctx, chromedp.Evaluate[bool](`window.stayed === true`))
+	if err != nil || !stayed {
+		t.Errorf("the deploy page was reloaded (%v): the log did not arrive live", err)
+	}
+}
+
+func shoot(t *testing.T, br *browser, path string) {
+	t.Helper()
+	shot, err := chromedp.Run(br.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	for _, p := range []string{filepath.Join(t.TempDir(), filepath.Base(path)), path} {
+		if err := os.WriteFile(p, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
