@@ -30,8 +30,10 @@ func TestNarrows(t *testing.T) {
 		t.Fatalf("Narrows(narrowed prod) = %v", err)
 	}
 	cases := map[string]func(*pipeline.Environment){
-		"its name":                       func(e *pipeline.Environment) { e.Name = "prod2" },
-		"its target":                     func(e *pipeline.Environment) { e.Target = pipeline.TargetSpec{Type: "local", Params: map[string]any{"root": "/tmp"}} },
+		"its name": func(e *pipeline.Environment) { e.Name = "prod2" },
+		"its target": func(e *pipeline.Environment) {
+			e.Target = pipeline.TargetSpec{Type: "local", Params: map[string]any{"root": "/tmp"}}
+		},
 		"who may deploy":                 func(e *pipeline.Environment) { e.Deployers = append(e.Deployers, "guests") },
 		"who may approve":                func(e *pipeline.Environment) { e.Approvals.From = []string{"dev"} },
 		"how long approvals are awaited": func(e *pipeline.Environment) { e.Approvals.Expire = 0 },
