@@ -23,7 +23,7 @@ type strategyJSON struct {
 	Parallel       int      `json:"parallel,omitempty"`
 }
 
-// strategyColumn stores a deploy's strategy: nil as ”.
+// strategyColumn stores a deploy's strategy: nil as the empty text.
 type strategyColumn struct{ s **pipeline.Strategy }
 
 // Value implements driver.Valuer.
