@@ -16,6 +16,7 @@ type notes struct {
 	teamLines   []int          // the line of each team, in the order of Config.Teams
 	projects    []projectNotes // in the order of Config.Projects
 	slack       int            // the line of slack:; 0 when there is none
+	allow       []text         // the keys of github.repo_config.allow
 }
 
 // membership is a user in a team, as a user's teams or a team's members
@@ -51,6 +52,7 @@ type envNotes struct {
 	branches, tags  []rule
 	deployers, from []text
 	required        required
+	optional        int // the line of optional:; 0 when there is none
 }
 
 // validate checks what one value alone cannot show: names that refer to
@@ -80,6 +82,7 @@ func (d *decoder) validate(cfg *Config) {
 		d.overlaps(pn)
 	}
 	d.slackChannels(cfg)
+	d.repoConfig(cfg)
 }
 
 func (d *decoder) memberships(cfg *Config, users, teams map[string]int) {
