@@ -123,6 +123,9 @@ func (d *decoder) github(f field) GitHub {
 			d.notes.allow = append(d.notes.allow, t)
 		}
 	}
+	if g.RepoConfig != nil && g.Token == "" && g.AppID == 0 {
+		d.addf(fs["repo_config"].line, "github.repo_config needs API access to read a repository's .ferry.yaml: add token, or app_id and private_key")
+	}
 	switch {
 	case g.Token != "" && (g.AppID != 0 || g.PrivateKey != ""):
 		d.addf(f.line, "github has both token and app_id/private_key: ferry calls GitHub as an App or with a token; keep one")

@@ -159,6 +159,9 @@ func TestProblems(t *testing.T) {
 			`18: environment preview of project demo is optional, but github.repo_config is not set, so no repository can add it; add repo_config: {} under github:, or remove optional`,
 			`19: url "https://{{.Env}.example.com" of environment preview: it is not a valid template (template: url:1: bad character U+007D '}'); it may use {{.Project}}, {{.Env}}, {{.Version}}, {{.Ref}}, {{.Commit}} and {{.ID}}`,
 		}},
+		{"github_noapi.yaml", []string{
+			`3: github.repo_config needs API access to read a repository's .ferry.yaml: add token, or app_id and private_key`,
+		}},
 		{"server.yaml", []string{
 			`no projects: add one under projects:, with a repo and environments`,
 			`1: listen must be host:port, e.g. 127.0.0.1:8080 or :8080, not "8080"`,
