@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	gh "github.com/google/go-github/v88/github"
@@ -95,6 +96,9 @@ func (a *Adapter) redeliverMissed(ctx context.Context) error {
 		log := a.log.With("platform", platform, "delivery", guid, "event", d.GetEvent(), "status", d.GetStatus())
 		if err := a.call(ctx, "apps.redeliver_hook_delivery", func() error {
 			_, _, err := a.appAPI.Apps.RedeliverHookDelivery(ctx, d.GetID())
+			if accepted := (*gh.AcceptedError)(nil); errors.As(err, &accepted) {
+				return nil // 202: GitHub queued the redelivery
+			}
 			return err
 		}); err != nil {
 			if ctx.Err() != nil {

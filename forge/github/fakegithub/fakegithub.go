@@ -82,6 +82,8 @@ type Server struct {
 	token       string
 	// TokenTTL is how long an installation token lasts; 0: an hour.
 	TokenTTL time.Duration
+	// Now is when a redelivery happens; nil: time.Now.
+	Now func() time.Time
 	issued   map[string]int64 // installation token → installation
 	limits   map[string][]Limited
 	files    map[string]string // owner/name@sha:path → content
@@ -486,7 +488,11 @@ func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
 	for _, d := range s.deliveries {
 		if d.ID == id {
 			s.redelivered = append(s.redelivered, id)
-			again := HookDelivery{ID: 1_000_000 + int64(len(s.redelivered)), GUID: d.GUID, DeliveredAt: time.Now().UTC(), Redelivery: true, Event: d.Event, Action: d.Action}
+			now := time.Now
+			if s.Now != nil {
+				now = s.Now
+			}
+			again := HookDelivery{ID: 1_000_000 + int64(len(s.redelivered)), GUID: d.GUID, DeliveredAt: now().UTC(), Redelivery: true, Event: d.Event, Action: d.Action}
 			s.deliveries = append([]HookDelivery{again}, s.deliveries...)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusAccepted)
