@@ -83,10 +83,10 @@ type Server struct {
 	// TokenTTL is how long an installation token lasts; 0: an hour.
 	TokenTTL time.Duration
 	// Now is when a redelivery happens; nil: time.Now.
-	Now func() time.Time
-	issued   map[string]int64 // installation token → installation
-	limits   map[string][]Limited
-	files    map[string]string // owner/name@sha:path → content
+	Now    func() time.Time
+	issued map[string]int64 // installation token → installation
+	limits map[string][]Limited
+	files  map[string]string // owner/name@sha:path → content
 	// deliveries are the App's webhook deliveries, newest first, as
 	// GitHub lists them; redelivered are the IDs ferry redelivered.
 	deliveries  []HookDelivery
