@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -22,36 +23,60 @@ const repoFile = ".ferry.yaml"
 // commit.
 const maxRepoFiles = 256
 
-// repoFiles keeps the .ferry.yaml of repositories at commits: a commit's
-// file never changes.
+// repoFiles keeps the .ferry.yaml of repositories at commits (a commit's
+// file never changes), each read once even when several events of one
+// commit arrive together.
 type repoFiles struct {
 	mu    sync.Mutex
-	files map[string][]byte // owner/name@sha, lower case → the file; nil: none
-	order []string          // keys, oldest first
+	files map[string]*repoFileRead // by owner/name@sha, lower case
+	order []string                 // keys, oldest first
 }
 
-func (c *repoFiles) get(key string) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f, ok := c.files[key]
-	return f, ok
+// repoFileRead is one read of a file: done closes when data and err are
+// set. data is nil when there is no file.
+type repoFileRead struct {
+	done chan struct{}
+	data []byte
+	err  error
 }
 
-func (c *repoFiles) put(key string, f []byte) {
+// read returns the file under key, calling fetch unless the file is kept
+// or being read; a failed read is not kept.
+func (c *repoFiles) read(ctx context.Context, key string, fetch func() ([]byte, error)) ([]byte, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.files == nil {
-		c.files = map[string][]byte{}
+		c.files = map[string]*repoFileRead{}
 	}
-	if _, ok := c.files[key]; ok {
-		return
+	r, ok := c.files[key]
+	if !ok {
+		r = &repoFileRead{done: make(chan struct{})}
+		if len(c.order) == maxRepoFiles {
+			delete(c.files, c.order[0])
+			c.order = c.order[1:]
+		}
+		c.files[key] = r
+		c.order = append(c.order, key)
 	}
-	if len(c.order) == maxRepoFiles {
-		delete(c.files, c.order[0])
-		c.order = c.order[1:]
+	c.mu.Unlock()
+	if ok {
+		select {
+		case <-r.done:
+			return r.data, r.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	c.files[key] = f
-	c.order = append(c.order, key)
+	r.data, r.err = fetch()
+	if r.err != nil {
+		c.mu.Lock()
+		if c.files[key] == r {
+			delete(c.files, key)
+			c.order = slices.DeleteFunc(c.order, func(k string) bool { return k == key })
+		}
+		c.mu.Unlock()
+	}
+	close(r.done)
+	return r.data, r.err
 }
 
 // refusedConfig is a .ferry.yaml ferry will not use.
@@ -64,10 +89,16 @@ func (r *refusedConfig) Error() string {
 	return fmt.Sprintf("%s at %s is refused: %v", repoFile, short(r.sha), r.problems)
 }
 
-// markdown says why, as a list.
-func (r *refusedConfig) markdown() string {
+// markdown says why, as a list, after what it means: that nothing was
+// done, or that nothing will be.
+func (r *refusedConfig) markdown(asked bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ferry cannot use this repository's `%s` at %s, so nothing was done:\n", repoFile, short(r.sha))
+	fmt.Fprintf(&b, "ferry cannot use this repository's `%s` at %s", repoFile, short(r.sha))
+	if asked {
+		b.WriteString(", so nothing was done:\n")
+	} else {
+		b.WriteString(", and deploys this pull request asks for will be refused until it is fixed:\n")
+	}
 	for _, line := range strings.Split(r.problems.Error(), "\n") {
 		fmt.Fprintf(&b, "- %s\n", line)
 	}
@@ -100,10 +131,14 @@ func (a *Adapter) repoFileAt(ctx context.Context, api *gh.Client, fullName, sha 
 	if api == nil || sha == "" {
 		return nil, fmt.Errorf("read %s of %s: no API access or no commit", repoFile, fullName)
 	}
-	key := strings.ToLower(fullName) + "@" + sha
-	if f, ok := a.repoFiles.get(key); ok {
-		return f, nil
-	}
+	return a.repoFiles.read(ctx, strings.ToLower(fullName)+"@"+sha, func() ([]byte, error) {
+		return a.getRepoFile(ctx, api, fullName, sha)
+	})
+}
+
+// getRepoFile reads the .ferry.yaml of repository fullName at commit sha
+// from the API.
+func (a *Adapter) getRepoFile(ctx context.Context, api *gh.Client, fullName, sha string) ([]byte, error) {
 	owner, repo, _ := strings.Cut(fullName, "/")
 	var fc *gh.RepositoryContent
 	err := a.call(ctx, "repos.get_contents", func() (err error) {
@@ -113,7 +148,6 @@ func (a *Adapter) repoFileAt(ctx context.Context, api *gh.Client, fullName, sha 
 	var notFound *gh.ErrorResponse
 	switch {
 	case errors.As(err, &notFound) && notFound.Response != nil && notFound.Response.StatusCode == http.StatusNotFound:
-		a.repoFiles.put(key, nil)
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("read %s of %s at %s: %w", repoFile, fullName, short(sha), err)
@@ -124,9 +158,7 @@ func (a *Adapter) repoFileAt(ctx context.Context, api *gh.Client, fullName, sha 
 	if err != nil {
 		return nil, fmt.Errorf("read %s of %s at %s: %w", repoFile, fullName, short(sha), err)
 	}
-	f := []byte(text)
-	a.repoFiles.put(key, f)
-	return f, nil
+	return []byte(text), nil
 }
 
 // envAt is the environment env of the project as a repository's
@@ -137,7 +169,7 @@ func (a *Adapter) envAt(ctx context.Context, api *gh.Client, log *slog.Logger, p
 	var refused *refusedConfig
 	switch {
 	case errors.As(err, &refused):
-		return nil, refusal(refused.markdown())
+		return nil, refusal(refused.markdown(true))
 	case err != nil:
 		log.ErrorContext(ctx, "github: read the repository's configuration", "err", err)
 		return nil, refusal(fmt.Sprintf("ferry could not read this repository's `%s` because of an error; it is in ferry's log. Nothing was done.", repoFile))
@@ -161,7 +193,7 @@ func (a *Adapter) checkRepoConfig(ctx context.Context, api *gh.Client, pr prRef,
 		var refused *refusedConfig
 		switch {
 		case errors.As(err, &refused):
-			a.answer(ctx, api, log, pr.repo, pr.number, pr.login, refused.markdown())
+			a.answer(ctx, api, log, pr.repo, pr.number, pr.login, refused.markdown(false))
 			return
 		case err != nil:
 			log.ErrorContext(ctx, "github: read the repository's configuration", "err", err)
