@@ -179,16 +179,17 @@ func (d *decoder) repoEnv(c *Config, e field, base pipeline.Environment) (pipeli
 			env.Approvals.Required = n.required.n
 		}
 	}
-	d.repoChecks(c, env, base, n, ref)
-	if env.Auto && len(env.Branches) == 0 && len(env.Tags) == 0 {
-		d.addf(auto, "auto of %s deploys pushes of matching refs, but it has no branches or tags; add branches: ['^main$'], or remove auto", what)
-	}
+	d.repoChecks(c, env, base, n, ref, auto)
 	return env, n
 }
 
-// repoChecks checks what one key of a narrowed environment cannot show.
-func (d *decoder) repoChecks(c *Config, env, base pipeline.Environment, n envNotes, ref text) {
+// repoChecks checks what one key of a narrowed environment cannot show;
+// ref is its default_ref and auto the line of its auto:, 0 for none.
+func (d *decoder) repoChecks(c *Config, env, base pipeline.Environment, n envNotes, ref text, auto int) {
 	what := "environment " + env.Name
+	if auto != 0 && env.Auto && len(env.Branches) == 0 && len(env.Tags) == 0 {
+		d.addf(auto, "auto of %s deploys pushes of matching refs, but it has no branches or tags; add branches: ['^main$'], or remove auto", what)
+	}
 	if n.required.line != 0 {
 		if n.required.n < base.Approvals.Required {
 			d.addf(n.required.line, "approvals.required of %s is %d, below the %d ferry's configuration requires; a repository may raise it, never lower it",

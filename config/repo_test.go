@@ -76,7 +76,7 @@ func TestRepoProject(t *testing.T) {
 // testdata/repo to its .golden file.
 func TestRepoProblems(t *testing.T) {
 	cfg, p := repoServer(t)
-	for _, name := range []string{"bad", "toomany", "overlap"} {
+	for _, name := range []string{"bad", "toomany", "overlap", "refs", "syntax"} {
 		t.Run(name, func(t *testing.T) {
 			_, err := cfg.RepoProject(p, RepoFile, readRepoFile(t, name+".ferry.yaml"))
 			var ps Problems

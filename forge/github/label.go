@@ -45,19 +45,21 @@ func labelEnv(label string) (string, bool) {
 // .ferry.yaml checked, and a refused one said on the pull request.
 func (a *Adapter) pullRequest(ctx context.Context, delivery string, installation int64, pr forge.PullRequest) {
 	var envs []string
+	newHead := false // whose .ferry.yaml may have changed
 	switch pr.Action {
 	case forge.PRLabeled:
 		if env, ok := labelEnv(pr.Label); ok {
 			envs = append(envs, env)
 		}
 	case forge.PROpened, forge.PRReopened, forge.PRUpdated:
+		newHead = true
 		for _, l := range pr.Labels {
 			if env, ok := labelEnv(l); ok {
 				envs = append(envs, env)
 			}
 		}
 	}
-	check := a.repoConfig != nil && pr.Action != forge.PRLabeled // a new head, whose .ferry.yaml may have changed
+	check := a.repoConfig != nil && newHead
 	if len(envs) == 0 && !check || !pr.Open {
 		return
 	}
