@@ -26,7 +26,7 @@ func delivered(id int64, guid string, at time.Time) fakegithub.HookDelivery {
 // interval (0: never; scans are then called by the test).
 func appFixture(t *testing.T, fg *fakegithub.Server, interval time.Duration) *fixture {
 	f := newFixtureWith(t, &config.Config{}, fg, asApp(t), func(c *Config) { c.RedeliverInterval = interval })
-	fg.Now = f.clock.Now
+	fg.SetNow(f.clock.Now)
 	return f
 }
 

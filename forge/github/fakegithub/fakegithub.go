@@ -82,11 +82,10 @@ type Server struct {
 	token       string
 	// TokenTTL is how long an installation token lasts; 0: an hour.
 	TokenTTL time.Duration
-	// Now is when a redelivery happens; nil: time.Now.
-	Now    func() time.Time
-	issued map[string]int64 // installation token → installation
-	limits map[string][]Limited
-	files  map[string]string // owner/name@sha:path → content
+	now      func() time.Time // when a redelivery happens; nil: time.Now
+	issued   map[string]int64 // installation token → installation
+	limits   map[string][]Limited
+	files    map[string]string // owner/name@sha:path → content
 	// deliveries are the App's webhook deliveries, newest first, as
 	// GitHub lists them; redelivered are the IDs ferry redelivered.
 	deliveries  []HookDelivery
@@ -447,6 +446,13 @@ func (s *Server) AddDeliveries(ds ...HookDelivery) {
 	s.deliveries = append(append([]HookDelivery(nil), ds...), s.deliveries...)
 }
 
+// SetNow makes now the clock of redeliveries.
+func (s *Server) SetNow(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
 // Redelivered returns the IDs of the deliveries ferry redelivered, in
 // order.
 func (s *Server) Redelivered() []int64 {
@@ -489,8 +495,8 @@ func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
 		if d.ID == id {
 			s.redelivered = append(s.redelivered, id)
 			now := time.Now
-			if s.Now != nil {
-				now = s.Now
+			if s.now != nil {
+				now = s.now
 			}
 			again := HookDelivery{ID: 1_000_000 + int64(len(s.redelivered)), GUID: d.GUID, DeliveredAt: now().UTC(), Redelivery: true, Event: d.Event, Action: d.Action}
 			s.deliveries = append([]HookDelivery{again}, s.deliveries...)
