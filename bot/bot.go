@@ -64,10 +64,23 @@ func (b *Bot) Handle(ctx context.Context, a pipeline.Actor, text string) Reply {
 // Do runs one parsed command as a.
 func (b *Bot) Do(ctx context.Context, a pipeline.Actor, c Command) Reply {
 	r, err := b.do(ctx, a, c)
+	return b.reply(r, err, c.Verb, a)
+}
+
+// Request asks for the deploy r as a and answers as Do answers a deploy
+// command. Forges use it for what the grammar cannot say: the environment
+// as a repository's .ferry.yaml narrowed it (r.Override).
+func (b *Bot) Request(ctx context.Context, a pipeline.Actor, r pipeline.Request) Reply {
+	reply, err := b.deployReply(ctx, "", func() (pipeline.Deploy, error) { return b.engine.Request(ctx, a, r) })
+	return b.reply(reply, err, VerbDeploy, a)
+}
+
+// reply is r, or the error explained.
+func (b *Bot) reply(r Reply, err error, verb Verb, a pipeline.Actor) Reply {
 	if err != nil {
 		msg, ok := Explain(err)
 		if !ok {
-			b.log.Error("command failed", "command", c.Verb, "actor", a.Name, "err", err)
+			b.log.Error("command failed", "command", verb, "actor", a.Name, "err", err)
 		}
 		return Reply{Text: msg, Error: true, Ephemeral: true, Kind: ErrorKindOf(err)}
 	}

@@ -118,3 +118,19 @@ func TestBotConversation(t *testing.T) {
 		t.Errorf("help: %+v", r)
 	}
 }
+
+func TestRequestWithOverride(t *testing.T) {
+	b, _ := newTestBot(t)
+	ctx := context.Background()
+	alice := pipeline.Actor{Name: "alice"}
+	prod := pipeline.Environment{Name: "prod", Tags: []*regexp.Regexp{regexp.MustCompile(`^v`)}, Approvals: pipeline.ApprovalPolicy{Required: 2}}
+	r := b.Request(ctx, alice, pipeline.Request{Project: "demo", Env: "prod", Ref: "v1.0.0", Override: &prod})
+	if r.Error || len(r.Cards) != 1 || r.Cards[0].Approvals.Required != 2 {
+		t.Fatalf("Request = %+v; want a card awaiting the 2 approvals of the override", r)
+	}
+	prod.Approvals.Required = 0
+	r = b.Request(ctx, alice, pipeline.Request{Project: "demo", Env: "prod", Ref: "v1.0.0", Override: &prod})
+	if !r.Error || !strings.Contains(r.Text, "fewer than the 1 configured") {
+		t.Errorf("Request with fewer approvals = %+v; want it refused", r)
+	}
+}

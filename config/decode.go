@@ -20,6 +20,9 @@ type decoder struct {
 	lookup   func(string) (string, bool)
 	problems Problems
 	notes    notes // what the cross-checks of validate.go need
+	// literal leaves ${VAR} as written: a repository's .ferry.yaml must
+	// not read ferry's environment.
+	literal bool
 }
 
 func (d *decoder) addf(line int, format string, args ...any) {
@@ -183,6 +186,9 @@ func (d *decoder) scalar(n *yaml.Node, what string) (text, bool) {
 	if n.Kind != yaml.ScalarNode {
 		d.addf(n.Line, "%s must be a single value, not %s", what, describe(n))
 		return text{}, false
+	}
+	if d.literal {
+		return text{s: n.Value, line: n.Line, raw: n.Value}, true
 	}
 	s, fromEnv, errs := expand(n.Value, d.lookup)
 	for _, e := range errs {

@@ -22,6 +22,9 @@
 //	  app_id: 12345
 //	  private_key: github-app.pem     # a path, or the PEM itself
 //	  base_url: https://github.example.com/api/v3/   # GitHub Enterprise Server; default github.com
+//	  redeliver_interval: 10m         # App only: redeliver failed deliveries; default 10m, 0: never
+//	  repo_config:                    # read each repository's .ferry.yaml (see RepoProject)
+//	    allow: [environments.*.branches, environments.staging.strategy.*]
 //	users:
 //	  alice:
 //	    admin: true
@@ -50,6 +53,8 @@
 //	        approvals: {required: 1, from: [alice, ops], expire: 1h}   # or approvals: 1
 //	        deployers: [ops]          # default: every user
 //	        lock_ttl: 2h
+//	        url: https://{{.Env}}.example.com   # template: .Project .Env .Version .Ref .Commit .ID
+//	        optional: true            # GitHub routes to it only where a repository's .ferry.yaml adds it
 //
 // Relative paths (storage, workspace, a local repo, and the target
 // parameters that are paths on the ferry host: root of local, key and
@@ -59,6 +64,12 @@
 // once ([100%], continue auto); without approvals none are required. Keys
 // starting with x- are ignored at every level, so they can hold YAML
 // anchors for merge keys (<<: *canary).
+//
+// # A repository's .ferry.yaml
+//
+// With github.repo_config, a repository's own .ferry.yaml narrows the
+// environments of its project, and adds the optional ones, for the events
+// of that repository; RepoProject reads it, and repo.go states its rules.
 //
 // # Variables and secrets
 //

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // GitHub is the github: section of ferry.yaml: the webhook ferry hears on
@@ -26,7 +27,30 @@ type GitHub struct {
 	// BaseURL is a GitHub Enterprise Server's API address, like
 	// https://github.example.com/api/v3/; "": github.com.
 	BaseURL string
+	// RedeliverInterval is how often ferry, as an App, lists the App's
+	// recent deliveries and redelivers those GitHub failed to make; 0:
+	// never. redeliver_interval: defaults to 10m with an App and must be a
+	// minute or more; 0 turns it off.
+	RedeliverInterval time.Duration
+	// RepoConfig, when not nil, makes ferry read a repository's own
+	// .ferry.yaml for the events of its repository (see RepoProject); nil:
+	// ferry reads none, and optional environments are never added.
+	RepoConfig *RepoConfig
 }
+
+// RepoConfig is github.repo_config: what a repository's .ferry.yaml may
+// change of its projects' environments.
+type RepoConfig struct {
+	// Allow are the keys a repository may set, as paths into .ferry.yaml:
+	// environments.<env>.<key>, where <env> and each name of <key> may be
+	// * for any one name (environments.*.strategy.*). Empty: a repository
+	// may only add optional environments.
+	Allow []string
+}
+
+// defaultRedeliverInterval is how often an App looks for failed deliveries
+// unless redeliver_interval says otherwise.
+const defaultRedeliverInterval = 10 * time.Minute
 
 // Enabled reports whether GitHub is configured.
 func (g GitHub) Enabled() bool { return g.WebhookSecret != "" }
@@ -39,14 +63,21 @@ func (g GitHub) String() string {
 		}
 		return "set"
 	}
-	return fmt.Sprintf("{webhook_secret: %s, token: %s, app_id: %d, private_key: %s, base_url: %q}",
-		set(g.WebhookSecret), set(g.Token), g.AppID, set(g.PrivateKey), g.BaseURL)
+	repo := "none"
+	if g.RepoConfig != nil {
+		repo = "{allow: [" + strings.Join(g.RepoConfig.Allow, ", ") + "]}"
+	}
+	return fmt.Sprintf("{webhook_secret: %s, token: %s, app_id: %d, private_key: %s, base_url: %q, redeliver_interval: %s, repo_config: %s}",
+		set(g.WebhookSecret), set(g.Token), g.AppID, set(g.PrivateKey), g.BaseURL, g.RedeliverInterval, repo)
 }
 
 // GoString is String, so that %#v shows no secret either.
 func (g GitHub) GoString() string { return "config.GitHub" + g.String() }
 
-var githubKeys = []string{"webhook_secret", "token", "app_id", "private_key", "base_url"}
+var (
+	githubKeys     = []string{"webhook_secret", "token", "app_id", "private_key", "base_url", "redeliver_interval", "repo_config"}
+	repoConfigKeys = []string{"allow"}
+)
 
 // github decodes the github: section. Messages name the keys and never
 // show the values of secrets.
@@ -84,6 +115,17 @@ func (d *decoder) github(f field) GitHub {
 	if g.WebhookSecret == "" {
 		d.addf(f.line, "github has no webhook_secret: add webhook_secret: ${GITHUB_WEBHOOK_SECRET} with the secret set on the webhook (or the App's Webhook secret)")
 	}
+	g.RedeliverInterval = d.redeliverInterval(fs["redeliver_interval"], g.AppID != 0)
+	if rc := fs["repo_config"]; rc.line != 0 {
+		g.RepoConfig = &RepoConfig{}
+		for _, t := range d.texts(d.fields(rc.val, "github.repo_config", repoConfigKeys...)["allow"].val, "github.repo_config.allow") {
+			g.RepoConfig.Allow = append(g.RepoConfig.Allow, t.s)
+			d.notes.allow = append(d.notes.allow, t)
+		}
+	}
+	if g.RepoConfig != nil && g.Token == "" && g.AppID == 0 {
+		d.addf(fs["repo_config"].line, "github.repo_config needs API access to read a repository's .ferry.yaml: add token, or app_id and private_key")
+	}
 	switch {
 	case g.Token != "" && (g.AppID != 0 || g.PrivateKey != ""):
 		d.addf(f.line, "github has both token and app_id/private_key: ferry calls GitHub as an App or with a token; keep one")
@@ -91,4 +133,24 @@ func (d *decoder) github(f field) GitHub {
 		d.addf(f.line, "github needs app_id and private_key together to act as a GitHub App (General › About and Private keys on the App's settings page)")
 	}
 	return g
+}
+
+// redeliverInterval decodes github.redeliver_interval: absent, the default
+// for an App; 0, never; otherwise a minute or more, with an App.
+func (d *decoder) redeliverInterval(f field, app bool) time.Duration {
+	if f.line == 0 {
+		if app {
+			return defaultRedeliverInterval
+		}
+		return 0
+	}
+	v := d.duration(f.val, "github.redeliver_interval")
+	switch {
+	case v == 0:
+	case !app:
+		d.addf(f.line, "github.redeliver_interval needs app_id and private_key: GitHub lists the deliveries of an App to the App only; remove it, or set up the App")
+	case v < time.Minute:
+		d.addf(f.line, "github.redeliver_interval is %s; make it a minute or more (GitHub rate-limits the listing), or 0 to turn redelivery off", v)
+	}
+	return v
 }

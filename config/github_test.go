@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestGitHubSection(t *testing.T) {
@@ -22,7 +23,8 @@ projects:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := GitHub{WebhookSecret: "whsec-do-not-print", AppID: 12345, PrivateKey: "/etc/ferry/keys/app.pem", BaseURL: "https://github.example.com/api/v3/"}
+	want := GitHub{WebhookSecret: "whsec-do-not-print", AppID: 12345, PrivateKey: "/etc/ferry/keys/app.pem", BaseURL: "https://github.example.com/api/v3/",
+		RedeliverInterval: 10 * time.Minute}
 	if cfg.GitHub != want {
 		t.Errorf("github = %#v, want %#v", cfg.GitHub, want)
 	}
@@ -40,7 +42,7 @@ projects:
 			}
 		}
 	}
-	if got := cfg.GitHub.String(); got != `{webhook_secret: set, token: set, app_id: 12345, private_key: set, base_url: "https://github.example.com/api/v3/"}` {
+	if got := cfg.GitHub.String(); got != `{webhook_secret: set, token: set, app_id: 12345, private_key: set, base_url: "https://github.example.com/api/v3/", redeliver_interval: 10m0s, repo_config: none}` {
 		t.Errorf("String() = %s", got)
 	}
 }

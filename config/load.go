@@ -118,29 +118,13 @@ func syntaxError(err error) (int, string) {
 
 // document decodes the file; it returns nil when the file is not YAML.
 func (d *decoder) document(data []byte) *Config {
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	err := dec.Decode(&doc)
-	if err == nil {
-		var more yaml.Node
-		switch err := dec.Decode(&more); {
-		case err == nil:
-			d.addf(more.Line, "a second YAML document starts here; ferry.yaml holds one")
-		case !errors.Is(err, io.EOF):
-			line, msg := syntaxError(err)
-			d.addf(line, "invalid YAML: %s%s", msg, flowHint(data, line))
-		}
-	}
-	switch {
-	case errors.Is(err, io.EOF) || err == nil && len(doc.Content) == 0:
+	root, isEmpty := d.root(data, "ferry.yaml")
+	if isEmpty {
 		d.addf(0, "the file is empty; it needs at least projects:")
-		return nil
-	case err != nil:
-		line, msg := syntaxError(err)
-		d.addf(line, "invalid YAML: %s%s", msg, flowHint(data, line))
+	}
+	if root == nil {
 		return nil
 	}
-	root := doc.Content[0]
 	f := d.fields(root, topLevel, topKeys...)
 	cfg := &Config{Dir: d.dir}
 	cfg.Listen = d.listen(f["listen"])
@@ -163,6 +147,34 @@ func (d *decoder) document(data []byte) *Config {
 		d.addf(f["projects"].line, "no projects: add one under projects:, with a repo and environments")
 	}
 	return cfg
+}
+
+// root parses data, which file (for messages) holds as one YAML document,
+// and returns the document's root node. It is nil when data is not YAML,
+// with the problem recorded, or when it is empty, which it reports.
+func (d *decoder) root(data []byte, file string) (root *yaml.Node, empty bool) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	err := dec.Decode(&doc)
+	if err == nil {
+		var more yaml.Node
+		switch err := dec.Decode(&more); {
+		case err == nil:
+			d.addf(more.Line, "a second YAML document starts here; %s holds one", file)
+		case !errors.Is(err, io.EOF):
+			line, msg := syntaxError(err)
+			d.addf(line, "invalid YAML: %s%s", msg, flowHint(data, line))
+		}
+	}
+	switch {
+	case errors.Is(err, io.EOF) || err == nil && len(doc.Content) == 0:
+		return nil, true
+	case err != nil:
+		line, msg := syntaxError(err)
+		d.addf(line, "invalid YAML: %s%s", msg, flowHint(data, line))
+		return nil, false
+	}
+	return doc.Content[0], false
 }
 
 // flowHint explains the usual cause of a syntax error on a line with a

@@ -155,6 +155,23 @@ func TestProblems(t *testing.T) {
 			`1: github has no webhook_secret: add webhook_secret: ${GITHUB_WEBHOOK_SECRET} with the secret set on the webhook (or the App's Webhook secret)`,
 			`1: github needs app_id and private_key together to act as a GitHub App (General › About and Private keys on the App's settings page)`,
 		}},
+		{"github_repo.yaml", []string{
+			`4: github.redeliver_interval needs app_id and private_key: GitHub lists the deliveries of an App to the App only; remove it, or set up the App`,
+			`9: github.repo_config.allow: "environments.stagin.tags" names environment stagin, which no project has; did you mean "staging"?`,
+			`10: github.repo_config.allow: "environments.*.deployers" can never be allowed: a repository cannot change who may deploy`,
+			`11: github.repo_config.allow: "environments.*.strategy.bak" is not a key a repository can set; did you mean "strategy.bake"?`,
+			`12: github.repo_config.allow: "deploy.branches" is not a key of .ferry.yaml; write environments.<env>.<key>, e.g. environments.*.branches`,
+		}},
+		{"github_app.yaml", []string{
+			`5: github.redeliver_interval is 30s; make it a minute or more (GitHub rate-limits the listing), or 0 to turn redelivery off`,
+			`12: url "https://{{.Branch}}.example.com" of environment staging: it uses {{.Branch}}, which is not one of them; it may use {{.Project}}, {{.Env}}, {{.Version}}, {{.Ref}}, {{.Commit}} and {{.ID}}`,
+			`15: url "{{.Env}}.example.com" of environment qa must give an http:// or https:// URL with a host, e.g. https://{{.Env}}.example.com`,
+			`18: environment preview of project demo is optional, but github.repo_config is not set, so no repository can add it; add repo_config: {} under github:, or remove optional`,
+			`19: url "https://{{.Env}.example.com" of environment preview: it is not a valid template (template: url:1: bad character U+007D '}'); it may use {{.Project}}, {{.Env}}, {{.Version}}, {{.Ref}}, {{.Commit}} and {{.ID}}`,
+		}},
+		{"github_noapi.yaml", []string{
+			`3: github.repo_config needs API access to read a repository's .ferry.yaml: add token, or app_id and private_key`,
+		}},
 		{"server.yaml", []string{
 			`no projects: add one under projects:, with a repo and environments`,
 			`1: listen must be host:port, e.g. 127.0.0.1:8080 or :8080, not "8080"`,

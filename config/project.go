@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"regexp/syntax"
 	"strconv"
@@ -16,7 +17,7 @@ import (
 // The keys of projects and what they contain.
 var (
 	projectKeys  = []string{"repo", "channel", "environments"}
-	envKeys      = []string{"branches", "tags", "default_ref", "auto", "target", "strategy", "approvals", "deployers", "lock_ttl"}
+	envKeys      = []string{"branches", "tags", "default_ref", "auto", "target", "strategy", "approvals", "deployers", "lock_ttl", "url", "optional"}
 	strategyKeys = []string{"batches", "bake", "continue", "max_failed_units", "auto_rollback", "parallel"}
 	approvalKeys = []string{"required", "from", "expire"}
 	targetTypes  = []string{"kubernetes", "local", "ssh"}
@@ -87,12 +88,7 @@ func (d *decoder) environment(e field) (pipeline.Environment, envNotes) {
 	n := envNotes{name: e.key}
 	n.branches = d.rules(f["branches"].val, "branches of "+what)
 	n.tags = d.rules(f["tags"].val, "tags of "+what)
-	for _, r := range n.branches {
-		env.Branches = append(env.Branches, r.re)
-	}
-	for _, r := range n.tags {
-		env.Tags = append(env.Tags, r.re)
-	}
+	env.Branches, env.Tags = regexps(n.branches), regexps(n.tags)
 	ref, _ := d.scalar(f["default_ref"].val, "default_ref of "+what)
 	env.DefaultRef = ref.s
 	if env.DefaultRef == "" {
@@ -112,8 +108,41 @@ func (d *decoder) environment(e field) (pipeline.Environment, envNotes) {
 		env.Deployers = append(env.Deployers, t.s)
 	}
 	env.LockTTL = d.duration(f["lock_ttl"].val, "lock_ttl of "+what)
+	env.URL = d.envURL(f["url"].val, env.Name)
+	env.Optional = d.boolean(f["optional"].val, "optional of "+what)
+	n.optional = f["optional"].line
 	return env, n
 }
+
+// urlFields is what an environment's url may use, for messages.
+const urlFields = "{{.Project}}, {{.Env}}, {{.Version}}, {{.Ref}}, {{.Commit}} and {{.ID}}"
+
+// envURL decodes an environment's url: a template (pipeline.URLData) that
+// gives an http or https URL with a host.
+func (d *decoder) envURL(n *yaml.Node, env string) string {
+	t, ok := d.scalar(n, "url of environment "+env)
+	if !ok || t.s == "" {
+		return ""
+	}
+	e := pipeline.Environment{Name: env, URL: t.s}
+	u, err := e.URLFor(pipeline.Deploy{ID: 1, Project: "demo", Env: env, Version: "main@1111111", Ref: "main", Commit: strings.Repeat("1", 40)})
+	if err != nil {
+		why := "it is not a valid template"
+		if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
+			why = "it uses {{." + m[1] + "}}, which is not one of them"
+		} else if !t.fromEnv {
+			why += " (" + strings.TrimPrefix(err.Error(), "url of environment "+env+": ") + ")"
+		}
+		d.addf(t.line, "url %s of environment %s: %s; it may use %s", t.shown(), env, why, urlFields)
+		return t.s
+	}
+	if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		d.addf(t.line, "url %s of environment %s must give an http:// or https:// URL with a host, e.g. https://{{.Env}}.example.com", t.shown(), env)
+	}
+	return t.s
+}
+
+var unknownField = regexp.MustCompile(`can't evaluate field (\w+)`)
 
 // rule is a compiled branch or tag rule and how messages show it.
 type rule struct {
@@ -148,6 +177,15 @@ func (d *decoder) rules(n *yaml.Node, what string) []rule {
 		rules = append(rules, rule{re: re, line: t.line, shown: shown, fromEnv: t.fromEnv})
 	}
 	return rules
+}
+
+// regexps are the compiled rules.
+func regexps(rules []rule) []*regexp.Regexp {
+	var res []*regexp.Regexp
+	for _, r := range rules {
+		res = append(res, r.re)
+	}
+	return res
 }
 
 // literalBranch is the branch a sole rule of the form ^literal$ names, the
@@ -221,25 +259,45 @@ func (d *decoder) strategy(n *yaml.Node, where string) pipeline.Strategy {
 		Continue: pipeline.ContinueAuto,
 	}
 	f := d.fields(n, "strategy of "+where, strategyKeys...)
-	if b, ok := f["batches"]; ok && !isNull(b.val) {
-		s.Batches = d.batches(b, "strategy.batches of "+where)
+	for _, key := range strategyKeys {
+		if v, ok := f[key]; ok {
+			d.strategyKey(&s, v, where)
+		}
 	}
-	s.Bake = d.duration(f["bake"].val, "strategy.bake of "+where)
-	if t, ok := d.scalar(f["continue"].val, "strategy.continue of "+where); ok && t.s != "" {
+	return s
+}
+
+// strategyKey decodes one key of a strategy into s.
+func (d *decoder) strategyKey(s *pipeline.Strategy, f field, where string) {
+	what := "strategy." + f.key + " of " + where
+	switch f.key {
+	case "batches":
+		if !isNull(f.val) {
+			s.Batches = d.batches(f, what)
+		}
+	case "bake":
+		s.Bake = d.duration(f.val, what)
+	case "continue":
+		t, ok := d.scalar(f.val, what)
+		if !ok || t.s == "" {
+			return
+		}
 		modes := []string{pipeline.ContinueAuto, pipeline.ContinueManual}
 		if !contains(modes, t.s) {
 			hint := ""
 			if s, ok := suggest(t.s, modes); ok && !t.fromEnv {
 				hint = fmt.Sprintf("; did you mean %q?", s)
 			}
-			d.addf(t.line, "strategy.continue of %s must be auto or manual, not %s%s", where, t.shown(), hint)
+			d.addf(t.line, "%s must be auto or manual, not %s%s", what, t.shown(), hint)
 		}
 		s.Continue = t.s
+	case "max_failed_units":
+		s.MaxFailedUnits = d.count(f.val, what)
+	case "auto_rollback":
+		s.AutoRollback = d.boolean(f.val, what)
+	case "parallel":
+		s.Parallel = d.count(f.val, what)
 	}
-	s.MaxFailedUnits = d.count(f["max_failed_units"].val, "strategy.max_failed_units of "+where)
-	s.AutoRollback = d.boolean(f["auto_rollback"].val, "strategy.auto_rollback of "+where)
-	s.Parallel = d.count(f["parallel"].val, "strategy.parallel of "+where)
-	return s
 }
 
 const badBatch = "%s: %s is not a batch size; write a number of units (1 or more) or a percentage (above 0%% and at most 100%%)"

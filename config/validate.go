@@ -16,6 +16,7 @@ type notes struct {
 	teamLines   []int          // the line of each team, in the order of Config.Teams
 	projects    []projectNotes // in the order of Config.Projects
 	slack       int            // the line of slack:; 0 when there is none
+	allow       []text         // the keys of github.repo_config.allow
 	dashboards  dashboardsNotes
 }
 
@@ -59,6 +60,7 @@ type envNotes struct {
 	branches, tags  []rule
 	deployers, from []text
 	required        required
+	optional        int // the line of optional:; 0 when there is none
 }
 
 // validate checks what one value alone cannot show: names that refer to
@@ -89,6 +91,7 @@ func (d *decoder) validate(cfg *Config) {
 	}
 	d.slackChannels(cfg)
 	d.dashboardsNames(cfg)
+	d.repoConfig(cfg)
 }
 
 func (d *decoder) memberships(cfg *Config, users, teams map[string]int) {

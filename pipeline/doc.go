@@ -29,4 +29,8 @@
 //     leaves the deploy interrupted, with Resume and Rollback offered.
 //   - Approvals, locks, bake waits and batches are rows, not goroutines
 //     waiting on channels; time comes from an injected clock.
+//   - A request may carry its environment narrowed (Request.Override, from
+//     a repository's .ferry.yaml); Narrows refuses one that would widen the
+//     configured environment, a ref must pass both sets of rules, and the
+//     deploy keeps the narrowed strategy (Deploy.Strategy) across restarts.
 package pipeline

@@ -39,6 +39,9 @@ func (e *Engine) work(ctx context.Context, id int64) {
 	}
 	rel := Release{ID: d.Release, DeployID: d.ID, Project: d.Project, Env: d.Env, Repo: p.Repo, Ref: d.Ref, Commit: d.Commit, Version: d.Version}
 	strategy := env.Strategy
+	if d.Strategy != nil {
+		strategy = *d.Strategy
+	}
 	if d.Kind == KindRollback {
 		strategy.Batches = nil // a rollback returns every unit at once
 	} else {

@@ -48,6 +48,15 @@ type Environment struct {
 	Approvals ApprovalPolicy
 	Strategy  Strategy
 	LockTTL   time.Duration // default TTL of a lock; 0: until unlocked
+	// URL is where people reach what the environment runs: a text/template
+	// over URLData, such as https://{{.Env}}.example.com or
+	// https://pr-{{.Ref}}.preview.example.com; "": none. See URLFor.
+	URL string
+	// Optional environments are left out of the routing of a repository's
+	// forge events (pushes, labels, pull request commands) until the
+	// repository's own .ferry.yaml adds them. Commands in chat reach them
+	// as any other.
+	Optional bool
 }
 
 // TargetSpec names a target driver and carries its parameters, which the

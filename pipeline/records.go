@@ -45,6 +45,10 @@ type Deploy struct {
 	ApprovalsRequired int       // distinct approvals needed before it queues
 	ApprovalDeadline  time.Time // zero: approvals never expire
 	BakeUntil         time.Time // while baking between batches
+	// Strategy is how this deploy rolls out when its request narrowed the
+	// environment's (Request.Override); nil: the environment's. It is set
+	// when the deploy is created, and Store.Transition keeps it.
+	Strategy *Strategy
 
 	CreatedAt  time.Time
 	UpdatedAt  time.Time

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -14,6 +15,12 @@ type Request struct {
 	Env     string
 	Ref     string // "" deploys the environment's default ref
 	Force   bool   // admins only: pass locks and ref rules; audited
+	// Override, when not nil, is Env as this request sees it: the
+	// configured environment narrowed, by a repository's .ferry.yaml for
+	// a request from its forge. It must pass Narrows. The ref must then
+	// pass its rules and the configured ones; its strategy is kept with
+	// the deploy and runs it.
+	Override *Environment
 }
 
 // Request checks a deploy request against policy and stores it. The deploy
@@ -22,9 +29,16 @@ type Request struct {
 // refuses is stored as denied, with the reason, so the audit shows who
 // tried, and the error says why.
 func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error) {
-	p, env, err := e.lookup(r.Project, r.Env)
+	p, configured, err := e.lookup(r.Project, r.Env)
 	if err != nil {
 		return Deploy{}, err
+	}
+	env := configured
+	if r.Override != nil {
+		if err := Narrows(*r.Override, configured); err != nil {
+			return Deploy{}, err
+		}
+		env = *r.Override
 	}
 	ref := r.Ref
 	if ref == "" {
@@ -33,6 +47,9 @@ func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error
 	d := Deploy{
 		Project: p.Name, Env: env.Name, Kind: KindDeploy, Ref: ref,
 		Requester: a.Name, Force: r.Force, ApprovalsRequired: env.Approvals.Required,
+	}
+	if !reflect.DeepEqual(env.Strategy, configured.Strategy) {
+		d.Strategy = &env.Strategy
 	}
 	if err := e.mayForce(a, r.Force); err != nil {
 		return e.deny(ctx, a, d, err)
@@ -51,8 +68,10 @@ func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error
 	if err := e.checkLock(ctx, a, r.Project, r.Env, r.Force); err != nil {
 		return e.deny(ctx, a, d, err)
 	}
-	if ok, why := env.Allows(c); !ok && !r.Force {
-		return e.deny(ctx, a, d, fmt.Errorf("%w: %s is %s; %s", ErrForbidden, ref, describeCommit(c), why))
+	for _, rules := range []Environment{env, configured} {
+		if ok, why := rules.Allows(c); !ok && !r.Force {
+			return e.deny(ctx, a, d, fmt.Errorf("%w: %s is %s; %s", ErrForbidden, ref, describeCommit(c), why))
+		}
 	}
 	cur, err := e.current(ctx, p.Name, env.Name)
 	if err != nil {

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/ferrybot/ferry/pipeline"
 )
@@ -29,4 +30,32 @@ func (s *SQLite) RecordDelivery(ctx context.Context, platform, id, event string,
 		return false, fmt.Errorf("%s: %w", op, err)
 	}
 	return n == 0, nil
+}
+
+// knownBatch bounds the delivery IDs one query of KnownDeliveries asks for.
+const knownBatch = 500
+
+// KnownDeliveries returns which of ids the platform's deliveries include:
+// those RecordDelivery stored. Each batch of IDs is one lookup in the
+// (platform, delivery_id) unique index.
+func (s *SQLite) KnownDeliveries(ctx context.Context, platform string, ids []string) (map[string]bool, error) {
+	known := map[string]bool{}
+	for start := 0; start < len(ids); start += knownBatch {
+		batch := ids[start:min(start+knownBatch, len(ids))]
+		args := []any{platform}
+		for _, id := range batch {
+			args = append(args, id)
+		}
+		found, err := scanAll(ctx, s.r, func(sc scanner) (string, error) {
+			var id string
+			return id, sc.Scan(&id)
+		}, `SELECT delivery_id FROM deliveries WHERE platform = ? AND delivery_id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("known %s deliveries: %w", platform, err)
+		}
+		for _, id := range found {
+			known[id] = true
+		}
+	}
+	return known, nil
 }

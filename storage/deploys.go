@@ -14,7 +14,7 @@ import (
 const selectDeploy = `SELECT id, project, env, kind, ref, commit_hash, version, release_name,
 	previous_version, previous_release, state, requester, reason, forced,
 	batch, batches, approvals_required, approval_deadline, bake_until,
-	created_at, updated_at, started_at, finished_at, committed_at
+	created_at, updated_at, started_at, finished_at, committed_at, strategy
 	FROM deploys`
 
 func scanDeploy(sc scanner) (pipeline.Deploy, error) {
@@ -23,7 +23,8 @@ func scanDeploy(sc scanner) (pipeline.Deploy, error) {
 		&d.PreviousVersion, &d.PreviousRelease, &d.State, &d.Requester, &d.Reason, &d.Force,
 		&d.Batch, &d.Batches, &d.ApprovalsRequired, scanNanos(&d.ApprovalDeadline), scanNanos(&d.BakeUntil),
 		scanNanos(&d.CreatedAt), scanNanos(&d.UpdatedAt), scanNanos(&d.StartedAt), scanNanos(&d.FinishedAt),
-		scanNanos(&d.CommittedAt))
+		scanNanos(&d.CommittedAt),
+		strategyColumn{&d.Strategy})
 	return d, err
 }
 
@@ -44,12 +45,12 @@ func (s *SQLite) CreateDeploy(ctx context.Context, d *pipeline.Deploy) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO deploys (project, env, kind, ref, commit_hash, version,
 		release_name, previous_version, previous_release, state, requester, reason, forced,
 		batch, batches, approvals_required, approval_deadline, bake_until,
-		created_at, updated_at, started_at, finished_at, committed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		created_at, updated_at, started_at, finished_at, committed_at, strategy)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		nd.Project, nd.Env, nd.Kind, nd.Ref, nd.Commit, nd.Version,
 		nd.Release, nd.PreviousVersion, nd.PreviousRelease, nd.State, nd.Requester, nd.Reason, nd.Force,
 		nd.Batch, nd.Batches, nd.ApprovalsRequired, nanos(nd.ApprovalDeadline), nanos(nd.BakeUntil),
-		nanos(nd.CreatedAt), nanos(nd.UpdatedAt), nanos(nd.StartedAt), nanos(nd.FinishedAt), nanos(nd.CommittedAt))
+		nanos(nd.CreatedAt), nanos(nd.UpdatedAt), nanos(nd.StartedAt), nanos(nd.FinishedAt), nanos(nd.CommittedAt), strategyColumn{&nd.Strategy})
 	if err != nil {
 		return fmt.Errorf("create deploy: %w", err)
 	}
@@ -157,7 +158,7 @@ func (s *SQLite) CountByState(ctx context.Context) (map[pipeline.State]int, erro
 // t.From, and records t; see pipeline.DeployStore. In one transaction it
 // reads the deploy, applies update (which may be nil) to it, sets its State
 // to t.To and UpdatedAt to t.At (now if t.At is zero), writes every field but
-// ID and CreatedAt, which update cannot change, and stores t.
+// ID, CreatedAt and Strategy, which update cannot change, and stores t.
 //
 // update runs inside the write transaction: it must be quick, and must not
 // call the store's write methods, which would wait for it forever.
@@ -181,7 +182,7 @@ func (s *SQLite) Transition(ctx context.Context, t pipeline.Transition, update f
 		if update != nil {
 			update(&d)
 		}
-		d.ID, d.CreatedAt = old.ID, old.CreatedAt
+		d.ID, d.CreatedAt, d.Strategy = old.ID, old.CreatedAt, old.Strategy
 		d.State, d.UpdatedAt = t.To, t.At
 		if err := updateDeploy(ctx, tx, d); err != nil {
 			return err
@@ -197,7 +198,8 @@ func (s *SQLite) Transition(ctx context.Context, t pipeline.Transition, update f
 	return d, nil
 }
 
-// updateDeploy writes every field of d but ID and CreatedAt.
+// updateDeploy writes every field of d but ID, CreatedAt and Strategy, which
+// are set when the deploy is created.
 func updateDeploy(ctx context.Context, tx *sql.Tx, d pipeline.Deploy) error {
 	_, err := tx.ExecContext(ctx, `UPDATE deploys SET project = ?, env = ?, kind = ?, ref = ?,
 		commit_hash = ?, version = ?, release_name = ?, previous_version = ?, previous_release = ?,

@@ -300,3 +300,26 @@ func BenchmarkCreateAndTransition(b *testing.B) {
 		}
 	}
 }
+
+// TestDeployStrategy stores a deploy's own strategy once, when it is
+// created, and reads it back after transitions, which cannot change it.
+func TestDeployStrategy(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	plain := pipeline.Deploy{Project: "api", Env: "prod", Kind: pipeline.KindDeploy}
+	must(t, s.CreateDeploy(ctx, &plain))
+	if got, err := s.Deploy(ctx, plain.ID); err != nil || got.Strategy != nil {
+		t.Fatalf("a deploy without a strategy reads back %+v, %v", got.Strategy, err)
+	}
+	own := pipeline.Strategy{Batches: []pipeline.BatchSize{{Count: 1}, {Percent: 12.5}, {Percent: 100}},
+		Bake: 90 * time.Second, Continue: pipeline.ContinueManual, MaxFailedUnits: 2, AutoRollback: true, Parallel: 3}
+	d := pipeline.Deploy{Project: "api", Env: "prod", Kind: pipeline.KindDeploy, Strategy: &own}
+	must(t, s.CreateDeploy(ctx, &d))
+	_, err := s.Transition(ctx, pipeline.Transition{DeployID: d.ID, From: pipeline.StateRequested, To: pipeline.StateQueued},
+		func(x *pipeline.Deploy) { x.Strategy = nil })
+	must(t, err)
+	got, err := s.Deploy(ctx, d.ID)
+	if err != nil || got.Strategy == nil || !reflect.DeepEqual(*got.Strategy, own) {
+		t.Fatalf("strategy = %+v, %v; want %+v", got.Strategy, err, own)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,5 +208,43 @@ func TestRecordDelivery(t *testing.T) {
 	}
 	if _, err := s.RecordDelivery(ctx, "github", "", "push", nil); !errors.Is(err, pipeline.ErrInvalid) {
 		t.Errorf("a delivery without an id = %v; want an error wrapping ErrInvalid", err)
+	}
+}
+
+func TestKnownDeliveries(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	var asked []string
+	for i := range 1203 { // more than one batch
+		id := fmt.Sprintf("guid-%d", i)
+		asked = append(asked, id)
+		if i%100 == 7 {
+			_, err := s.RecordDelivery(ctx, "github", id, "push", nil)
+			must(t, err)
+		}
+	}
+	_, err := s.RecordDelivery(ctx, "gitlab", "guid-8", "push", nil)
+	must(t, err)
+	known, err := s.KnownDeliveries(ctx, "github", asked)
+	must(t, err)
+	if len(known) != 12 || !known["guid-7"] || !known["guid-1107"] || known["guid-8"] {
+		t.Errorf("known = %v; want the 12 github deliveries stored", known)
+	}
+	if known, err := s.KnownDeliveries(ctx, "github", nil); err != nil || len(known) != 0 {
+		t.Errorf("KnownDeliveries(none) = %v, %v", known, err)
+	}
+	// The lookup is one search of the unique index, not a scan of the table.
+	var plan string
+	rows, err := s.r.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT delivery_id FROM deliveries WHERE platform = ? AND delivery_id IN (?, ?)`, "github", "a", "b")
+	must(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		must(t, rows.Scan(&id, &parent, &unused, &detail))
+		plan += detail + "; "
+	}
+	if !strings.Contains(plan, "USING COVERING INDEX") || strings.Contains(plan, "SCAN deliveries") {
+		t.Errorf("query plan %q; want a search of the (platform, delivery_id) index", plan)
 	}
 }

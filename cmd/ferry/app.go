@@ -114,12 +114,17 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		if err == nil && cfg.GitHub.Enabled() {
 			var appKey []byte
 			appKey, err = githubKey(cfg.GitHub.PrivateKey)
+			var repoConfig forgegithub.RepoConfig // stays a nil interface without repo_config
+			if cfg.GitHub.RepoConfig != nil {
+				repoConfig = cfg
+			}
 			if err == nil {
 				a.github, err = forgegithub.New(forgegithub.Config{
 					Engine: a.engine, Users: cfg, Store: st,
 					WebhookSecret: cfg.GitHub.WebhookSecret, Bot: a.bot,
 					Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID, PrivateKey: appKey,
 					APIURL: cfg.GitHub.BaseURL, BaseURL: baseURL, Logger: log,
+					RepoConfig: repoConfig, RedeliverInterval: cfg.GitHub.RedeliverInterval,
 				})
 			}
 			if err == nil {

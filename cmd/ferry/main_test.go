@@ -71,6 +71,42 @@ func TestCheckTargetParams(t *testing.T) {
 	}
 }
 
+// TestCheckGitHubRepoConfig: the GitHub keys of a repository's .ferry.yaml,
+// redelivery and environment URLs pass check, and bad ones do not.
+func TestCheckGitHubRepoConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ferry.yaml")
+	good := `github:
+  webhook_secret: s
+  token: t
+  repo_config: {allow: [environments.*.branches, environments.staging.strategy.*]}
+projects:
+  demo:
+    repo: https://github.com/acme/demo.git
+    environments:
+      staging:
+        branches: ['^main$']
+        url: https://{{.Env}}.demo.example.com
+        target: {type: local, hosts: [a], root: hosts}
+      preview:
+        branches: ['^feature-']
+        optional: true
+        url: https://{{.Ref}}.preview.example.com
+        target: {type: local, hosts: [a], root: preview}
+`
+	os.WriteFile(path, []byte(good), 0o644)
+	if out, errOut, err := runFerry(t, "check", "--config", path); err != nil {
+		t.Fatalf("check: %v\n%s%s", err, out, errOut)
+	}
+	bad := strings.Replace(good, "environments.staging.strategy.*", "environments.*.target", 1)
+	bad = strings.Replace(bad, "https://{{.Env}}.demo", "https://{{.Environment}}.demo", 1)
+	os.WriteFile(path, []byte(bad), 0o644)
+	_, errOut, err := runFerry(t, "check", "--config", path)
+	if err != exitError(1) || !strings.Contains(errOut, `:4: github.repo_config.allow: "environments.*.target" can never be allowed`) ||
+		!strings.Contains(errOut, `:11: url "https://{{.Environment}}.demo.example.com" of environment staging: it uses {{.Environment}}`) {
+		t.Fatalf("check: %v\n%s", err, errOut)
+	}
+}
+
 func TestRoute(t *testing.T) {
 	cfg := "../../examples/quickstart/ferry.yaml"
 	cases := []struct {

@@ -41,6 +41,15 @@ type Users interface {
 // Store keeps deliveries; *storage.SQLite has it.
 type Store interface {
 	RecordDelivery(ctx context.Context, platform, id, event string, body []byte) (duplicate bool, err error)
+	// KnownDeliveries returns which of ids were recorded.
+	KnownDeliveries(ctx context.Context, platform string, ids []string) (map[string]bool, error)
+}
+
+// RepoConfig applies a repository's .ferry.yaml (data; nil when it has
+// none) to a project of the repository; *config.Config has it. The error
+// is the file's problems, one a line.
+type RepoConfig interface {
+	RepoProject(p pipeline.Project, file string, data []byte) (pipeline.Project, error)
 }
 
 // Engine is what the adapter asks of the pipeline; *pipeline.Engine has it.
@@ -75,6 +84,14 @@ type Config struct {
 	// BaseURL is ferry's web console, for the link of each commit status;
 	// "": statuses link nowhere.
 	BaseURL string
+	// RepoConfig reads a repository's .ferry.yaml, at the commit of each
+	// push, label and command, for the events of its repository; nil:
+	// ferry reads none, and optional environments are left out.
+	RepoConfig RepoConfig
+	// RedeliverInterval is how often, as an App, ferry lists the App's
+	// recent deliveries and redelivers the failed ones it did not store
+	// (and once when Run starts); 0: never.
+	RedeliverInterval time.Duration
 	// HTTPClient calls the API; nil: a client with a 15-second timeout.
 	HTTPClient *http.Client
 	Logger     *slog.Logger   // nil: discard
@@ -90,6 +107,7 @@ type Adapter struct {
 	bot    *bot.Bot
 	api    *gh.Client                    // with a Token; nil otherwise
 	app    *ghinstallation.AppsTransport // with an App; nil otherwise
+	appAPI *gh.Client                    // calls as the App itself (its JWT); nil without an App
 	newAPI func(http.RoundTripper) (*gh.Client, error)
 	apiMu  sync.Mutex
 	apis   map[int64]*gh.Client // an App's clients, by installation
@@ -111,6 +129,12 @@ type Adapter struct {
 	permMu sync.Mutex
 	perms  map[string]permEntry // owner/repo/login → permission
 	jobs   *bot.Jobs
+
+	repoConfig RepoConfig
+	repoFiles  repoFiles
+
+	redeliverEvery time.Duration
+	redeliver      redeliverState // the redelivery loop's own
 }
 
 // New checks cfg and returns an adapter. Call Run to process deliveries.
@@ -123,7 +147,8 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a := &Adapter{jobs: &bot.Jobs{Max: maxJobs, Timeout: jobTimeout}, engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger, clock: cfg.Clock, perms: map[string]permEntry{},
 		baseURL: cfg.BaseURL, outbox: map[int64]pipeline.Deploy{}, wake: make(chan struct{}, 1), installs: map[string]int64{},
-		follow: map[int64]prRef{}, stickies: map[string]int64{}, deployments: map[int64]int64{}}
+		follow: map[int64]prRef{}, stickies: map[string]int64{}, deployments: map[int64]int64{},
+		repoConfig: cfg.RepoConfig, redeliverEvery: cfg.RedeliverInterval}
 	if cfg.APIURL != "" {
 		a.host = strings.SplitN(repoKey(cfg.APIURL), "/", 2)[0]
 	}
@@ -176,6 +201,9 @@ func New(cfg Config) (*Adapter, error) {
 		}
 		atr.BaseURL = strings.TrimRight(probe.BaseURL(), "/")
 		a.app = atr
+		if a.appAPI, err = a.newAPI(atr); err != nil {
+			return nil, fmt.Errorf("github: API client: %w", err)
+		}
 	}
 	return a, nil
 }
@@ -224,11 +252,13 @@ func (a *Adapter) Run(ctx context.Context) error {
 	if err := a.jobs.Start(ctx); err != nil {
 		return fmt.Errorf("github: %w", err)
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
+	stop, done, redelivered := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() { a.statuses(context.WithoutCancel(ctx), stop); close(done) }()
+	go func() { a.redeliverLoop(ctx); close(redelivered) }()
 	<-ctx.Done()
 	a.jobs.Stop()
 	close(stop) // after the jobs, so that the statuses of what they did are posted
 	<-done
+	<-redelivered
 	return nil
 }

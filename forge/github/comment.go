@@ -91,7 +91,6 @@ func (a *Adapter) runComment(ctx context.Context, api *gh.Client, log *slog.Logg
 	if err != nil {
 		return "", refusal(err.Error())
 	}
-	owner, repo, _ := strings.Cut(c.Repo.FullName, "/")
 	actor := pipeline.Actor{}
 	if cmd.Verb != bot.VerbHelp {
 		if actor, err = a.authorize(ctx, api, log, c.Repo.FullName, c.Author); err != nil {
@@ -104,26 +103,48 @@ func (a *Adapter) runComment(ctx context.Context, api *gh.Client, log *slog.Logg
 		}
 		cmd.Project = projects[0].Name
 	}
-	if cmd.Verb == bot.VerbDeploy && cmd.Ref == "" {
-		var pr *gh.PullRequest
-		err := a.call(ctx, "pulls.get", func() (err error) {
-			pr, _, err = api.PullRequests.Get(ctx, owner, repo, c.Number)
-			return err
-		})
+	at := prRef{repo: c.Repo.FullName, number: c.Number, login: c.Author}
+	var r bot.Reply
+	if cmd.Verb == bot.VerbDeploy {
+		req, err := a.deployRequest(ctx, api, log, c, projects[0], cmd)
 		if err != nil {
-			log.ErrorContext(ctx, "github: read a pull request", "err", err)
-			return "", refusal("ferry could not read this pull request because of an error; it is in ferry's log. Nothing was done.")
+			return "", err
 		}
-		if !strings.EqualFold(pr.GetHead().GetRepo().GetFullName(), c.Repo.FullName) {
-			return "", refusal(fmt.Sprintf("this pull request's branch is in %s, a fork; ferry deploys branches of %s only. Nothing was done.", pr.GetHead().GetRepo().GetFullName(), c.Repo.FullName))
-		}
-		cmd.Ref = pr.GetHead().GetRef()
+		r = a.request(ctx, actor, req, at)
+	} else {
+		r = a.do(ctx, actor, cmd, at)
 	}
-	r := a.do(ctx, actor, cmd, prRef{repo: c.Repo.FullName, number: c.Number, login: c.Author})
 	if r.Error {
 		return "", refusal(markdown(r))
 	}
 	return markdown(r), nil
+}
+
+// deployRequest is the deploy a /ferry deploy comment asks for: of the
+// pull request's head branch unless it names a ref, to the environment as
+// the .ferry.yaml at the pull request's head makes it.
+func (a *Adapter) deployRequest(ctx context.Context, api *gh.Client, log *slog.Logger, c forge.Comment, p pipeline.Project, cmd bot.Command) (pipeline.Request, error) {
+	owner, repo, _ := strings.Cut(c.Repo.FullName, "/")
+	var pr *gh.PullRequest
+	err := a.call(ctx, "pulls.get", func() (err error) {
+		pr, _, err = api.PullRequests.Get(ctx, owner, repo, c.Number)
+		return err
+	})
+	if err != nil {
+		log.ErrorContext(ctx, "github: read a pull request", "err", err)
+		return pipeline.Request{}, refusal("ferry could not read this pull request because of an error; it is in ferry's log. Nothing was done.")
+	}
+	if cmd.Ref == "" {
+		if !strings.EqualFold(pr.GetHead().GetRepo().GetFullName(), c.Repo.FullName) {
+			return pipeline.Request{}, refusal(fmt.Sprintf("this pull request's branch is in %s, a fork; ferry deploys branches of %s only. Nothing was done.", pr.GetHead().GetRepo().GetFullName(), c.Repo.FullName))
+		}
+		cmd.Ref = pr.GetHead().GetRef()
+	}
+	override, err := a.envAt(ctx, api, log, p, c.Repo.FullName, pr.GetHead().GetSHA(), cmd.Env)
+	if err != nil {
+		return pipeline.Request{}, err
+	}
+	return pipeline.Request{Project: p.Name, Env: cmd.Env, Ref: cmd.Ref, Force: cmd.Force, Override: override}, nil
 }
 
 // authorize returns the ferry user a GitHub login acts as, when it has

@@ -21,7 +21,13 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // rewrites the file with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "comments", name+".md")
+	goldenAt(t, filepath.Join("testdata", "comments", name+".md"), got)
+}
+
+// goldenAt compares got with the file at path, or rewrites the file with
+// -update.
+func goldenAt(t *testing.T, path, got string) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)

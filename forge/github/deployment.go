@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"unicode"
 
 	gh "github.com/google/go-github/v88/github"
 
@@ -35,9 +36,14 @@ func deploymentState(s pipeline.State) string {
 
 // postDeployment keeps a GitHub Deployment of the deploy's commit in its
 // environment, created the first time the deploy is seen (a denied
-// request gets none), with a status for each change. A success makes
-// GitHub mark the environment's earlier deployments inactive. Failures are
-// logged and never reach the engine.
+// request gets none), with a status for each change: its log_url is the
+// deploy's page, its environment_url the environment's url: with the
+// deploy's version filled in. A success makes GitHub mark the
+// environment's earlier deployments inactive. The Deployment is a
+// production environment when the environment is named prod or
+// production (prod-eu too), and transient when its url differs from one
+// deploy to the next (a preview per branch). Failures are logged and never
+// reach the engine.
 func (a *Adapter) postDeployment(ctx context.Context, api *gh.Client, log *slog.Logger, owner, repo string, d pipeline.Deploy) {
 	id, err := a.deploymentOf(ctx, api, owner, repo, d)
 	if err != nil || id == 0 {
@@ -52,6 +58,11 @@ func (a *Adapter) postDeployment(ctx context.Context, api *gh.Client, log *slog.
 	}
 	if u := bot.DeployURL(a.baseURL, d.ID); u != "" {
 		req.LogURL = &u
+	}
+	if u, err := a.envOf(d).URLFor(d); err != nil {
+		log.ErrorContext(ctx, "github: environment url", "err", err)
+	} else if u != "" {
+		req.EnvironmentURL = &u
 	}
 	if err := a.call(ctx, "repos.create_deployment_status", func() error {
 		_, _, err := api.Repositories.CreateDeploymentStatus(ctx, owner, repo, id, req)
@@ -87,13 +98,14 @@ func (a *Adapter) deploymentOf(ctx context.Context, api *gh.Client, owner, repo 
 		}
 	}
 	if id == 0 && d.State != pipeline.StateDenied {
+		env := a.envOf(d)
 		var g *gh.Deployment
 		err := a.call(ctx, "repos.create_deployment", func() (err error) {
 			g, _, err = api.Repositories.CreateDeployment(ctx, owner, repo, &gh.DeploymentRequest{
 				Ref: gh.Ptr(d.Commit), Task: gh.Ptr(deploymentTask), AutoMerge: gh.Ptr(false), RequiredContexts: &[]string{},
 				Payload: map[string]any{"ferry_deploy": d.ID}, Environment: gh.Ptr(d.Env),
 				Description:           gh.Ptr(fmt.Sprintf("%s %s to %s", strings.ToLower(string(d.Kind)), d.Version, d.Env)),
-				ProductionEnvironment: gh.Ptr(d.ApprovalsRequired > 0 || strings.HasPrefix(strings.ToLower(d.Env), "prod")),
+				ProductionEnvironment: gh.Ptr(production(d.Env)), TransientEnvironment: gh.Ptr(env.URLPerDeploy()),
 			})
 			return err
 		})
@@ -108,4 +120,25 @@ func (a *Adapter) deploymentOf(ctx context.Context, api *gh.Client, owner, repo 
 		a.outMu.Unlock()
 	}
 	return id, nil
+}
+
+// envOf is the environment of a deploy as ferry.yaml configures it; the
+// zero Environment when it is gone.
+func (a *Adapter) envOf(d pipeline.Deploy) pipeline.Environment {
+	for _, p := range a.engine.Projects() {
+		if p.Name == d.Project {
+			e, _ := p.Env(d.Env)
+			return e
+		}
+	}
+	return pipeline.Environment{}
+}
+
+// production reports whether an environment is one people use, for
+// GitHub: one named prod or production, alone or first (prod-eu).
+func production(env string) bool {
+	first := strings.FieldsFunc(strings.ToLower(env), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	return len(first) > 0 && (first[0] == "prod" || first[0] == "production")
 }

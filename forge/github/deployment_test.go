@@ -2,9 +2,13 @@ package github
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/forge/github/fakegithub"
 	"github.com/ferrybot/ferry/pipeline"
@@ -54,5 +58,42 @@ func TestDeniedDeployHasNoDeployment(t *testing.T) {
 	// Refused before its commit was resolved, it has no commit to mark.
 	if sts := fg.Statuses(); len(sts) != 0 {
 		t.Errorf("statuses = %+v, want none", sts)
+	}
+}
+
+// TestDeploymentEnvironments records the Deployments of a push to staging
+// (a URL), a tag to prod (production) and a label to preview (a URL per
+// branch: transient) in testdata/deployments.golden.
+func TestDeploymentEnvironments(t *testing.T) {
+	fg := fakegithub.New(t, apiToken)
+	fg.Permissions["Codertocat"] = "write"
+	const base = "https://ferry.example.com"
+	f := newFixtureWith(t, linked(), fg, func(c *Config) { c.BaseURL = base })
+	f.deliver("push", "d1", payload(t, "push.branch.json"))
+	f.deliver("push", "d2", edited(t, "push.branch.json", map[string]any{"ref": "refs/tags/v1.2.0", "after": created}))
+	f.deliver("pull_request", "d3", prEvent(t, "pull_request.labeled.json", "patch-2", "deploy/preview", "deploy/preview"))
+	f.drain()
+	var lines []string
+	for _, d := range fg.Deployments() {
+		id := int64(d.Payload["ferry_deploy"].(float64))
+		for _, u := range d.LogURLs {
+			if u != bot.DeployURL(base, id) {
+				t.Errorf("%s: log_url %s, want the page of deploy %d", d.Env, u, id)
+			}
+		}
+		lines = append(lines, fmt.Sprintf("%-8s production=%-5v transient=%-5v states=%v environment_url=%v", d.Env, d.Production, d.Transient, d.States, d.EnvURLs))
+	}
+	slices.Sort(lines)
+	goldenAt(t, filepath.Join("testdata", "deployments.golden"), strings.Join(lines, "\n")+"\n")
+}
+
+func TestProduction(t *testing.T) {
+	for env, want := range map[string]bool{
+		"prod": true, "production": true, "Prod": true, "prod-eu": true, "production_2": true,
+		"staging": false, "preprod": false, "products": false, "preview": false, "": false,
+	} {
+		if got := production(env); got != want {
+			t.Errorf("production(%q) = %v, want %v", env, got, want)
+		}
 	}
 }

@@ -49,4 +49,29 @@
 // followed: each change of its state rewrites the sticky comment with its
 // card, until it ends. Comments that do not address
 // ferry cost no API call.
+//
+// # A repository's .ferry.yaml
+//
+// With a RepoConfig, pushes, deploy labels and /ferry deploy read the
+// repository's .ferry.yaml at the event's commit (the pushed commit, the
+// pull request's head) through the contents API, once per commit, and
+// route and request with the project as it makes it (config.RepoProject):
+// environments narrowed, optional ones added. The narrowed environment
+// goes with the request (pipeline.Request.Override), which the engine
+// checks again. A ref the file routes to an environment whose rules in
+// ferry.yaml do not take it routes nowhere. A file ferry refuses deploys
+// nothing: a push marks its commit with the error status ferry/config, a
+// label or command is answered with the problems, key, line and why, and
+// a pull request whose new head has one is told so at once.
+//
+// # Missed deliveries
+//
+// As an App, ferry redelivers the deliveries GitHub failed to make and it
+// did not store; see redeliver.go.
+//
+// # Statuses
+//
+// Each deploy sets the commit status ferry/<env> and keeps a GitHub
+// Deployment with a status per change, whose environment_url is the
+// environment's url: and log_url the deploy's page (see postDeployment).
 package github

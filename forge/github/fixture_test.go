@@ -39,14 +39,18 @@ const (
 // testProject deploys the payloads' repository, named owner/name so that
 // it is on whichever GitHub the adapter calls (the fake's, in tests): master to staging (auto),
 // tags v* to prod (auto, ops only), release-* branches to qa (not auto),
-// patch-* branches to preview with one approval from ops.
+// patch-* branches to preview with one approval from ops, and, where a
+// repository's .ferry.yaml adds the optional review, patch-* there too.
+// staging and preview have URLs, preview's one per branch.
 func testProject() pipeline.Project {
 	re := regexp.MustCompile
 	return pipeline.Project{Name: "hello", Repo: "Codertocat/Hello-World", Envs: []pipeline.Environment{
-		{Name: "staging", Auto: true, Branches: []*regexp.Regexp{re(`^master$`)}},
+		{Name: "staging", Auto: true, Branches: []*regexp.Regexp{re(`^master$`)}, URL: "https://{{.Env}}.hello.example.com"},
 		{Name: "qa", Branches: []*regexp.Regexp{re(`^release-`)}},
 		{Name: "prod", Auto: true, Tags: []*regexp.Regexp{re(`^v`)}, Deployers: []string{"ops"}},
-		{Name: "preview", Branches: []*regexp.Regexp{re(`^patch-`)}, Approvals: pipeline.ApprovalPolicy{Required: 1, From: []string{"ops"}}},
+		{Name: "preview", Branches: []*regexp.Regexp{re(`^patch-`)}, Approvals: pipeline.ApprovalPolicy{Required: 1, From: []string{"ops"}},
+			URL: "https://{{.Ref}}.preview.example.com"},
+		{Name: "review", Branches: []*regexp.Regexp{re(`^patch-`)}, Optional: true},
 	}}
 }
 

@@ -8,7 +8,6 @@ import (
 
 	gh "github.com/google/go-github/v88/github"
 
-	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/forge"
 	"github.com/ferrybot/ferry/pipeline"
 )
@@ -42,33 +41,43 @@ func labelEnv(label string) (string, bool) {
 // (opened, reopened, synchronize) while it is there; removing the label or
 // closing the pull request stops that, since nothing is kept between
 // events. The sender must be allowed as for a comment command; ferry
-// answers on the pull request.
+// answers on the pull request. A new head without a deploy label has its
+// .ferry.yaml checked, and a refused one said on the pull request.
 func (a *Adapter) pullRequest(ctx context.Context, delivery string, installation int64, pr forge.PullRequest) {
 	var envs []string
+	newHead := false // whose .ferry.yaml may have changed
 	switch pr.Action {
 	case forge.PRLabeled:
 		if env, ok := labelEnv(pr.Label); ok {
 			envs = append(envs, env)
 		}
 	case forge.PROpened, forge.PRReopened, forge.PRUpdated:
+		newHead = true
 		for _, l := range pr.Labels {
 			if env, ok := labelEnv(l); ok {
 				envs = append(envs, env)
 			}
 		}
 	}
-	if len(envs) == 0 || !pr.Open {
+	check := a.repoConfig != nil && newHead
+	if len(envs) == 0 && !check || !pr.Open {
 		return
 	}
 	log := a.log.With("platform", platform, "delivery", delivery, "repo", pr.Repo.FullName, "pr", pr.Number, "actor", pr.Sender)
 	projects := a.projectsOf(pr.Repo)
 	if len(projects) == 0 {
-		log.InfoContext(ctx, "github: a deploy label on a repository no project deploys; ignored")
+		if len(envs) > 0 {
+			log.InfoContext(ctx, "github: a deploy label on a repository no project deploys; ignored")
+		}
 		return
 	}
 	api, err := a.client(installation)
 	if err != nil || a.bot == nil {
-		log.InfoContext(ctx, "github: a deploy label, but ferry cannot call GitHub to check who set it; ignored", "err", err)
+		log.InfoContext(ctx, "github: a pull request ferry would act on, but it cannot call GitHub; ignored", "err", err)
+		return
+	}
+	if len(envs) == 0 { // the label's answer would say the same
+		a.checkRepoConfig(ctx, api, prRef{repo: pr.Repo.FullName, number: pr.Number, login: pr.Sender}, projects, pr.HeadSHA)
 		return
 	}
 	for _, env := range envs {
@@ -92,6 +101,10 @@ func (a *Adapter) labelDeploy(ctx context.Context, api *gh.Client, log *slog.Log
 	if err != nil {
 		return err.Error()
 	}
-	return markdown(a.do(ctx, actor, bot.Command{Verb: bot.VerbDeploy, Project: projects[0].Name, Ref: pr.Head, Env: env},
+	override, err := a.envAt(ctx, api, log, projects[0], pr.Repo.FullName, pr.HeadSHA, env)
+	if err != nil {
+		return err.Error()
+	}
+	return markdown(a.request(ctx, actor, pipeline.Request{Project: projects[0].Name, Env: env, Ref: pr.Head, Override: override},
 		prRef{repo: pr.Repo.FullName, number: pr.Number, login: pr.Sender}))
 }

@@ -21,7 +21,7 @@ func (a *Adapter) process(ctx context.Context, delivery string, ev any) {
 	}
 	switch e := ev.(type) {
 	case *gh.PushEvent:
-		a.push(ctx, delivery, pushOf(e))
+		a.push(ctx, delivery, e.GetInstallation().GetID(), pushOf(e))
 	case *gh.CreateEvent:
 		a.create(ctx, delivery, e)
 	case *gh.PullRequestEvent:

@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	gh "github.com/google/go-github/v88/github"
@@ -12,8 +13,12 @@ import (
 )
 
 // push requests a deploy of a pushed branch or tag in every project of its
-// repository whose rules route it to an auto environment.
-func (a *Adapter) push(ctx context.Context, delivery string, p forge.Push) {
+// repository whose rules route it to an auto environment. The rules are
+// the project's as the .ferry.yaml at the pushed commit makes them; a ref
+// they route to an environment whose rules in ferry.yaml do not take it
+// routes nowhere. A refused .ferry.yaml deploys nothing and marks the
+// commit (statusConfig).
+func (a *Adapter) push(ctx context.Context, delivery string, installation int64, p forge.Push) {
 	log := a.log.With("platform", platform, "delivery", delivery, "ref", p.Ref)
 	if p.Deleted {
 		log.InfoContext(ctx, "github: ignored a deleted ref")
@@ -26,8 +31,26 @@ func (a *Adapter) push(ctx context.Context, delivery string, p forge.Push) {
 	}
 	actor := a.actor(p.Pusher)
 	_, name := pipeline.RefName(p.Ref)
+	api, _ := a.client(installation) // nil: projectAt says why when it needs one
 	for _, proj := range projects {
-		route, err := pipeline.RouteRef(proj, p.Ref)
+		eff, err := a.projectAt(ctx, api, proj, p.Repo.FullName, p.After)
+		var refused *refusedConfig
+		switch {
+		case errors.As(err, &refused):
+			log.WarnContext(ctx, "github: not deploying a push whose .ferry.yaml is refused", "project", proj.Name, "why", refused.Error())
+			a.statusConfig(ctx, api, log, p.Repo.FullName, refused)
+			continue
+		case err != nil:
+			log.ErrorContext(ctx, "github: not deploying a push whose .ferry.yaml ferry could not read", "project", proj.Name, "err", err)
+			continue
+		}
+		route, err := pipeline.RouteRef(eff, p.Ref)
+		if err == nil {
+			configured, _ := proj.Env(route.Env.Name)
+			if ok, why := configured.Allows(pipeline.Commit{Branch: route.Branch, Tag: route.Tag}); !ok {
+				err = fmt.Errorf("the repository's .ferry.yaml routes it to %s, but in ferry's configuration %s", route.Env.Name, why)
+			}
+		}
 		if err != nil {
 			log.InfoContext(ctx, "github: ignored a push that routes nowhere", "project", proj.Name, "why", err.Error())
 			continue
@@ -36,7 +59,7 @@ func (a *Adapter) push(ctx context.Context, delivery string, p forge.Push) {
 			log.InfoContext(ctx, "github: a push routes to an environment that is not auto; not deploying", "project", proj.Name, "env", route.Env.Name)
 			continue
 		}
-		d, err := a.engine.Request(ctx, actor, pipeline.Request{Project: proj.Name, Env: route.Env.Name, Ref: name})
+		d, err := a.engine.Request(ctx, actor, pipeline.Request{Project: proj.Name, Env: route.Env.Name, Ref: name, Override: &route.Env})
 		if err != nil {
 			level := log.WarnContext
 			if !errors.Is(err, pipeline.ErrForbidden) && !errors.Is(err, pipeline.ErrConflict) {

@@ -25,9 +25,11 @@ func reviewOf(e *gh.PullRequestReviewEvent) (forge.Review, bool) {
 }
 
 // review counts an approving review as the reviewer's approval of every
-// deploy of the pull request's head branch that awaits approval. The
-// reviewer must be allowed as for a comment command, and approve as the
-// environment's policy says; ferry answers on the pull request.
+// deploy of the pull request's head that awaits approval: of its head
+// branch at the commit reviewed, so that a review never approves commits
+// pushed after it. The reviewer must be allowed as for a comment command,
+// and approve as the environment's policy says; ferry answers on the pull
+// request.
 func (a *Adapter) review(ctx context.Context, delivery string, installation int64, head string, r forge.Review) {
 	if r.State != "approved" {
 		return
@@ -41,7 +43,7 @@ func (a *Adapter) review(ctx context.Context, delivery string, installation int6
 			return
 		}
 		for _, d := range ds {
-			if d.Ref == head {
+			if d.Ref == head && d.Commit == r.HeadSHA {
 				pending = append(pending, d)
 			}
 		}

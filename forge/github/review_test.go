@@ -79,7 +79,40 @@ func TestReviewWithNothingPendingIsQuiet(t *testing.T) {
 	f := newFixtureWith(t, linked(), fg)
 	f.deliver("pull_request_review", "d1", approvedReview(t))
 	f.drain()
-	if calls := fg.Calls(); len(calls) != 0 {
-		t.Errorf("calls = %v, want none", calls)
+	if cs := fg.Comments(); len(cs) != 0 {
+		t.Errorf("comments = %+v, want none", cs)
+	}
+}
+
+// TestReviewOfAnotherCommit: a review approves what it reviewed, not a
+// deploy of the branch at a commit pushed before or after it.
+func TestReviewOfAnotherCommit(t *testing.T) {
+	users := &config.Config{
+		Users: []pipeline.User{{Name: "dev1", Teams: []string{"dev"}}, {Name: "rev", Teams: []string{"ops"}, Forge: map[string]string{"github": reviewer}}},
+		Teams: []pipeline.Team{{Name: "ops"}, {Name: "dev"}},
+	}
+	fg := fakegithub.New(t, apiToken)
+	fg.Permissions[reviewer] = "write"
+	f := newFixtureWith(t, users, fg)
+	d, err := f.engine.Request(context.Background(), users.Actor("dev1"), pipeline.Request{Project: "hello", Env: "preview", Ref: "patch-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(approvedReview(t), &m); err != nil {
+		t.Fatal(err)
+	}
+	m["pull_request"].(map[string]any)["head"].(map[string]any)["sha"] = "0123456789abcdef0123456789abcdef01234567"
+	body, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.deliver("pull_request_review", "d1", body)
+	f.drain()
+	if ds := f.deploys(); len(ds) != 1 || ds[0].ID != d.ID || ds[0].State != pipeline.StateAwaitingApproval {
+		t.Errorf("deploys = %+v, want deploy %d still awaiting approval", ds, d.ID)
+	}
+	if cs := fg.Comments(); len(cs) != 0 {
+		t.Errorf("comments = %+v, want none", cs)
 	}
 }

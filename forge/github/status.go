@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -116,10 +117,7 @@ func statusDescription(d pipeline.Deploy) string {
 	if d.Reason != "" && statusState(d.State) != "pending" && statusState(d.State) != "success" {
 		s += ": " + d.Reason
 	}
-	if utf8.RuneCountInString(s) > 140 {
-		s = string([]rune(s)[:139]) + "…"
-	}
-	return s
+	return clip(s, 140)
 }
 
 // repoOfProject is owner/name of a project's repository when it is on
@@ -157,4 +155,43 @@ func (a *Adapter) installationOf(fullName string) int64 {
 	a.outMu.Lock()
 	defer a.outMu.Unlock()
 	return a.installs[strings.ToLower(fullName)]
+}
+
+// configContext is the commit status of a commit whose .ferry.yaml ferry
+// refused.
+const configContext = "ferry/config"
+
+// statusConfig marks a commit whose .ferry.yaml is refused with an error
+// status saying its first problem; a failure is logged.
+func (a *Adapter) statusConfig(ctx context.Context, api *gh.Client, log *slog.Logger, fullName string, r *refusedConfig) {
+	if api == nil {
+		return
+	}
+	owner, repo, _ := strings.Cut(fullName, "/")
+	st := gh.RepoStatus{State: gh.Ptr("error"), Context: gh.Ptr(configContext), Description: gh.Ptr(configDescription(r))}
+	if err := a.call(ctx, "repos.create_status", func() error {
+		_, _, err := api.Repositories.CreateStatus(ctx, owner, repo, r.sha, st)
+		return err
+	}); err != nil {
+		log.ErrorContext(ctx, "github: commit status", "err", err)
+	}
+}
+
+// configDescription says why a .ferry.yaml is refused in at most 140
+// characters: its first problem, and how many more there are.
+func configDescription(r *refusedConfig) string {
+	lines := strings.Split(r.problems.Error(), "\n")
+	s := "refused: " + lines[0]
+	if len(lines) > 1 {
+		s = fmt.Sprintf("refused (%d problems): %s", len(lines), lines[0])
+	}
+	return clip(s, 140)
+}
+
+// clip cuts s to n characters, the last an ellipsis.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) > n {
+		return string([]rune(s)[:n-1]) + "…"
+	}
+	return s
 }

@@ -1,8 +1,8 @@
 package github
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,20 +45,10 @@ func TestStatusDescriptions(t *testing.T) {
 	}
 	long := pipeline.Deploy{ID: 13, Version: "main@abcdef1", State: pipeline.StateFailed, Reason: strings.Repeat("a unit failed; ", 20)}
 	fmt.Fprintf(&b, "%-8s %s\n", statusState(long.State), statusDescription(long))
-	path := filepath.Join("testdata", "statuses.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./forge/github -update to create it)", err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("%s differs (go test ./forge/github -update rewrites it)\n--- got\n%s--- want\n%s", path, b.String(), want)
-	}
+	refused := &refusedConfig{sha: after, problems: errors.New(".ferry.yaml:3: environments.staging.deployers is set only in ferry's own configuration: a repository cannot change who may deploy\n" +
+		".ferry.yaml:7: environment canary is not one of project hello's in ferry's configuration")}
+	fmt.Fprintf(&b, "%-8s %s\n", "error", configDescription(refused))
+	goldenAt(t, filepath.Join("testdata", "statuses.golden"), b.String())
 }
 
 func TestRepoOfProject(t *testing.T) {

@@ -29,7 +29,16 @@ func (p prRef) key() string { return strings.ToLower(p.repo) + "#" + fmt.Sprint(
 // do runs a command for a pull request and follows the deploys in its
 // reply, so that their progress edits the pull request's sticky comment.
 func (a *Adapter) do(ctx context.Context, actor pipeline.Actor, cmd bot.Command, pr prRef) bot.Reply {
-	r := a.bot.Do(ctx, actor, cmd)
+	return a.followed(a.bot.Do(ctx, actor, cmd), pr)
+}
+
+// request asks for a deploy for a pull request, as do runs a command.
+func (a *Adapter) request(ctx context.Context, actor pipeline.Actor, req pipeline.Request, pr prRef) bot.Reply {
+	return a.followed(a.bot.Request(ctx, actor, req), pr)
+}
+
+// followed follows the deploys of r on pr.
+func (a *Adapter) followed(r bot.Reply, pr prRef) bot.Reply {
 	if !r.Error {
 		a.outMu.Lock()
 		for _, c := range r.Cards {

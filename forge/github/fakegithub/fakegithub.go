@@ -1,9 +1,11 @@
 // Package fakegithub is an httptest server that serves the few REST
 // endpoints of GitHub's API ferry calls, under /api/v3/ as a GitHub
-// Enterprise Server does, and records what ferry did as state.
+// Enterprise Server does, and records what ferry did as state. Calls under
+// /app/ take an App's JWT only, as GitHub's do.
 package fakegithub
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -39,12 +41,25 @@ type Status struct {
 
 // Deployment is a GitHub Deployment ferry created, with its statuses.
 type Deployment struct {
-	ID                   int64
-	Repo, SHA, Env, Task string
-	Payload              map[string]any
-	Production           bool
-	States, Descriptions []string
-	LogURLs              []string
+	ID                    int64
+	Repo, SHA, Env, Task  string
+	Payload               map[string]any
+	Production, Transient bool
+	States, Descriptions  []string
+	LogURLs, EnvURLs      []string
+}
+
+// HookDelivery is a delivery of the App's webhook, as GET
+// /app/hook/deliveries lists it.
+type HookDelivery struct {
+	ID          int64     `json:"id"`
+	GUID        string    `json:"guid"`
+	DeliveredAt time.Time `json:"delivered_at"`
+	Redelivery  bool      `json:"redelivery"`
+	Status      string    `json:"status"` // OK, or why it failed
+	StatusCode  int       `json:"status_code"`
+	Event       string    `json:"event"`
+	Action      string    `json:"action,omitempty"`
 }
 
 // Reaction is a reaction ferry added to a comment.
@@ -67,8 +82,14 @@ type Server struct {
 	token       string
 	// TokenTTL is how long an installation token lasts; 0: an hour.
 	TokenTTL time.Duration
+	now      func() time.Time // when a redelivery happens; nil: time.Now
 	issued   map[string]int64 // installation token → installation
 	limits   map[string][]Limited
+	files    map[string]string // owner/name@sha:path → content
+	// deliveries are the App's webhook deliveries, newest first, as
+	// GitHub lists them; redelivered are the IDs ferry redelivered.
+	deliveries  []HookDelivery
+	redelivered []int64
 }
 
 // Limited is a rate-limited answer the fake gives instead of serving.
@@ -90,9 +111,13 @@ func (s *Server) Limit(call string, ls ...Limited) {
 // New starts a fake that wants token on every call; Close is a test
 // cleanup.
 func New(t testing.TB, token string) *Server {
-	s := &Server{Permissions: map[string]string{}, PRs: map[int]PR{}, token: token, issued: map[string]int64{}, limits: map[string][]Limited{}}
+	s := &Server{Permissions: map[string]string{}, PRs: map[int]PR{}, token: token, issued: map[string]int64{}, limits: map[string][]Limited{},
+		files: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v3/app/installations/{id}/access_tokens", s.accessToken)
+	mux.HandleFunc("GET /api/v3/app/hook/deliveries", s.listDeliveries)
+	mux.HandleFunc("POST /api/v3/app/hook/deliveries/{id}/attempts", s.redeliver)
+	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/contents/{path...}", s.contents)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/collaborators/{user}/permission", s.permission)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/pulls/{n}", s.pull)
 	mux.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{n}/comments", s.comment)
@@ -135,7 +160,7 @@ func New(t testing.TB, token string) *Server {
 // for an installation token, or an installation token the fake issued.
 func (s *Server) authorized(r *http.Request) bool {
 	auth := r.Header.Get("Authorization")
-	if strings.HasSuffix(r.URL.Path, "/access_tokens") {
+	if strings.HasPrefix(r.URL.Path, "/api/v3/app/") { // as the App itself: its JWT only
 		jwt, ok := strings.CutPrefix(auth, "Bearer ")
 		return ok && strings.Count(jwt, ".") == 2
 	}
@@ -335,6 +360,7 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 		Environment string         `json:"environment"`
 		Payload     map[string]any `json:"payload"`
 		Production  bool           `json:"production_environment"`
+		Transient   bool           `json:"transient_environment"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
@@ -343,7 +369,7 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	id := int64(len(s.deployments) + 1)
 	s.deployments = append(s.deployments, Deployment{ID: id, Repo: r.PathValue("owner") + "/" + r.PathValue("repo"), SHA: body.Ref,
-		Env: body.Environment, Task: body.Task, Payload: body.Payload, Production: body.Production})
+		Env: body.Environment, Task: body.Task, Payload: body.Payload, Production: body.Production, Transient: body.Transient})
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
@@ -368,6 +394,7 @@ func (s *Server) deploymentStatus(w http.ResponseWriter, r *http.Request) {
 		State       string `json:"state"`
 		Description string `json:"description"`
 		LogURL      string `json:"log_url"`
+		EnvURL      string `json:"environment_url"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
@@ -384,9 +411,102 @@ func (s *Server) deploymentStatus(w http.ResponseWriter, r *http.Request) {
 	d.States = append(d.States, body.State)
 	d.Descriptions = append(d.Descriptions, body.Description)
 	d.LogURLs = append(d.LogURLs, body.LogURL)
+	d.EnvURLs = append(d.EnvURLs, body.EnvURL)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(map[string]any{"id": len(d.States), "state": body.State})
+}
+
+// SetFile makes path of repository repo (owner/name) hold content at
+// commit sha.
+func (s *Server) SetFile(repo, sha, path, content string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[repo+"@"+sha+":"+path] = content
+}
+
+func (s *Server) contents(w http.ResponseWriter, r *http.Request) {
+	path := r.PathValue("path")
+	s.mu.Lock()
+	content, ok := s.files[r.PathValue("owner")+"/"+r.PathValue("repo")+"@"+r.URL.Query().Get("ref")+":"+path]
+	s.mu.Unlock()
+	if !ok {
+		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+		return
+	}
+	writeJSON(w, map[string]any{"type": "file", "encoding": "base64", "name": path, "path": path, "size": len(content),
+		"content": base64.StdEncoding.EncodeToString([]byte(content))})
+}
+
+// AddDeliveries adds deliveries of the App's webhook, newest first, before
+// those the fake has.
+func (s *Server) AddDeliveries(ds ...HookDelivery) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deliveries = append(append([]HookDelivery(nil), ds...), s.deliveries...)
+}
+
+// SetNow makes now the clock of redeliveries.
+func (s *Server) SetNow(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
+// Redelivered returns the IDs of the deliveries ferry redelivered, in
+// order.
+func (s *Server) Redelivered() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int64(nil), s.redelivered...)
+}
+
+// listDeliveries lists the deliveries newest first, per_page at a time
+// (default 30), the next page named by a cursor in the Link header.
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	per, _ := strconv.Atoi(q.Get("per_page"))
+	if per <= 0 {
+		per = 30
+	}
+	from, _ := strconv.Atoi(q.Get("cursor")) // the fake's cursor is an index
+	s.mu.Lock()
+	ds := s.deliveries[min(from, len(s.deliveries)):]
+	if len(ds) > per {
+		next := *r.URL
+		v := next.Query()
+		v.Set("cursor", strconv.Itoa(from+per))
+		next.RawQuery, next.Scheme, next.Host = v.Encode(), "http", r.Host
+		w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next"`, next.String()))
+		ds = ds[:per]
+	}
+	out := append([]HookDelivery{}, ds...)
+	s.mu.Unlock()
+	writeJSON(w, out)
+}
+
+// redeliver records a redelivery and lists it, as GitHub does, with the
+// GUID of the delivery and no outcome yet.
+func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.deliveries {
+		if d.ID == id {
+			s.redelivered = append(s.redelivered, id)
+			now := time.Now
+			if s.now != nil {
+				now = s.now
+			}
+			again := HookDelivery{ID: 1_000_000 + int64(len(s.redelivered)), GUID: d.GUID, DeliveredAt: now().UTC(), Redelivery: true, Event: d.Event, Action: d.Action}
+			s.deliveries = append([]HookDelivery{again}, s.deliveries...)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusAccepted)
+			_ = json.NewEncoder(w).Encode(map[string]any{})
+			return
+		}
+	}
+	http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
