@@ -52,6 +52,9 @@ func (d *Driver) permissions() []permission {
 	default:
 		ps = append(ps, permission{verb: "list", group: "apps", resource: "controllerrevisions"}, permission{verb: "watch", group: "apps", resource: "controllerrevisions"})
 	}
+	if d.kind == KindStatefulSet {
+		ps = append(ps, permission{verb: "delete", resource: "pods", optional: "a rollback waits for broken pods to be deleted by hand"})
+	}
 	if d.cfg.Manifests != "" {
 		ps = append(ps, permission{verb: "create", group: "apps", resource: resource, optional: "a first deploy cannot create the object"})
 	}

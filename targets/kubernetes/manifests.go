@@ -316,7 +316,7 @@ func (d *Driver) create(ctx context.Context, r pipeline.Release, b pipeline.Batc
 		return "", nil, err
 	}
 	defer w.stop()
-	s, err := d.follow(ctx, w, b, d.deadline(obj), func(s *state) bool { return s.complete })
+	s, err := d.follow(ctx, w, b, d.progress(obj), func(s *state) bool { return s.complete })
 	if ctx.Err() != nil {
 		return "", nil, ctx.Err()
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -52,11 +53,11 @@ func (d *Driver) InstallBatch(ctx context.Context, r pipeline.Release, b pipelin
 		return ro.Previous, nil, err
 	}
 	w.wrote(changed)
-	deadline := d.deadline(obj)
+	prog := d.progress(obj)
 	if _, ok := obj.(*appsv1.Deployment); ok && !last {
 		// Pause as soon as the new ReplicaSet has the batch's size, before
 		// any of its pods is ready: only then would the controller go on.
-		s, err = d.follow(ctx, w, b, deadline, func(s *state) bool { return s.newSize >= b.Upto })
+		s, err = d.follow(ctx, w, b, prog, func(s *state) bool { return s.newSize >= b.Upto })
 		if err == nil && !s.paused {
 			var paused object
 			if paused, err = d.patch(ctx, types.MergePatchType, []byte(`{"spec":{"paused":true}}`)); err == nil {
@@ -68,7 +69,7 @@ func (d *Driver) InstallBatch(ctx context.Context, r pipeline.Release, b pipelin
 			return ro.Previous, d.results(ctx, s, b, err), ctxErr(ctx, err)
 		}
 	}
-	s, err = d.follow(ctx, w, b, deadline, func(s *state) bool {
+	s, err = d.follow(ctx, w, b, prog, func(s *state) bool {
 		if last {
 			return s.complete
 		}
@@ -281,7 +282,13 @@ func (d *Driver) ActivateBatch(ctx context.Context, release string, b pipeline.B
 	w.wrote(restored)
 	log := b.Log("")
 	fmt.Fprintf(log, "%s: pod template of release %s restored\n", d.what(), release)
-	s, err := d.follow(ctx, w, b, d.deadline(obj), func(s *state) bool { return s.complete })
+	prog := d.progress(obj)
+	if sts, ok := restored.(*appsv1.StatefulSet); ok && sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+		if err := d.unblock(ctx, w, b, prog, log); err != nil {
+			return err
+		}
+	}
+	s, err := d.follow(ctx, w, b, prog, func(s *state) bool { return s.complete })
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -343,4 +350,27 @@ func (d *Driver) results(ctx context.Context, s *state, b pipeline.Batch, cause 
 func (d *Driver) rolloutError(ctx context.Context, s *state, cause error, log io.Writer) error {
 	explained := 0
 	return d.unitError(ctx, s, s.firstNotReady(), cause, log, &explained)
+}
+
+// unblock deletes the pods of a StatefulSet that are not ready on a
+// revision other than the current one. With OrderedReady pod management
+// the controller waits for a broken pod to become ready before it
+// replaces it, which it never does: the manual step Kubernetes documents
+// for a rollback, done for the pods the deploy broke.
+func (d *Driver) unblock(ctx context.Context, w *watcher, b pipeline.Batch, prog *progress, log io.Writer) error {
+	s, err := d.follow(ctx, w, b, prog, func(s *state) bool { return s.observed })
+	if err != nil {
+		return ctxErr(ctx, err)
+	}
+	for _, p := range s.others {
+		if podReady(p) {
+			continue
+		}
+		err := d.client.CoreV1().Pods(d.cfg.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
+		if err != nil && !isNotFound(err) {
+			return d.apiError("delete pod "+p.Name+" of", err)
+		}
+		fmt.Fprintf(log, "deleted pod %s (%s), which blocked the rollback\n", p.Name, podStatus(p))
+	}
+	return nil
 }

@@ -138,20 +138,41 @@ func (e errNoProgress) Error() string {
 	return fmt.Sprintf("no progress for %s (the progress deadline)", e.deadline)
 }
 
+// progress is the deadline of one rollout: it starts over whenever the
+// rollout progresses (a pod created, a pod ready), on ferry's clock.
+type progress struct {
+	deadline time.Duration
+	last     string
+	timer    <-chan time.Time
+}
+
+func (d *Driver) progress(obj object) *progress { return &progress{deadline: d.deadline(obj)} }
+
+// see restarts the deadline if s shows progress since the last look.
+func (p *progress) see(s *state, clock pipeline.Clock) {
+	key := fmt.Sprint(s.newSize, len(s.updated), s.ready)
+	if s.stale && p.timer != nil || key == p.last {
+		return
+	}
+	if !s.stale {
+		p.last = key
+	}
+	p.timer = clock.After(p.deadline)
+}
+
 // follow waits on the watch until done says the rollout reached what the
 // step waits for, showing each unit's pod as it changes. It gives up when
 // the controller reports the rollout stalled, or when nothing progressed
-// (a pod created, a pod ready) for deadline on ferry's clock: a paused
-// Deployment has no progress deadline of its own.
-func (d *Driver) follow(ctx context.Context, w *watcher, b pipeline.Batch, deadline time.Duration, done func(*state) bool) (*state, error) {
-	var timer <-chan time.Time
-	last := ""
+// for p's deadline: a paused Deployment has no progress deadline of its
+// own.
+func (d *Driver) follow(ctx context.Context, w *watcher, b pipeline.Batch, p *progress, done func(*state) bool) (*state, error) {
 	shown := map[string]string{}
 	for {
 		s := w.state()
 		if s.obj == nil {
 			return s, errDeleted
 		}
+		p.see(s, d.clock) // before what people see changes, so its deadline is running
 		if !s.stale {
 			d.show(s, b, shown)
 			if done(s) {
@@ -161,15 +182,12 @@ func (d *Driver) follow(ctx context.Context, w *watcher, b pipeline.Batch, deadl
 				return s, errors.New("ProgressDeadlineExceeded: " + strings.TrimSuffix(s.stalled, "."))
 			}
 		}
-		if key := fmt.Sprint(s.newSize, len(s.updated), s.ready); key != last {
-			last, timer = key, d.clock.After(deadline)
-		}
 		select {
 		case <-ctx.Done():
 			return s, ctx.Err()
 		case <-w.changed:
-		case <-timer:
-			return s, errNoProgress{deadline}
+		case <-p.timer:
+			return s, errNoProgress{p.deadline}
 		}
 	}
 }

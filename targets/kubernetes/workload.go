@@ -249,6 +249,11 @@ func evaluate(obj object, pods []*corev1.Pod, rss []*appsv1.ReplicaSet, crs []*a
 			s.others = append(s.others, p)
 		}
 	}
+	if _, ok := obj.(*appsv1.StatefulSet); !ok {
+		// The status can be ahead of the pods in a cache: done is when
+		// both say so, so what the card shows agrees.
+		s.complete = s.complete && s.ready >= s.desired
+	}
 	slices.SortFunc(s.updated, func(a, b *corev1.Pod) int {
 		if ra, rb := podReady(a), podReady(b); ra != rb {
 			if ra {
