@@ -51,6 +51,7 @@ type envNotes struct {
 	branches, tags  []rule
 	deployers, from []text
 	required        required
+	target          map[string]int // the line of target: ("") and of each of its keys
 }
 
 // validate checks what one value alone cannot show: names that refer to
