@@ -56,8 +56,8 @@ func TestOperations(t *testing.T) {
 	}
 	waitDeploy(t, st, 1, pipeline.StateSucceeded)
 	for text, want := range map[string]string{
-		"scale api prod 3":                       "api prod: scaled to 3 (by alice).",
-		"restart api prod":                       "api prod: restarted (by alice).",
+		"scale api prod 3":                      "api prod: scaled to 3 (by alice).",
+		"restart api prod":                      "api prod: restarted (by alice).",
 		`config api prod set "GREETING=hi you"`: "api prod: set GREETING (by alice).",
 	} {
 		if r := b.Handle(ctx, alice, text); r.Error || r.Text != want {
