@@ -59,7 +59,7 @@ func (d *Driver) show(s *state, b pipeline.Batch, shown map[string]string) {
 		switch d.kind {
 		case KindDeployment:
 			if i := slot(unit); i >= 1 && i <= len(s.updated) {
-				set(unit, podLine(s.updated[i-1]))
+				set(unit, podLine(s.updated[i-1], false))
 			} else {
 				set(unit, "waiting for a pod")
 			}
@@ -68,14 +68,14 @@ func (d *Driver) show(s *state, b pipeline.Batch, shown map[string]string) {
 			case p == nil:
 				set(unit, "waiting for pod "+unit)
 			case p.updated(s):
-				set(unit, podLine(p.Pod))
+				set(unit, podLine(p.Pod, false))
 			default:
-				set(unit, podLine(p.Pod)+" (previous revision)")
+				set(unit, podLine(p.Pod, false)+" (previous revision)")
 			}
 		default:
 			set(unit, fmt.Sprintf("%d of %d node(s) updated, %d ready", len(s.updated), s.desired, s.ready))
 			for _, p := range s.updated {
-				if line := podLine(p); shown["pod "+p.Name] != line {
+				if line := podLine(p, false); shown["pod "+p.Name] != line {
 					shown["pod "+p.Name] = line
 					fmt.Fprintln(b.Log(unit), line)
 				}
@@ -85,13 +85,18 @@ func (d *Driver) show(s *state, b pipeline.Batch, shown map[string]string) {
 }
 
 // podLine is one pod as the card shows it:
-// "pod api-5d8c-x2x4k on node-1: ready, 0 restarts".
-func podLine(p *corev1.Pod) string {
+// "pod api-5d8c-x2x4k on node-1: ready, 0 restart(s)". Only a full line
+// has the message of its status.
+func podLine(p *corev1.Pod, full bool) string {
 	node := p.Spec.NodeName
 	if node == "" {
 		node = "no node yet"
 	}
-	return fmt.Sprintf("pod %s on %s: %s, %d restart(s)", p.Name, node, podStatus(p), restarts(p))
+	status := podStatus(p)
+	if !full {
+		status, _, _ = strings.Cut(status, ": ")
+	}
+	return fmt.Sprintf("pod %s on %s: %s, %d restart(s)", p.Name, node, status, restarts(p))
 }
 
 // podStatus says in a few words why a pod is, or is not, ready.
@@ -168,7 +173,7 @@ func (d *Driver) unitError(ctx context.Context, s *state, p *podRef, cause error
 // container that ran and stopped. A log the cluster cannot give (no
 // kubelet, no permission) is said to be unavailable.
 func (d *Driver) explain(ctx context.Context, p *corev1.Pod, log io.Writer) {
-	fmt.Fprintln(log, podLine(p))
+	fmt.Fprintln(log, podLine(p, true))
 	for _, cs := range append(slices.Clip(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
 		var parts []string
 		if w := cs.State.Waiting; w != nil && w.Reason != "" {

@@ -41,7 +41,7 @@ var refs = pipelinetest.Resolver{
 // project "api" whose environment "prod" is a kubernetes target on the
 // test cluster, in a namespace of its own.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	k       *kubetest.Env
 	ns      string
 	clock   *clockwork.FakeClock
@@ -49,14 +49,17 @@ type harness struct {
 	engine  *pipeline.Engine
 	driver  *kubernetes.Driver
 	changed chan struct{}
+	notify  pipeline.Notifier // also told of every change, if set before the first deploy
 }
 
-type notifier chan struct{}
-
-func (n notifier) DeployChanged(context.Context, pipeline.Deploy) {
+// DeployChanged implements pipeline.Notifier.
+func (h *harness) DeployChanged(ctx context.Context, d pipeline.Deploy) {
 	select {
-	case n <- struct{}{}:
+	case h.changed <- struct{}{}:
 	default:
+	}
+	if h.notify != nil {
+		h.notify.DeployChanged(ctx, d)
 	}
 }
 
@@ -68,7 +71,7 @@ type setup struct {
 	repo     string
 }
 
-func newHarness(t *testing.T, k *kubetest.Env, ns string, s setup) *harness {
+func newHarness(t testing.TB, k *kubetest.Env, ns string, s setup) *harness {
 	t.Helper()
 	h := &harness{t: t, k: k, ns: ns, clock: clockwork.NewFakeClock(), changed: make(chan struct{}, 1)}
 	if s.cfg.Kubeconfig == "" {
@@ -112,7 +115,7 @@ func newHarness(t *testing.T, k *kubetest.Env, ns string, s setup) *harness {
 		Projects: []pipeline.Project{{Name: "api", Repo: repo, Envs: []pipeline.Environment{env}}},
 		Target:   func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return h.driver, nil },
 		Resolver: resolver,
-		Notifier: notifier(h.changed),
+		Notifier: h,
 		Clock:    h.clock,
 		Tick:     time.Hour,
 	})

@@ -72,11 +72,11 @@ func (d *Driver) watch(ctx context.Context, obj object) (*watcher, error) {
 	w.pods = add(bySelector.Core().V1().Pods().Informer())
 	byName.Start(wctx.Done())
 	bySelector.Start(wctx.Done())
-	synced := make([]cache.InformerSynced, len(infs))
+	synced := make([]cache.DoneChecker, len(infs))
 	for i, inf := range infs {
-		synced[i] = inf.HasSynced
+		synced[i] = inf.HasSyncedChecker()
 	}
-	if !cache.WaitForCacheSync(wctx.Done(), synced...) {
+	if !cache.WaitFor(wctx, "", synced...) { // WaitForCacheSync would poll every 100ms
 		cancel()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
