@@ -185,3 +185,40 @@ func TestRollbackToANamedRelease(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestResumeAfterRestart stops ferry while a canary bakes, with the
+// Deployment paused and its strategy changed, and starts a new ferry on the
+// same database: the deploy resumes, and the last batch restores the
+// strategy the first one saved on the object.
+func TestResumeAfterRestart(t *testing.T) {
+	k := kubetest.Cluster(t)
+	ns := k.Namespace(t)
+	h := newHarness(t, k, ns, setup{
+		cfg:      kubernetes.Config{Name: "api", Image: image},
+		strategy: pipeline.Strategy{Batches: []pipeline.BatchSize{{Count: 1}, {Percent: 50}, {Percent: 100}}, Bake: 5 * time.Minute},
+	})
+	h.deployment(4, "registry.example/api:v0.9.0")
+	h.rolledOut()
+	d := h.deploy("v1.0.0")
+	h.bake(d.ID, 0)
+	h.stop()
+	if dep := h.getDeployment(); !dep.Spec.Paused || dep.Annotations["ferry.dev/rollout"] == "" {
+		t.Fatalf("while baking: paused %v, rollout %q", dep.Spec.Paused, dep.Annotations["ferry.dev/rollout"])
+	}
+	h.start()
+	h.bake(d.ID, 0)
+	h.clock.Advance(5 * time.Minute)
+	h.bake(d.ID, 1)
+	h.clock.Advance(5 * time.Minute)
+	d = h.wait(d.ID, pipeline.StateSucceeded)
+	dep := h.rolledOut()
+	ru := dep.Spec.Strategy.RollingUpdate
+	if dep.Spec.Paused || ru.MaxSurge.String() != "25%" || ru.MaxUnavailable.String() != "25%" || dep.Annotations["ferry.dev/rollout"] != "" {
+		t.Errorf("after the resumed deploy: paused %v, strategy %v/%v, rollout %q", dep.Spec.Paused, ru.MaxSurge, ru.MaxUnavailable, dep.Annotations["ferry.dev/rollout"])
+	}
+	for name, u := range h.units(d.ID) {
+		if u.State != pipeline.UnitDone {
+			t.Errorf("unit %s: %+v", name, u)
+		}
+	}
+}

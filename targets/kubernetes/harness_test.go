@@ -50,6 +50,9 @@ type harness struct {
 	driver  *kubernetes.Driver
 	changed chan struct{}
 	notify  pipeline.Notifier // also told of every change, if set before the first deploy
+	setup   setup
+	ws      *workspace.Workspace
+	stopRun func()
 }
 
 // DeployChanged implements pipeline.Notifier.
@@ -73,22 +76,31 @@ type setup struct {
 
 func newHarness(t testing.TB, k *kubetest.Env, ns string, s setup) *harness {
 	t.Helper()
-	h := &harness{t: t, k: k, ns: ns, clock: clockwork.NewFakeClock(), changed: make(chan struct{}, 1)}
-	if s.cfg.Kubeconfig == "" {
-		s.cfg.Kubeconfig = k.Kubeconfig
+	h := &harness{t: t, k: k, ns: ns, clock: clockwork.NewFakeClock(), changed: make(chan struct{}, 1), setup: s}
+	if h.setup.cfg.Kubeconfig == "" {
+		h.setup.cfg.Kubeconfig = k.Kubeconfig
 	}
-	s.cfg.Namespace = ns
+	h.setup.cfg.Namespace = ns
 	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	h.store = st
-	ws, err := workspace.New(workspace.Config{Dir: t.TempDir()})
-	if err != nil {
+	if h.ws, err = workspace.New(workspace.Config{Dir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
-	h.driver, err = kubernetes.New(s.cfg, workspace.Setup{Project: "api", Env: "prod", Workspace: ws}, kubernetes.Options{Clock: h.clock})
+	h.start()
+	t.Cleanup(h.stop)
+	return h
+}
+
+// start makes a new driver and runs a new engine on the store, as a
+// fresh ferry would.
+func (h *harness) start() {
+	t, s := h.t, h.setup
+	var err error
+	h.driver, err = kubernetes.New(s.cfg, workspace.Setup{Project: "api", Env: "prod", Workspace: h.ws}, kubernetes.Options{Clock: h.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,15 +117,16 @@ func newHarness(t testing.TB, k *kubetest.Env, ns string, s setup) *harness {
 	}
 	var resolver pipeline.Resolver = refs
 	if s.repo != "" {
-		resolver, err = workspace.NewResolver(t.TempDir())
+		resolver, err = workspace.NewResolver(h.ws.Dir())
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+	driver := h.driver
 	e, err := pipeline.New(pipeline.Config{
-		Store:    st,
+		Store:    h.store,
 		Projects: []pipeline.Project{{Name: "api", Repo: repo, Envs: []pipeline.Environment{env}}},
-		Target:   func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return h.driver, nil },
+		Target:   func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return driver, nil },
 		Resolver: resolver,
 		Notifier: h,
 		Clock:    h.clock,
@@ -126,8 +139,15 @@ func newHarness(t testing.TB, k *kubetest.Env, ns string, s setup) *harness {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { e.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return h
+	h.stopRun = func() { cancel(); <-done }
+}
+
+// stop ends the engine's Run, as a kill of ferry would.
+func (h *harness) stop() {
+	if h.stopRun != nil {
+		h.stopRun()
+		h.stopRun = nil
+	}
 }
 
 // deploy requests ref as alice.
@@ -177,6 +197,28 @@ func (h *harness) until(id int64, what string, cond func(map[string]pipeline.Uni
 		case <-time.After(50 * time.Millisecond):
 		case <-deadline:
 			h.t.Fatalf("deploy %d: %s never happened; units %+v\n%s", id, what, h.units(id), h.logs(id))
+		}
+	}
+}
+
+// bake waits until deploy id bakes after batch b (the fake clock's
+// waiters do not say: ferry's progress deadlines wait on it too).
+func (h *harness) bake(id int64, b int) {
+	h.t.Helper()
+	deadline := time.After(time.Minute)
+	for {
+		d, err := h.store.Deploy(ctx, id)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if d.Batch == b && !d.BakeUntil.IsZero() {
+			return
+		}
+		select {
+		case <-h.changed:
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			h.t.Fatalf("deploy %d never baked after batch %d: %s batch %d\n%s", id, b+1, d.State, d.Batch, h.logs(id))
 		}
 	}
 }
