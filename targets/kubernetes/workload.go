@@ -177,64 +177,15 @@ type state struct {
 // evaluate reads the state of obj from its pods and revisions (the
 // ReplicaSets of a Deployment, the ControllerRevisions of a DaemonSet).
 func evaluate(obj object, pods []*corev1.Pod, rss []*appsv1.ReplicaSet, crs []*appsv1.ControllerRevision) *state {
-	s := &state{obj: obj, desired: replicasOf(obj), newSize: -1}
-	hashLabel, hash := "", ""
+	s := &state{obj: obj, desired: replicasOf(obj), newSize: -1, observed: obj.GetGeneration() <= observedGeneration(obj)}
+	var hashLabel, hash string // the label and value of the current template's pods
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		s.observed = o.Status.ObservedGeneration >= o.Generation
-		s.paused = o.Spec.Paused
-		for _, rs := range rss {
-			if !metav1.IsControlledBy(rs, o) {
-				continue
-			}
-			size := int(ptrOr(rs.Spec.Replicas, 1))
-			if s.current == "" && equalIgnoreHash(&rs.Spec.Template, &o.Spec.Template) {
-				s.current, s.newSize, s.newAvailable = rs.Name, size, int(rs.Status.AvailableReplicas)
-				hashLabel, hash = appsv1.DefaultDeploymentUniqueLabelKey, rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
-				for _, c := range rs.Status.Conditions {
-					if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
-						s.failure = c.Message
-					}
-				}
-				continue
-			}
-			s.oldSize += size
-		}
-		st := o.Status
-		if s.observed {
-			for _, c := range st.Conditions {
-				if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
-					s.stalled = c.Message
-				}
-			}
-		}
-		s.complete = s.observed && s.stalled == "" && int(st.UpdatedReplicas) >= s.desired &&
-			st.Replicas <= st.UpdatedReplicas && st.AvailableReplicas >= st.UpdatedReplicas
+		hashLabel, hash = s.deployment(o, rss)
 	case *appsv1.StatefulSet:
-		s.observed = o.Status.ObservedGeneration >= o.Generation
-		st := o.Status
-		if s.observed {
-			s.current, hashLabel, hash = st.UpdateRevision, appsv1.ControllerRevisionHashLabelKey, st.UpdateRevision
-		}
-		s.complete = s.observed && int(st.ReadyReplicas) >= s.desired
-		if ru := o.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil && *ru.Partition > 0 {
-			s.complete = s.complete && int(st.UpdatedReplicas) >= s.desired-int(*ru.Partition)
-		} else {
-			s.complete = s.complete && st.UpdateRevision == st.CurrentRevision
-		}
+		hashLabel, hash = s.statefulSet(o)
 	case *appsv1.DaemonSet:
-		s.observed = o.Status.ObservedGeneration >= o.Generation
-		var newest *appsv1.ControllerRevision
-		for _, cr := range crs {
-			if metav1.IsControlledBy(cr, o) && (newest == nil || cr.Revision > newest.Revision) {
-				newest = cr
-			}
-		}
-		if s.observed && newest != nil {
-			s.current, hashLabel, hash = newest.Name, appsv1.ControllerRevisionHashLabelKey, newest.Labels[appsv1.ControllerRevisionHashLabelKey]
-		}
-		st := o.Status
-		s.complete = s.observed && st.UpdatedNumberScheduled >= st.DesiredNumberScheduled && st.NumberAvailable >= st.DesiredNumberScheduled
+		hashLabel, hash = s.daemonSet(o, crs)
 	}
 	for _, p := range pods {
 		if p.DeletionTimestamp != nil || !metav1.IsControlledBy(p, obj) && !ownedByRS(p, rss, obj) {
@@ -264,6 +215,82 @@ func evaluate(obj object, pods []*corev1.Pod, rss []*appsv1.ReplicaSet, crs []*a
 		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
 	})
 	return s
+}
+
+func observedGeneration(obj object) int64 {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return o.Status.ObservedGeneration
+	case *appsv1.StatefulSet:
+		return o.Status.ObservedGeneration
+	case *appsv1.DaemonSet:
+		return o.Status.ObservedGeneration
+	}
+	return 0
+}
+
+// deployment reads a Deployment's ReplicaSets: the current one is the one
+// whose template is the Deployment's, as the controller decides it.
+func (s *state) deployment(o *appsv1.Deployment, rss []*appsv1.ReplicaSet) (hashLabel, hash string) {
+	s.paused = o.Spec.Paused
+	for _, rs := range rss {
+		if !metav1.IsControlledBy(rs, o) {
+			continue
+		}
+		size := int(ptrOr(rs.Spec.Replicas, 1))
+		if s.current != "" || !equalIgnoreHash(&rs.Spec.Template, &o.Spec.Template) {
+			s.oldSize += size
+			continue
+		}
+		s.current, s.newSize, s.newAvailable = rs.Name, size, int(rs.Status.AvailableReplicas)
+		hashLabel, hash = appsv1.DefaultDeploymentUniqueLabelKey, rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+		for _, c := range rs.Status.Conditions {
+			if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
+				s.failure = c.Message
+			}
+		}
+	}
+	st := o.Status
+	for _, c := range st.Conditions {
+		if s.observed && c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
+			s.stalled = c.Message
+		}
+	}
+	// as kubectl rollout status decides it
+	s.complete = s.observed && s.stalled == "" && int(st.UpdatedReplicas) >= s.desired &&
+		st.Replicas <= st.UpdatedReplicas && st.AvailableReplicas >= st.UpdatedReplicas
+	return hashLabel, hash
+}
+
+func (s *state) statefulSet(o *appsv1.StatefulSet) (hashLabel, hash string) {
+	st := o.Status
+	if s.observed {
+		s.current, hashLabel, hash = st.UpdateRevision, appsv1.ControllerRevisionHashLabelKey, st.UpdateRevision
+	}
+	s.complete = s.observed && int(st.ReadyReplicas) >= s.desired
+	if ru := o.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil && *ru.Partition > 0 {
+		s.complete = s.complete && int(st.UpdatedReplicas) >= s.desired-int(*ru.Partition)
+	} else {
+		s.complete = s.complete && st.UpdateRevision == st.CurrentRevision
+	}
+	return hashLabel, hash
+}
+
+// daemonSet reads a DaemonSet's ControllerRevisions: once the controller
+// has seen the latest spec, the newest is the current template's.
+func (s *state) daemonSet(o *appsv1.DaemonSet, crs []*appsv1.ControllerRevision) (hashLabel, hash string) {
+	var newest *appsv1.ControllerRevision
+	for _, cr := range crs {
+		if metav1.IsControlledBy(cr, o) && (newest == nil || cr.Revision > newest.Revision) {
+			newest = cr
+		}
+	}
+	if s.observed && newest != nil {
+		s.current, hashLabel, hash = newest.Name, appsv1.ControllerRevisionHashLabelKey, newest.Labels[appsv1.ControllerRevisionHashLabelKey]
+	}
+	st := o.Status
+	s.complete = s.observed && st.UpdatedNumberScheduled >= st.DesiredNumberScheduled && st.NumberAvailable >= st.DesiredNumberScheduled
+	return hashLabel, hash
 }
 
 // ownedByRS reports whether a pod belongs to a ReplicaSet the Deployment
