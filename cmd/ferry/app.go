@@ -53,7 +53,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	drivers := &drivers{dir: cfg.Dir, ws: ws, clock: clock, log: log, built: map[string]pipeline.Target{}}
+	drivers := &drivers{dir: cfg.Dir, ws: ws, clock: clock, built: map[string]pipeline.Target{}}
 	for _, p := range cfg.Projects {
 		for _, env := range p.Envs {
 			t, err := drivers.target(p, env)
@@ -187,7 +187,6 @@ type drivers struct {
 	dir   string
 	ws    *workspace.Workspace
 	clock pipeline.Clock // nil: the system clock
-	log   *slog.Logger
 	mu    sync.Mutex
 	built map[string]pipeline.Target
 }
@@ -223,8 +222,7 @@ func (d *drivers) target(p pipeline.Project, env pipeline.Environment) (pipeline
 		if err != nil {
 			return nil, err
 		}
-		o := kubernetes.Options{Clock: d.clock, Logger: d.log}
-		if t, err = kubernetes.New(cfg, setup, o); err != nil {
+		if t, err = kubernetes.New(cfg, setup, kubernetes.Options{Clock: d.clock}); err != nil {
 			return nil, err
 		}
 	default:

@@ -37,7 +37,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -69,8 +68,6 @@ var (
 type Options struct {
 	// Clock times ferry's own deadlines; nil means the system clock.
 	Clock pipeline.Clock
-	// Logger gets what no person is shown; nil means nowhere.
-	Logger *slog.Logger
 }
 
 // Driver deploys releases to one object of one environment.
@@ -83,7 +80,6 @@ type Driver struct {
 	client      k8s.Interface
 	rest        *rest.Config
 	clock       pipeline.Clock
-	log         *slog.Logger
 	where       string // the credentials, for errors: "kubeconfig /etc/ferry/kubeconfig (context prod)"
 
 	mu        sync.Mutex
@@ -114,14 +110,11 @@ func New(cfg Config, s workspace.Setup, o Options) (*Driver, error) {
 	}
 	d := &Driver{
 		cfg: cfg, kind: cfg.kind(), project: s.Project, environment: s.Env, ws: s.Workspace,
-		client: client, rest: rc, clock: o.Clock, log: o.Logger, where: where,
+		client: client, rest: rc, clock: o.Clock, where: where,
 		manifests: map[string][]manifest{},
 	}
 	if d.clock == nil {
 		d.clock = realClock{}
-	}
-	if d.log == nil {
-		d.log = slog.New(slog.DiscardHandler)
 	}
 	if d.cfg.LogLines == 0 {
 		d.cfg.LogLines = 10

@@ -220,7 +220,7 @@ func (d *Driver) container(obj object) (string, error) {
 	case d.cfg.Container == "" && len(cs) == 1:
 		return cs[0].Name, nil
 	case d.cfg.Container == "":
-		return "", fmt.Errorf("kubernetes: %w: %s has containers %v; say which one with container:", pipeline.ErrInvalid, d.what(), names)
+		return "", fmt.Errorf("kubernetes: %w: %s has containers %v; name one with container: in the target", pipeline.ErrInvalid, d.what(), names)
 	}
 	return "", fmt.Errorf("kubernetes: %w: %s has no container %q; it has %v", pipeline.ErrInvalid, d.what(), d.cfg.Container, names)
 }
