@@ -77,6 +77,14 @@ func TestCanaryPausedBetweenBatches(t *testing.T) {
 	if u := h.units(d.ID); u["api/1"].State != pipeline.UnitDone || u["api/2"].State != pipeline.UnitPending {
 		t.Errorf("units after batch 1: %+v", u)
 	}
+	for _, want := range []string{
+		"/api: container app image registry.example/api:v1.0.0, maxSurge 1, maxUnavailable 0, resumed",
+		"/api at 1 new pod(s) of 4", "1 of 4 pod(s) ready on release " + d.Release,
+	} {
+		if !strings.Contains(h.logs(d.ID), want) {
+			t.Errorf("the log lacks %q:\n%s", want, h.logs(d.ID))
+		}
+	}
 	if _, err := h.engine.Continue(ctx, bob, d.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -198,12 +199,45 @@ func annotations(r pipeline.Release) map[string]any {
 	}
 }
 
+// describeControls writes a batch's controls in words: ", maxSurge 3,
+// maxUnavailable 0, resumed".
 func describeControls(c map[string]any) string {
-	if len(c) == 0 {
+	var words []string
+	if ru, ok := dig(c, "strategy", "rollingUpdate"); ok {
+		words = append(words, fmt.Sprintf("maxSurge %v, maxUnavailable %v", show(ru["maxSurge"]), show(ru["maxUnavailable"])))
+	}
+	if ru, ok := dig(c, "updateStrategy", "rollingUpdate"); ok {
+		words = append(words, fmt.Sprintf("partition %v", ru["partition"]))
+	}
+	if p, ok := c["paused"].(bool); ok && !p {
+		words = append(words, "resumed")
+	}
+	if len(words) == 0 {
 		return ""
 	}
-	b, _ := json.Marshal(c)
-	return ", " + string(b)
+	return ", " + strings.Join(words, ", ")
+}
+
+func dig(m map[string]any, keys ...string) (map[string]any, bool) {
+	for _, k := range keys {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		m = next
+	}
+	return m, true
+}
+
+// show writes an intstr or its absence.
+func show(v any) string {
+	if s, ok := v.(*intstr.IntOrString); ok && s != nil {
+		return s.String()
+	}
+	if s, ok := v.(intstr.IntOrString); ok {
+		return s.String()
+	}
+	return "default"
 }
 
 // container is the container of obj whose image a deploy sets.
