@@ -1,8 +1,12 @@
 # ferry: `make run` starts the quickstart, `make test` runs every test.
 GO ?= go
 QUICKSTART := examples/quickstart
+# A throw-away Kubernetes control plane on 127.0.0.1 for the kubernetes
+# target's tests: built once into K8S_TEST_CACHE (~/.cache/k8s-test-cluster),
+# started for the run, stopped when it ends, pass or fail.
+WITH_K8S := targets/kubernetes/kubetest/cluster/with-test-cluster.sh
 
-.PHONY: build run test bench bench-ssh clean
+.PHONY: build run test bench bench-ssh bench-k8s clean
 
 build:
 	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
@@ -18,8 +22,7 @@ run: build
 	./bin/ferry serve --config $(QUICKSTART)/ferry.yaml
 
 test:
-	$(GO) vet ./...
-	$(GO) test ./...
+	$(WITH_K8S) sh -c '$(GO) vet ./... && $(GO) test ./...'
 
 # Benchmarks: command throughput of the API, approval-to-first-unit latency,
 # start-up time and resident memory (idle and with 10,000 deploys), storage.
@@ -31,6 +34,11 @@ bench:
 
 clean:
 	rm -rf bin $(QUICKSTART)/var
+
+# The kubernetes target on the local cluster: approval to patch, watch
+# latency and API requests of a 10-replica deploy in 3 batches.
+bench-k8s:
+	$(WITH_K8S) $(GO) test -run '^$$' -bench . -benchtime 5x ./targets/kubernetes/
 
 # ferry's ssh target against Ansible on 1, 10 and 50 loopback sshd hosts
 # (needs openssh-server and ansible-core from Debian).

@@ -133,6 +133,12 @@ func (b *Bot) do(ctx context.Context, a pipeline.Actor, c Command) (Reply, error
 		return b.deployReply(ctx, "", func() (pipeline.Deploy, error) { return e.Cancel(ctx, a, c.DeployID) })
 	case VerbResume:
 		return b.deployReply(ctx, "", func() (pipeline.Deploy, error) { return e.Resume(ctx, a, c.DeployID) })
+	case VerbScale, VerbRestart, VerbConfig:
+		out, err := e.Operate(ctx, a, pipeline.Op{Verb: string(c.Verb), Project: c.Project, Env: c.Env, Replicas: c.Replicas, Key: c.Key, Value: c.Value})
+		if err != nil {
+			return Reply{}, err
+		}
+		return Reply{Text: fmt.Sprintf("%s %s: %s (by %s).", c.Project, c.Env, out, a.Name)}, nil
 	case VerbLock:
 		l, err := e.Lock(ctx, a, c.Project, c.Env, c.Duration, c.Reason)
 		if err != nil {
@@ -208,7 +214,49 @@ func (b *Bot) status(ctx context.Context, project string) (Reply, error) {
 		}
 		t.Rows = append(t.Rows, row)
 	}
+	b.addRuntimes(ctx, t, board)
 	return Reply{Table: t}, nil
+}
+
+// addRuntimes adds a column with what each environment whose target can
+// say runs right now; none when no target can.
+func (b *Bot) addRuntimes(ctx context.Context, t *Table, board []pipeline.EnvStatus) {
+	cells := make([]string, len(board))
+	shown := false
+	for i, s := range board {
+		rt, ok, err := b.engine.Runtime(ctx, s.Project, s.Env)
+		switch {
+		case err != nil:
+			b.log.Error("status: runtime", "project", s.Project, "env", s.Env, "err", err)
+			cells[i], shown = "unavailable", true
+		case ok:
+			cells[i], shown = describeRuntime(rt), true
+		}
+	}
+	if !shown {
+		return
+	}
+	t.Columns = append(t.Columns, "runtime")
+	for i := range t.Rows {
+		t.Rows[i] = append(t.Rows[i], cells[i])
+	}
+}
+
+// describeRuntime is "registry/api:v1.0.0, 3/3 ready, 2 restarts (last
+// 2026-11-02 09:58 UTC), rollout paused".
+func describeRuntime(rt pipeline.Runtime) string {
+	parts := []string{cmp.Or(rt.Image, "?"), fmt.Sprintf("%d/%d ready", rt.Ready, rt.Desired)}
+	if rt.Restarts > 0 {
+		r := fmt.Sprintf("%d restart(s)", rt.Restarts)
+		if !rt.LastRestart.IsZero() {
+			r += " (last " + rt.LastRestart.UTC().Format("2006-01-02 15:04 UTC") + ")"
+		}
+		parts = append(parts, r)
+	}
+	if rt.Note != "" {
+		parts = append(parts, rt.Note)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (b *Bot) history(ctx context.Context, project, env string) (Reply, error) {

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Verb names a command.
@@ -24,6 +25,9 @@ const (
 	VerbPromote  Verb = "promote"
 	VerbStatus   Verb = "status"
 	VerbHistory  Verb = "history"
+	VerbScale    Verb = "scale"
+	VerbRestart  Verb = "restart"
+	VerbConfig   Verb = "config"
 	VerbWhoami   Verb = "whoami"
 	VerbHelp     Verb = "help"
 	// VerbLink links the chat account that says it to a ferry user: the
@@ -43,13 +47,13 @@ const AllProjects = "*"
 // others are zero.
 type Command struct {
 	Verb Verb
-	// Project is named by deploy, rollback, lock, unlock, promote, status and
-	// history. Lock and unlock take AllProjects. A pull request comment's
+	// Project is named by deploy, rollback, lock, unlock, promote, status,
+	// history, scale, restart and config. Lock and unlock take AllProjects. A pull request comment's
 	// deploy and rollback leave it "" for the caller to fill in.
 	Project string
 	Ref     string // deploy: the branch, tag or commit; "": the environment's default
-	// Env is the environment of deploy, rollback, lock, unlock and history,
-	// and the environment promote goes to.
+	// Env is the environment of deploy, rollback, lock, unlock, history,
+	// scale, restart and config, and the environment promote goes to.
 	Env      string
 	FromEnv  string        // promote: the environment whose version is promoted
 	Release  string        // rollback: the release to return to; "": the one before
@@ -58,6 +62,9 @@ type Command struct {
 	Reason   string        // reject, lock; "": none given
 	Force    bool          // deploy, rollback: override locks and rules (admins only)
 	Topic    Verb          // help: the command asked about; "": every command
+	Replicas int           // scale: how many
+	Key      string        // config: the key set
+	Value    string        // config: its new value; may be ""
 	// Scope is what digest preview covers, as dashboards.ParseScope reads
 	// it: all, team:<name>, project:<name>, env:<name>, person:<name> or a
 	// bare name; "": every project.
@@ -126,6 +133,17 @@ func (c Command) String() string {
 	case VerbDigest:
 		w = append(w, kwPreview)
 		opt(c.Scope)
+	case VerbScale:
+		name(c.Project)
+		name(c.Env)
+		w = append(w, strconv.Itoa(c.Replicas))
+	case VerbRestart:
+		name(c.Project)
+		name(c.Env)
+	case VerbConfig:
+		name(c.Project)
+		name(c.Env)
+		w = append(w, kwSet, quoteToken(c.Key+"="+c.Value))
 	}
 	if c.Reason != "" && (c.Verb == VerbReject || c.Verb == VerbLock) {
 		w = append(w, quote(c.Reason))
@@ -142,6 +160,9 @@ const (
 	kwPreview = "preview"
 )
 
+// kwSet follows the environment of config; it is a keyword there only.
+const kwSet = "set"
+
 func isKeyword(s string) bool {
 	return strings.EqualFold(s, kwTo) || strings.EqualFold(s, kwFor) || strings.EqualFold(s, kwForce)
 }
@@ -149,6 +170,15 @@ func isKeyword(s string) bool {
 // quoteName quotes a name only when it would otherwise read as a keyword.
 func quoteName(s string) string {
 	if s == "" || isKeyword(s) {
+		return quote(s)
+	}
+	return s
+}
+
+// quoteToken quotes s only when it would not read back as one token: it
+// is empty, has white space or quotes, or starts like a quoted token.
+func quoteToken(s string) string {
+	if s == "" || strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || isQuote(r) || unicode.IsControl(r) }) >= 0 {
 		return quote(s)
 	}
 	return s

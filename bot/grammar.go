@@ -285,6 +285,12 @@ func (p *parser) parseArgs() error {
 		return parseHelp(p)
 	case VerbDigest:
 		return parseDigest(p)
+	case VerbScale:
+		return parseScale(p)
+	case VerbRestart:
+		return parseRestart(p)
+	case VerbConfig:
+		return parseConfig(p)
 	}
 	return p.end() // whoami, link
 }
@@ -446,5 +452,62 @@ func parseDigest(p *parser) error {
 	if p.cmd.Scope, err = p.optName("a scope"); err != nil {
 		return err
 	}
+	return p.end()
+}
+
+// parseTarget reads the <project> <env> of scale, restart and config.
+func parseTarget(p *parser) error {
+	var err error
+	if p.cmd.Project, err = p.name("a project and an environment", false); err != nil {
+		return err
+	}
+	p.cmd.Env, err = p.name("an environment", false)
+	return err
+}
+
+// maxReplicas bounds scale, so a typo of a few digits is refused.
+const maxReplicas = 10000
+
+func parseScale(p *parser) error {
+	if err := parseTarget(p); err != nil {
+		return err
+	}
+	if !p.more() {
+		return p.fail("scale needs the number of replicas")
+	}
+	t := p.args[p.pos].text
+	n, err := strconv.Atoi(t)
+	if err != nil || n < 0 || n > maxReplicas || strings.HasPrefix(t, "+") {
+		return p.fail("%q is not a number of replicas from 0 to %d", t, maxReplicas)
+	}
+	p.cmd.Replicas = n
+	p.pos++
+	return p.end()
+}
+
+func parseRestart(p *parser) error {
+	if err := parseTarget(p); err != nil {
+		return err
+	}
+	return p.end()
+}
+
+func parseConfig(p *parser) error {
+	if err := parseTarget(p); err != nil {
+		return err
+	}
+	if !p.isKeyword(p.pos, kwSet) {
+		return p.fail(`config needs "set KEY=VALUE"`)
+	}
+	p.pos++
+	if !p.more() {
+		return p.fail("config set needs KEY=VALUE")
+	}
+	key, value, ok := strings.Cut(p.args[p.pos].text, "=")
+	if !ok || key == "" {
+		return p.fail(`%q is not KEY=VALUE (quote the pair when the value has spaces: "KEY=a value")`, p.args[p.pos].text)
+	}
+	p.cmd.Key, p.cmd.Value = key, value
+	p.pos++
 	return p.end()
 }

@@ -62,6 +62,14 @@ func TestParse(t *testing.T) {
 		{"help", Command{Verb: VerbHelp}},
 		{"help Deploy", Command{Verb: VerbHelp, Topic: VerbDeploy}},
 		{"/ferry help", Command{Verb: VerbHelp}},
+		{"scale api prod 5", Command{Verb: VerbScale, Project: "api", Env: "prod", Replicas: 5}},
+		{"scale api prod 0", Command{Verb: VerbScale, Project: "api", Env: "prod"}},
+		{"restart api prod", Command{Verb: VerbRestart, Project: "api", Env: "prod"}},
+		{"config api prod set LOG_LEVEL=debug", Command{Verb: VerbConfig, Project: "api", Env: "prod", Key: "LOG_LEVEL", Value: "debug"}},
+		{"config api prod SET url=https://x.example/?a=b", Command{Verb: VerbConfig, Project: "api", Env: "prod", Key: "url", Value: "https://x.example/?a=b"}},
+		{`config api prod set "GREETING=hello \"you\""`, Command{Verb: VerbConfig, Project: "api", Env: "prod", Key: "GREETING", Value: `hello "you"`}},
+		{"config api prod set EMPTY=", Command{Verb: VerbConfig, Project: "api", Env: "prod", Key: "EMPTY"}},
+		{"config set prod set set=set", Command{Verb: VerbConfig, Project: "set", Env: "prod", Key: "set", Value: "set"}},
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.text)
@@ -174,6 +182,18 @@ func TestParseErrors(t *testing.T) {
 		{`reject 12 "not closed`, "a quote is not closed"},
 		{`reject 12 "a"b`, `a closing quote must be followed by a space, not "b"`},
 		{"deploy \xff to prod", "the command is not valid UTF-8"},
+		{"scale api", "scale needs an environment: usage: scale <project> <env> <replicas>"},
+		{"scale api prod", "scale needs the number of replicas: usage: scale <project> <env> <replicas>"},
+		{"scale api prod five", `"five" is not a number of replicas from 0 to 10000: usage: scale <project> <env> <replicas>`},
+		{"scale api prod -1", `"-1" is not a number of replicas from 0 to 10000: usage: scale <project> <env> <replicas>`},
+		{"scale api prod 100000", `"100000" is not a number of replicas from 0 to 10000: usage: scale <project> <env> <replicas>`},
+		{"scale api prod 3 now", `unexpected "now": usage: scale <project> <env> <replicas>`},
+		{"restart api", "restart needs an environment: usage: restart <project> <env>"},
+		{"config api prod LOG_LEVEL=debug", `config needs "set KEY=VALUE": usage: config <project> <env> set <KEY>=<VALUE>`},
+		{"config api prod set", "config set needs KEY=VALUE: usage: config <project> <env> set <KEY>=<VALUE>"},
+		{"config api prod set LOG_LEVEL", `"LOG_LEVEL" is not KEY=VALUE (quote the pair when the value has spaces: "KEY=a value"): usage: config <project> <env> set <KEY>=<VALUE>`},
+		{"config api prod set =x", `"=x" is not KEY=VALUE (quote the pair when the value has spaces: "KEY=a value"): usage: config <project> <env> set <KEY>=<VALUE>`},
+		{"config api prod set A=hello world", `unexpected "world": usage: config <project> <env> set <KEY>=<VALUE>`},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.text)
@@ -238,6 +258,9 @@ func TestCommandString(t *testing.T) {
 		{Command{Verb: VerbDigest, Scope: "project:demo"}, "digest preview project:demo"},
 		{Command{Verb: VerbHelp, Topic: VerbLock}, "help lock"},
 		{Command{Verb: VerbLink}, "link"},
+		{Command{Verb: VerbScale, Project: "api", Env: "prod", Replicas: 3}, "scale api prod 3"},
+		{Command{Verb: VerbConfig, Project: "api", Env: "prod", Key: "A", Value: "b c"}, `config api prod set "A=b c"`},
+		{Command{Verb: VerbConfig, Project: "api", Env: "prod", Key: "A"}, "config api prod set A="},
 	}
 	for _, tt := range tests {
 		if got := tt.cmd.String(); got != tt.want {

@@ -99,9 +99,29 @@ var verbs = []verbSpec{
 		examples: []string{"promote demo staging to prod"},
 	},
 	{
+		verb: VerbScale, usage: "scale <project> <env> <replicas>",
+		summary: "change how many replicas an environment runs",
+		details: "Sets the replicas of <env> (a Kubernetes Deployment or StatefulSet) to <replicas>.\n" +
+			"Whoever may deploy to <env> may scale it; locks apply, and not while a deploy holds <env>. It is audited.",
+		examples: []string{"scale api prod 5"},
+	},
+	{
+		verb: VerbRestart, usage: "restart <project> <env>",
+		summary:  "restart the pods of an environment",
+		details:  "Restarts the pods of <env> a few at a time, as kubectl rollout restart does (kubernetes targets). Who may and when: as scale.",
+		examples: []string{"restart api prod"},
+	},
+	{
+		verb: VerbConfig, usage: "config <project> <env> set <KEY>=<VALUE>",
+		summary: "change a configuration value, then restart",
+		details: "Sets <KEY> in the ConfigMap of <env> (configmap: in its target), then restarts its pods so they read it.\n" +
+			"Quote the pair when the value has spaces. The audit log keeps a digest of the value, not the value. Who may and when: as scale.",
+		examples: []string{"config api prod set LOG_LEVEL=debug", `config api prod set "GREETING=hello world"`},
+	},
+	{
 		verb: VerbStatus, usage: "status [<project>]",
 		summary:  "what runs where, and what is in flight",
-		details:  "Shows, for every environment of <project> (or of every project), the version it runs, the deploy in flight, the queue and any lock.",
+		details:  "Shows, for every environment of <project> (or of every project), the version it runs, the deploy in flight, the queue and any lock; for Kubernetes, also its image, ready and wanted replicas and recent restarts.",
 		examples: []string{"status", "status demo"},
 	},
 	{

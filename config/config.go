@@ -26,6 +26,20 @@ type Config struct {
 	Users    []pipeline.User    // in file order; Teams merged from both sides
 	Teams    []pipeline.Team    // in file order; Members merged from both sides
 	Projects []pipeline.Project // in file order
+
+	// targetLines has, per "project\x00environment", the line of target:
+	// ("") and of each of its keys.
+	targetLines map[string]map[string]int
+}
+
+// TargetLine is the line of key in the target of an environment, or of
+// the target itself when key is not one of its keys; 0 when unknown.
+func (c *Config) TargetLine(project, env, key string) int {
+	lines := c.targetLines[project+"\x00"+env]
+	if l, ok := lines[key]; ok && key != "" {
+		return l
+	}
+	return lines[""]
 }
 
 // Project returns the named project.

@@ -58,7 +58,7 @@
 //
 // Relative paths (storage, workspace, a local repo, and the target
 // parameters that are paths on the ferry host: root of local, key and
-// known_hosts of ssh, kubeconfig and manifests of kubernetes) are resolved
+// known_hosts of ssh, kubeconfig of kubernetes) are resolved
 // against the directory of the file. Durations are Go durations, with d
 // for days (7d, 1d12h). Without a strategy a deploy reaches every unit at
 // once ([100%], continue auto); without approvals none are required. Keys

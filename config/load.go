@@ -79,6 +79,12 @@ func (l Loader) Parse(name string, data []byte, baseDir string) (*Config, error)
 		sort.SliceStable(d.problems, func(i, j int) bool { return d.problems[i].Line < d.problems[j].Line })
 		return nil, d.problems
 	}
+	cfg.targetLines = map[string]map[string]int{}
+	for i, p := range cfg.Projects {
+		for j, env := range p.Envs {
+			cfg.targetLines[p.Name+"\x00"+env.Name] = d.notes.projects[i].envs[j].target
+		}
+	}
 	return cfg, nil
 }
 

@@ -26,11 +26,12 @@ var (
 // localPaths names, per target type, the parameters that are paths on the
 // ferry host; relative ones are resolved against the configuration file's
 // directory. The root of an ssh target is on the remote hosts and stays as
-// written.
+// written, and so do the manifests of a kubernetes target, which are in
+// the repository.
 var localPaths = map[string][]string{
 	"local":      {"root"},
 	"ssh":        {"key", "known_hosts"},
-	"kubernetes": {"kubeconfig", "manifests"},
+	"kubernetes": {"kubeconfig"},
 }
 
 // scpLike matches the user@host:path form of a git URL.
@@ -100,7 +101,7 @@ func (d *decoder) environment(e field) (pipeline.Environment, envNotes) {
 	if env.Auto && noItems(f["branches"].val) && noItems(f["tags"].val) {
 		d.addf(f["auto"].line, "auto of %s deploys pushes of matching refs, but it has no branches or tags; add branches: ['^main$'], or remove auto", what)
 	}
-	env.Target = d.target(f["target"], e)
+	env.Target, n.target = d.target(f["target"], e)
 	env.Strategy = d.strategy(f["strategy"].val, what)
 	env.Approvals, n.from, n.required = d.approvals(f["approvals"].val, what)
 	n.deployers = d.texts(f["deployers"].val, "deployers of "+what)
@@ -214,16 +215,20 @@ func allows(e pipeline.Environment, ref string) bool {
 	return ok
 }
 
-func (d *decoder) target(f field, env field) pipeline.TargetSpec {
+// target decodes an environment's target, and returns the lines of its
+// keys ("" for the target itself) for errors found later.
+func (d *decoder) target(f field, env field) (pipeline.TargetSpec, map[string]int) {
 	where := "environment " + env.key
 	spec := pipeline.TargetSpec{Params: map[string]any{}}
+	lines := map[string]int{"": f.line}
 	if isNull(f.val) {
 		d.addf(env.line, "%s has no target: add target: with a type (%s), e.g. target: {type: local}", where, strings.Join(targetTypes, ", "))
-		return spec
+		return spec, lines
 	}
 	what := "target of " + where
 	typeLine := 0
 	for _, e := range d.entries(f.val, what) {
+		lines[e.key] = e.line
 		if e.key != "type" {
 			spec.Params[e.key] = d.value(e.val, "target."+e.key+" of "+where)
 			continue
@@ -250,7 +255,7 @@ func (d *decoder) target(f field, env field) pipeline.TargetSpec {
 			spec.Params[key] = d.path(p, "")
 		}
 	}
-	return spec
+	return spec, lines
 }
 
 func (d *decoder) strategy(n *yaml.Node, where string) pipeline.Strategy {

@@ -60,7 +60,8 @@ type envNotes struct {
 	branches, tags  []rule
 	deployers, from []text
 	required        required
-	optional        int // the line of optional:; 0 when there is none
+	optional        int            // the line of optional:; 0 when there is none
+	target          map[string]int // the line of target: ("") and of each of its keys
 }
 
 // validate checks what one value alone cannot show: names that refer to

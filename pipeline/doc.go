@@ -27,6 +27,12 @@
 //   - A running deploy survives a restart: units finished are journaled in
 //     the store and skipped on resume; a target that cannot resume safely
 //     leaves the deploy interrupted, with Resume and Rollback offered.
+//   - A BatchTarget (Kubernetes) moves a batch in one call instead of a
+//     call per unit; its units are journaled, braked, baked, resumed and
+//     rolled back exactly as other targets' units are.
+//   - Scale, restart and config changes (Engine.Operate) pass the same
+//     policy as deploys, never run while a deploy holds the environment,
+//     and are audited.
 //   - Approvals, locks, bake waits and batches are rows, not goroutines
 //     waiting on channels; time comes from an injected clock.
 //   - A request may carry its environment narrowed (Request.Override, from

@@ -37,7 +37,7 @@ func (e *Engine) work(ctx context.Context, id int64) {
 		e.fail(ctx, d, "target: "+err.Error(), false)
 		return
 	}
-	rel := Release{ID: d.Release, DeployID: d.ID, Project: d.Project, Env: d.Env, Repo: p.Repo, Ref: d.Ref, Commit: d.Commit, Version: d.Version}
+	rel := Release{ID: d.Release, DeployID: d.ID, Project: d.Project, Env: d.Env, Repo: p.Repo, Ref: d.Ref, Commit: d.Commit, Version: d.Version, Requester: d.Requester}
 	strategy := env.Strategy
 	if d.Strategy != nil {
 		strategy = *d.Strategy
@@ -70,7 +70,11 @@ func (e *Engine) work(ctx context.Context, id int64) {
 			e.abort(ctx, d, "journal progress", err)
 			return
 		}
-		e.runBatch(ctx, d, t, rel, plan[b], b, strategy.Parallel)
+		if bt, ok := t.(BatchTarget); ok {
+			e.runTogether(ctx, d, bt, rel, plan, b)
+		} else {
+			e.runBatch(ctx, d, t, rel, plan[b], b, strategy.Parallel)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -353,6 +357,10 @@ func (e *Engine) rollback(ctx context.Context, id int64) {
 	}
 	units, err := e.store.Units(ctx, id)
 	if err != nil {
+		return
+	}
+	if bt, ok := t.(BatchTarget); ok {
+		e.rollbackTogether(ctx, d, bt, units)
 		return
 	}
 	var mu sync.Mutex

@@ -61,6 +61,7 @@ type harness struct {
 	store   *storage.SQLite
 	clock   *clockwork.FakeClock
 	targets map[string]*pipelinetest.Target
+	batch   map[string]*pipelinetest.BatchTarget // used instead of targets where set
 	project pipeline.Project
 	engine  *pipeline.Engine
 	changed chan struct{}
@@ -89,6 +90,7 @@ func newHarness(t *testing.T, edit ...func(*pipeline.Project)) *harness {
 	for _, f := range edit {
 		f(&h.project)
 	}
+	h.batch = map[string]*pipelinetest.BatchTarget{}
 	h.start()
 	t.Cleanup(h.stop)
 	return h
@@ -106,6 +108,9 @@ func (h *harness) start() {
 		Store:    st,
 		Projects: []pipeline.Project{h.project},
 		Target: func(_ pipeline.Project, env pipeline.Environment) (pipeline.Target, error) {
+			if bt, ok := h.batch[env.Name]; ok {
+				return bt, nil
+			}
 			return h.targets[env.Name], nil
 		},
 		Resolver: refs,

@@ -16,6 +16,9 @@ type Release struct {
 	Ref      string
 	Commit   string
 	Version  string
+	// Requester is who asked for the deploy, for targets that annotate
+	// what they change with it.
+	Requester string
 }
 
 // StepLog receives a unit's output and the name of each step it starts.
@@ -41,6 +44,39 @@ type Target interface {
 	Activate(ctx context.Context, unit, release string, log StepLog) error
 	// Check runs the health check of one unit.
 	Check(ctx context.Context, unit string, log StepLog) error
+}
+
+// BatchTarget is a Target whose units move together rather than one by
+// one: a Kubernetes rollout moves a number of replicas, not named hosts.
+// When a target implements it, the engine moves each batch of the plan
+// with one InstallBatch instead of an Install and a Check per unit, and
+// returns the units of a rollback with one ActivateBatch instead of an
+// Activate per unit. Check is still called per unit after a bake. Like
+// every Target method, both must be safe to call again after a crash.
+type BatchTarget interface {
+	Target
+	// InstallBatch makes r current on b.Units, and keeps it on the units
+	// of earlier batches. It returns the release the environment ran
+	// before the deploy ("" for none) and the units that failed, with
+	// why; a unit not in failed is healthy on r. An error fails every
+	// unit of b.
+	InstallBatch(ctx context.Context, r Release, b Batch) (previous string, failed map[string]error, err error)
+	// ActivateBatch makes release current again on b.Units and waits
+	// until they are healthy on it.
+	ActivateBatch(ctx context.Context, release string, b Batch) error
+}
+
+// Batch is the part of a rollout one call of a BatchTarget moves.
+type Batch struct {
+	// Units are the units to move, in plan order; units an earlier try
+	// finished are left out.
+	Units []string
+	// Upto is how many units of the plan run the release once the batch
+	// is done, counting earlier batches; Total is every unit of the plan.
+	Upto, Total int
+	// Log is the output of one of Units; "" names the batch's own log.
+	// A unit's Step is shown as its progress.
+	Log func(unit string) StepLog
 }
 
 // Resumable is implemented by targets whose steps can be repeated after ferry

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ferrybot/ferry/bot"
 	slackbot "github.com/ferrybot/ferry/bot/slack"
@@ -23,6 +24,7 @@ import (
 	forgegithub "github.com/ferrybot/ferry/forge/github"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
+	"github.com/ferrybot/ferry/targets/kubernetes"
 	"github.com/ferrybot/ferry/targets/local"
 	"github.com/ferrybot/ferry/targets/ssh"
 	"github.com/ferrybot/ferry/targets/workspace"
@@ -57,10 +59,14 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	drivers := &drivers{dir: cfg.Dir, ws: ws, built: map[string]pipeline.Target{}}
+	drivers := &drivers{dir: cfg.Dir, ws: ws, clock: clock, built: map[string]pipeline.Target{}}
 	for _, p := range cfg.Projects {
 		for _, env := range p.Envs {
-			if _, err := drivers.target(p, env); err != nil {
+			t, err := drivers.target(p, env)
+			if err == nil {
+				err = preflight(ctx, t, log.With("project", p.Name, "env", env.Name))
+			}
+			if err != nil {
 				return nil, fmt.Errorf("project %s environment %s: %w", p.Name, env.Name, err)
 			}
 		}
@@ -199,6 +205,7 @@ func deriveKey(sessionKey []byte, use string) []byte {
 type drivers struct {
 	dir   string
 	ws    *workspace.Workspace
+	clock pipeline.Clock // nil: the system clock
 	mu    sync.Mutex
 	built map[string]pipeline.Target
 }
@@ -211,13 +218,14 @@ func (d *drivers) target(p pipeline.Project, env pipeline.Environment) (pipeline
 		return t, nil
 	}
 	var t pipeline.Target
+	setup := workspace.Setup{Project: p.Name, Env: env.Name, BaseDir: d.dir, Workspace: d.ws}
 	switch env.Target.Type {
 	case "local":
 		cfg, err := local.ParseConfig(env.Target.Params)
 		if err != nil {
 			return nil, err
 		}
-		if t, err = local.New(cfg, workspace.Setup{Project: p.Name, Env: env.Name, BaseDir: d.dir, Workspace: d.ws}); err != nil {
+		if t, err = local.New(cfg, setup); err != nil {
 			return nil, err
 		}
 	case "ssh":
@@ -225,14 +233,48 @@ func (d *drivers) target(p pipeline.Project, env pipeline.Environment) (pipeline
 		if err != nil {
 			return nil, err
 		}
-		if t, err = ssh.New(cfg, workspace.Setup{Project: p.Name, Env: env.Name, BaseDir: d.dir, Workspace: d.ws}); err != nil {
+		if t, err = ssh.New(cfg, setup); err != nil {
+			return nil, err
+		}
+	case "kubernetes":
+		cfg, err := kubernetes.ParseConfig(env.Target.Params)
+		if err != nil {
+			return nil, err
+		}
+		if t, err = kubernetes.New(cfg, setup, kubernetes.Options{Clock: d.clock}); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, errors.New("target type " + env.Target.Type + " is not built into this ferry yet; use type: local or ssh")
+		return nil, errors.New("target type " + env.Target.Type + " is not built into this ferry; use type: local, ssh or kubernetes")
 	}
 	d.built[key] = t
 	return t, nil
+}
+
+// preflight runs the start-up check of a target that has one (kubernetes
+// asks the API server whether its credentials may do what deploys need).
+// A missing permission stops ferry, naming it; a cluster ferry cannot reach
+// now is logged, and its deploys will say so.
+func preflight(ctx context.Context, t pipeline.Target, log *slog.Logger) error {
+	p, ok := t.(interface {
+		Preflight(ctx context.Context) ([]string, error)
+	})
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	warnings, err := p.Preflight(ctx)
+	for _, w := range warnings {
+		log.Warn("target permission", "warning", w)
+	}
+	if errors.Is(err, pipeline.ErrForbidden) {
+		return err
+	}
+	if err != nil {
+		log.Error("target check at start", "err", err)
+	}
+	return nil
 }
 
 // close closes the targets that hold connections.

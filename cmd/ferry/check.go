@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
+	"github.com/ferrybot/ferry/targets/kubernetes"
 	"github.com/ferrybot/ferry/targets/local"
 	"github.com/ferrybot/ferry/targets/ssh"
 )
@@ -34,7 +35,8 @@ func check(args []string, stdout, stderr io.Writer) error {
 		for _, env := range p.Envs {
 			envs++
 			if err := checkTarget(env.Target); err != nil {
-				fmt.Fprintf(stderr, "%s: project %s, environment %s: target: %v\n", *path, p.Name, env.Name, err)
+				line := cfg.TargetLine(p.Name, env.Name, paramOf(err))
+				fmt.Fprintf(stderr, "%s:%d: project %s, environment %s: target: %v\n", *path, line, p.Name, env.Name, err)
 				bad++
 			}
 		}
@@ -54,8 +56,31 @@ func checkTarget(t pipeline.TargetSpec) error {
 	case "ssh":
 		_, err := ssh.ParseConfig(t.Params)
 		return err
+	case "kubernetes":
+		_, err := kubernetes.ParseConfig(t.Params)
+		return err
 	}
-	return fmt.Errorf("type %s is not built into this ferry yet; use type: local or ssh", t.Type)
+	return fmt.Errorf("type %s is not built into this ferry; use type: local, ssh or kubernetes", t.Type)
+}
+
+// paramOf is the target parameter a driver's "<driver>: invalid: <key>:
+// ..." or "...: unknown key <key>; ..." error is about; "" when it names
+// none, and the target's own line is shown.
+func paramOf(err error) string {
+	_, msg, ok := strings.Cut(err.Error(), ": "+pipeline.ErrInvalid.Error()+": ")
+	if !ok {
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(msg, "unknown key "); ok {
+		msg = rest
+	}
+	key, _, _ := strings.Cut(msg, ":")
+	key, _, _ = strings.Cut(key, ";")
+	key, _, _ = strings.Cut(key, ",")
+	if f := strings.FieldsFunc(key, func(r rune) bool { return r == '.' || r == '[' || r == ' ' }); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 // route prints which environment a ref deploys to, and why.

@@ -53,6 +53,7 @@ Client (talks to a running server; --server or FERRY_SERVER, --token or FERRY_TO
   ferry continue|pause|cancel|resume <deploy>
   ferry lock <project|*> <env> [for <duration>] [reason] | unlock <project|*> <env>
   ferry promote <project> <from-env> to <to-env>
+  ferry scale <project> <env> <replicas> | restart <project> <env> | config <project> <env> set KEY=VALUE
   ferry status [<project>] | history <project> [<env>] | whoami
   ferry digest preview [<scope>]                        the digest of the last seven days, now
   ferry show <deploy>                                   one deploy with its units, approvals and log

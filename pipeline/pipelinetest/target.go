@@ -153,3 +153,113 @@ func (r Resolver) Resolve(_ context.Context, repo, ref string) (pipeline.Commit,
 	}
 	return c, nil
 }
+
+// BatchTarget is a pipeline.BatchTarget over a Target: each batch and each
+// rollback is one call, recorded, that moves its units as the Target
+// would one by one.
+type BatchTarget struct {
+	*Target
+	mu      sync.Mutex
+	calls   []string
+	Scaled  []int    // the unit counts Scale was asked for
+	Configs []string // KEY=VALUE for each SetConfig
+}
+
+var (
+	_ pipeline.BatchTarget = (*BatchTarget)(nil)
+	_ pipeline.Scaler      = (*BatchTarget)(nil)
+	_ pipeline.Restarter   = (*BatchTarget)(nil)
+	_ pipeline.Configurer  = (*BatchTarget)(nil)
+	_ pipeline.Reporter    = (*BatchTarget)(nil)
+)
+
+// NewBatchTarget returns a batch target with the named units.
+func NewBatchTarget(units ...string) *BatchTarget {
+	return &BatchTarget{Target: NewTarget(units...)}
+}
+
+// InstallBatch implements pipeline.BatchTarget: it installs r on each unit
+// of b, then checks it. The previous release is the first unit's.
+func (t *BatchTarget) InstallBatch(ctx context.Context, r pipeline.Release, b pipeline.Batch) (string, map[string]error, error) {
+	t.record(fmt.Sprintf("install %s %v %d/%d", r.ID, b.Units, b.Upto, b.Total))
+	fmt.Fprintf(b.Log(""), "rolling %s out to %d of %d\n", r.ID, b.Upto, b.Total)
+	failed := map[string]error{}
+	prev := ""
+	for i, u := range b.Units {
+		p, err := t.Install(ctx, u, r, b.Log(u))
+		if ctx.Err() != nil {
+			return "", nil, ctx.Err()
+		}
+		if i == 0 {
+			prev = p
+		}
+		if err == nil {
+			err = t.Check(ctx, u, b.Log(u))
+		}
+		if err != nil {
+			failed[u] = err
+		}
+	}
+	return prev, failed, nil
+}
+
+// ActivateBatch implements pipeline.BatchTarget.
+func (t *BatchTarget) ActivateBatch(ctx context.Context, release string, b pipeline.Batch) error {
+	t.record(fmt.Sprintf("activate %q %v", release, b.Units))
+	for _, u := range b.Units {
+		if err := t.Activate(ctx, u, release, b.Log(u)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Scale implements pipeline.Scaler.
+func (t *BatchTarget) Scale(_ context.Context, units int) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.Scaled = append(t.Scaled, units)
+	return fmt.Sprintf("scaled to %d", units), nil
+}
+
+// Restart implements pipeline.Restarter.
+func (t *BatchTarget) Restart(context.Context) (string, error) {
+	t.record("restart")
+	return "restarted", nil
+}
+
+// SetConfig implements pipeline.Configurer.
+func (t *BatchTarget) SetConfig(_ context.Context, key, value string) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.Configs = append(t.Configs, key+"="+value)
+	return "set " + key, nil
+}
+
+// Report implements pipeline.Reporter: every unit runs its current release.
+func (t *BatchTarget) Report(context.Context) (pipeline.Runtime, error) {
+	cur := t.Current()
+	rt := pipeline.Runtime{Desired: len(cur)}
+	for _, r := range cur {
+		if r != "" {
+			rt.Ready++
+			rt.Image = "release " + r
+		}
+	}
+	return rt, nil
+}
+
+func (t *BatchTarget) record(call string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.calls = append(t.calls, call)
+}
+
+// Calls lists the batch calls made, oldest first, as
+// "install <release> [units] <upto>/<total>", "activate "<release>" [units]"
+// and "restart".
+func (t *BatchTarget) Calls() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.calls)
+}
