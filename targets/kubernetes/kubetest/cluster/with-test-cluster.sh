@@ -14,7 +14,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export K8S_TEST_CACHE=${K8S_TEST_CACHE:-$HOME/.cache/k8s-test-cluster}
 export K8S_TEST_DIR=${K8S_TEST_DIR:-$(mktemp -d /tmp/ferry-k8s.XXXXXX)}
 trap '"$HERE/stop-test-cluster.sh" --purge >/dev/null' EXIT
-"$HERE/start-test-cluster.sh" >/dev/null
+"$HERE/start-test-cluster.sh" >&2
 # shellcheck disable=SC1091
 source "$K8S_TEST_DIR/env"
 "$@"
