@@ -12,13 +12,9 @@ import (
 // them, and each unit's outcome is journaled as runUnit journals it, so
 // brake, bake, resume and rollback treat them like units moved one by one.
 func (e *Engine) runTogether(ctx context.Context, d Deploy, t BatchTarget, rel Release, plan [][]string, b int) {
-	journal, err := e.store.Units(ctx, d.ID)
+	byName, err := e.journaled(ctx, d.ID)
 	if err != nil {
 		return // braked reads the units next and aborts
-	}
-	byName := map[string]Unit{}
-	for _, u := range journal {
-		byName[u.Name] = u
 	}
 	var todo []Unit
 	for _, name := range plan[b] {

@@ -127,16 +127,25 @@ func (e *Engine) journalPlan(ctx context.Context, id int64, plan [][]string) err
 	return nil
 }
 
+// journaled is the unit journal of deploy id by unit name.
+func (e *Engine) journaled(ctx context.Context, id int64) (map[string]Unit, error) {
+	units, err := e.store.Units(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]Unit, len(units))
+	for _, u := range units {
+		byName[u.Name] = u
+	}
+	return byName, nil
+}
+
 // runBatch installs the release on the batch's units that are not done yet,
 // at most parallel at a time (0: all at once).
 func (e *Engine) runBatch(ctx context.Context, d Deploy, t Target, rel Release, units []string, batch, parallel int) {
-	journal, err := e.store.Units(ctx, d.ID)
+	byName, err := e.journaled(ctx, d.ID)
 	if err != nil {
 		return // braked reads the units next and aborts
-	}
-	byName := map[string]Unit{}
-	for _, u := range journal {
-		byName[u.Name] = u
 	}
 	if parallel <= 0 {
 		parallel = len(units)
