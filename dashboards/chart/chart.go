@@ -118,7 +118,7 @@ func deploysPlot(g dashboards.Digest) (*plot.Plot, error) {
 	for _, d := range g.Days {
 		top = max(top, d.Total())
 	}
-	p.Y.Min, p.Y.Max = 0, float64(max(top, 1))*1.25 // room for the legend
+	p.Y.Min, p.Y.Max = 0, float64(max(top, 1))*1.6 // room above the bars for the legend
 	p.NominalX(dayNames(g)...)
 	p.Add(plotter.NewGrid())
 	return p, nil
