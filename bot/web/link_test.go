@@ -91,14 +91,16 @@ func TestGoldenLinkPages(t *testing.T) {
 	f := newFixture(t, setup{linker: &fakeLinker{}})
 	v := &viewer{session: session{Name: "bob", Expires: t0.Add(sessionTTL), Nonce: "fixed-nonce"}, Actor: f.users.Actor("bob")}
 	v.CSRF = f.srv.csrf(v.session)
-	for name, serve := range map[string]func(http.ResponseWriter, *http.Request, *viewer){
-		"link.html":      f.srv.linkPage,
-		"link_done.html": f.srv.link,
+	// In this order: the page that asks, then the answer, which uses the
+	// link address up.
+	for _, page := range []struct {
+		name, method string
+		serve        func(http.ResponseWriter, *http.Request, *viewer)
+	}{
+		{"link.html", http.MethodGet, f.srv.linkPage},
+		{"link_done.html", http.MethodPost, f.srv.link},
 	} {
-		method := http.MethodGet
-		if name == "link_done.html" {
-			method = http.MethodPost
-		}
+		name, method, serve := page.name, page.method, page.serve
 		req := httptest.NewRequest(method, "/link/"+goodToken, nil)
 		req.SetPathValue("token", goodToken)
 		rec := httptest.NewRecorder()
