@@ -165,6 +165,11 @@ func TestOperate(t *testing.T) {
 			t.Errorf("%s: %v; want %v saying %q", c.name, err, c.is, c.say)
 		}
 	}
+	if audit, _ := h.store.AuditLog(ctx, 10); !slices.ContainsFunc(audit, func(a pipeline.AuditEntry) bool {
+		return a.Actor == "eve" && a.Action == "restart denied" && strings.Contains(a.Detail, "only dev, ops may deploy to prod")
+	}) {
+		t.Errorf("eve's refused restart is not in the audit log: %+v", audit)
+	}
 	h.engine.Lock(ctx, bob, "demo", "prod", time.Hour, "incident")
 	var locked *pipeline.LockedError
 	if _, err := h.engine.Operate(ctx, alice, pipeline.Op{Verb: pipeline.OpRestart, Project: "demo", Env: "prod"}); !errors.As(err, &locked) {

@@ -86,6 +86,7 @@ func (e *Engine) Operate(ctx context.Context, a Actor, op Op) (string, error) {
 		return "", err
 	}
 	if err := CanDeploy(a, env); err != nil {
+		e.audit(ctx, a, op.Verb+" denied", Deploy{Project: p.Name, Env: env.Name}, err.Error())
 		return "", err
 	}
 	if err := e.checkLock(ctx, a, p.Name, env.Name, false); err != nil {
