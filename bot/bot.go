@@ -230,7 +230,7 @@ func (b *Bot) addRuntimes(ctx context.Context, t *Table, board []pipeline.EnvSta
 			b.log.Error("status: runtime", "project", s.Project, "env", s.Env, "err", err)
 			cells[i], shown = "unavailable", true
 		case ok:
-			cells[i], shown = describeRuntime(rt), true
+			cells[i], shown = DescribeRuntime(rt), true
 		}
 	}
 	if !shown {
@@ -242,9 +242,10 @@ func (b *Bot) addRuntimes(ctx context.Context, t *Table, board []pipeline.EnvSta
 	}
 }
 
-// describeRuntime is "registry/api:v1.0.0, 3/3 ready, 2 restarts (last
-// 2026-11-02 09:58 UTC), rollout paused".
-func describeRuntime(rt pipeline.Runtime) string {
+// DescribeRuntime is "registry/api:v1.0.0, 3/3 ready, 2 restart(s) (last
+// 2026-11-02 09:58 UTC), rollout paused": what an environment runs, as the
+// status reply and the web board show it.
+func DescribeRuntime(rt pipeline.Runtime) string {
 	parts := []string{cmp.Or(rt.Image, "?"), fmt.Sprintf("%d/%d ready", rt.Ready, rt.Desired)}
 	if rt.Restarts > 0 {
 		r := fmt.Sprintf("%d restart(s)", rt.Restarts)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ferrybot/ferry/bot"
@@ -21,7 +22,14 @@ type boardView struct {
 
 type boardRow struct {
 	Project string
-	Cells   []*pipeline.EnvStatus // by column; nil where the project has no such environment
+	Cells   []*boardCell // by column; nil where the project has no such environment
+}
+
+// boardCell is one environment on the board.
+type boardCell struct {
+	pipeline.EnvStatus
+	Runtime            string // what its target says it runs, as bot.DescribeRuntime puts it; "" when it cannot say
+	RuntimeUnavailable bool   // its target can say but failed to; the error is logged, not shown
 }
 
 func (s *Server) boardPage(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -48,14 +56,48 @@ func (s *Server) board(ctx context.Context) (boardView, error) {
 			b.Envs = append(b.Envs, c.Env)
 		}
 	}
-	for i := range cells {
-		c := &cells[i]
+	all := make([]*boardCell, len(cells))
+	for i, c := range cells {
+		all[i] = &boardCell{EnvStatus: c}
 		if len(b.Rows) == 0 || b.Rows[len(b.Rows)-1].Project != c.Project {
-			b.Rows = append(b.Rows, boardRow{Project: c.Project, Cells: make([]*pipeline.EnvStatus, len(b.Envs))})
+			b.Rows = append(b.Rows, boardRow{Project: c.Project, Cells: make([]*boardCell, len(b.Envs))})
 		}
-		b.Rows[len(b.Rows)-1].Cells[col[c.Env]] = c
+		b.Rows[len(b.Rows)-1].Cells[col[c.Env]] = all[i]
 	}
+	s.addRuntimes(ctx, all)
 	return b, nil
+}
+
+// The board asks each environment's target what it runs once per page,
+// at most runtimeCalls at a time, each for at most runtimeTimeout: a
+// slow or broken cluster makes a cell say "runtime unavailable", not the
+// page fail or hang.
+const (
+	runtimeCalls   = 8
+	runtimeTimeout = 2 * time.Second
+)
+
+// addRuntimes fills in what the target of each cell says it runs.
+func (s *Server) addRuntimes(ctx context.Context, cells []*boardCell) {
+	sem := make(chan struct{}, runtimeCalls)
+	var wg sync.WaitGroup
+	for _, c := range cells {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(ctx, runtimeTimeout)
+			defer cancel()
+			rt, ok, err := s.engine.Runtime(ctx, c.Project, c.Env)
+			switch {
+			case err != nil:
+				s.log.Error("board: runtime", "project", c.Project, "env", c.Env, "err", err)
+				c.RuntimeUnavailable = true
+			case ok:
+				c.Runtime = bot.DescribeRuntime(rt)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // deployView is the page of one deploy.

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -122,6 +123,7 @@ type setup struct {
 	baseURL  string
 	linker   Linker
 	dash     *dashboards.Dashboards
+	log      *slog.Logger // nil: discard
 }
 
 // newFixture runs an engine on a SQLite store in a temporary directory and
@@ -188,7 +190,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if base == "" {
 		base = "http://" + f.ts.Listener.Addr().String()
 	}
-	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, SessionKey: []byte(strings.Repeat("k", 32)), BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Now: f.clock.Now})
+	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, SessionKey: []byte(strings.Repeat("k", 32)), BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Logger: cfg.log, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/ferrybot/ferry/pipeline"
 )
@@ -161,8 +162,16 @@ type BatchTarget struct {
 	*Target
 	mu      sync.Mutex
 	calls   []string
+	reports int
 	Scaled  []int    // the unit counts Scale was asked for
 	Configs []string // KEY=VALUE for each SetConfig
+
+	// Set these before Report is called: what it adds to the units'
+	// releases, or the error it returns instead.
+	Restarts    int
+	LastRestart time.Time
+	Note        string
+	FailReport  error
 }
 
 var (
@@ -236,10 +245,19 @@ func (t *BatchTarget) SetConfig(_ context.Context, key, value string) (string, e
 	return "set " + key, nil
 }
 
-// Report implements pipeline.Reporter: every unit runs its current release.
+// Report implements pipeline.Reporter: every unit runs its current release,
+// with the Restarts, LastRestart and Note set; FailReport fails it.
 func (t *BatchTarget) Report(context.Context) (pipeline.Runtime, error) {
+	t.mu.Lock()
+	t.reports++
+	rt := pipeline.Runtime{Restarts: t.Restarts, LastRestart: t.LastRestart, Note: t.Note}
+	err := t.FailReport
+	t.mu.Unlock()
+	if err != nil {
+		return pipeline.Runtime{}, err
+	}
 	cur := t.Current()
-	rt := pipeline.Runtime{Desired: len(cur)}
+	rt.Desired = len(cur)
 	for _, r := range cur {
 		if r != "" {
 			rt.Ready++
@@ -262,4 +280,11 @@ func (t *BatchTarget) Calls() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return slices.Clone(t.calls)
+}
+
+// Reports returns how many times Report was called.
+func (t *BatchTarget) Reports() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reports
 }
