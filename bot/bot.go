@@ -223,14 +223,13 @@ func (b *Bot) status(ctx context.Context, project string) (Reply, error) {
 func (b *Bot) addRuntimes(ctx context.Context, t *Table, board []pipeline.EnvStatus) {
 	cells := make([]string, len(board))
 	shown := false
-	for i, s := range board {
-		rt, ok, err := b.engine.Runtime(ctx, s.Project, s.Env)
+	for i, a := range b.engine.Runtimes(ctx, board) {
 		switch {
-		case err != nil:
-			b.log.Error("status: runtime", "project", s.Project, "env", s.Env, "err", err)
+		case a.Err != nil:
+			b.log.Error("status: runtime", "project", board[i].Project, "env", board[i].Env, "err", a.Err)
 			cells[i], shown = "unavailable", true
-		case ok:
-			cells[i], shown = DescribeRuntime(rt), true
+		case a.OK:
+			cells[i], shown = DescribeRuntime(a.Runtime), true
 		}
 	}
 	if !shown {

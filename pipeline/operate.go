@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -162,4 +163,39 @@ func (e *Engine) Runtime(ctx context.Context, project, env string) (rt Runtime, 
 	}
 	rt, err = r.Report(ctx)
 	return rt, true, err
+}
+
+// RuntimeAnswer is what the target of one environment said it runs.
+type RuntimeAnswer struct {
+	Runtime Runtime
+	OK      bool  // the target can say; false for targets that cannot
+	Err     error // it can say but failed to
+}
+
+// The bounds of Runtimes: a slow or broken platform makes its answers
+// errors, not the status reply or the board hang.
+const (
+	runtimeCalls   = 8
+	runtimeTimeout = 2 * time.Second
+)
+
+// Runtimes asks the target of each environment what it runs, at most
+// runtimeCalls at a time and each for at most runtimeTimeout; answer i is
+// for envs[i].
+func (e *Engine) Runtimes(ctx context.Context, envs []EnvStatus) []RuntimeAnswer {
+	out := make([]RuntimeAnswer, len(envs))
+	sem := make(chan struct{}, runtimeCalls)
+	var wg sync.WaitGroup
+	for i, s := range envs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(ctx, runtimeTimeout)
+			defer cancel()
+			a := &out[i]
+			a.Runtime, a.OK, a.Err = e.Runtime(ctx, s.Project, s.Env)
+		})
+	}
+	wg.Wait()
+	return out
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/ferrybot/ferry/bot"
@@ -68,36 +67,24 @@ func (s *Server) board(ctx context.Context) (boardView, error) {
 	return b, nil
 }
 
-// The board asks each environment's target what it runs once per page,
-// at most runtimeCalls at a time, each for at most runtimeTimeout: a
-// slow or broken cluster makes a cell say "runtime unavailable", not the
-// page fail or hang.
-const (
-	runtimeCalls   = 8
-	runtimeTimeout = 2 * time.Second
-)
-
-// addRuntimes fills in what the target of each cell says it runs.
+// addRuntimes fills in what the target of each cell says it runs; a slow
+// or broken platform makes a cell say "runtime unavailable" (see
+// pipeline.Engine.Runtimes), not the page fail or hang.
 func (s *Server) addRuntimes(ctx context.Context, cells []*boardCell) {
-	sem := make(chan struct{}, runtimeCalls)
-	var wg sync.WaitGroup
-	for _, c := range cells {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(ctx, runtimeTimeout)
-			defer cancel()
-			rt, ok, err := s.engine.Runtime(ctx, c.Project, c.Env)
-			switch {
-			case err != nil:
-				s.log.Error("board: runtime", "project", c.Project, "env", c.Env, "err", err)
-				c.RuntimeUnavailable = true
-			case ok:
-				c.Runtime = bot.DescribeRuntime(rt)
-			}
-		})
+	envs := make([]pipeline.EnvStatus, len(cells))
+	for i, c := range cells {
+		envs[i] = c.EnvStatus
 	}
-	wg.Wait()
+	for i, a := range s.engine.Runtimes(ctx, envs) {
+		c := cells[i]
+		switch {
+		case a.Err != nil:
+			s.log.Error("board: runtime", "project", c.Project, "env", c.Env, "err", a.Err)
+			c.RuntimeUnavailable = true
+		case a.OK:
+			c.Runtime = bot.DescribeRuntime(a.Runtime)
+		}
+	}
 }
 
 // deployView is the page of one deploy.
