@@ -127,6 +127,9 @@
     events.addEventListener("open", () => {
       if (live) live.classList.add("on");
       document.body.dataset.stream = "open";
+      // What changed between the page and the stream (or while the stream
+      // was down) sent no event this page heard: catch up once.
+      if (log) refreshDeploy();
     });
     events.addEventListener("error", () => live && live.classList.remove("on"));
     events.addEventListener("card", (ev) => {
