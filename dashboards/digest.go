@@ -2,6 +2,8 @@ package dashboards
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/ferrybot/ferry/pipeline"
@@ -57,6 +59,43 @@ func (d *Dashboards) Digest(ctx context.Context, s Scope, p Period) (Digest, err
 	if err != nil {
 		return Digest{}, err
 	}
+	return d.digest(ds, s, p), nil
+}
+
+// Digests builds the digests of several scopes over one period from one
+// read of the deploys: what the digests of every team, project,
+// environment and person cost together.
+func (d *Dashboards) Digests(ctx context.Context, scopes []Scope, p Period) ([]Digest, error) {
+	ds, err := d.load(ctx, All, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Digest, len(scopes))
+	for i, s := range scopes {
+		out[i] = d.digest(ds, s, p)
+	}
+	return out, nil
+}
+
+// Scopes is every scope the directory knows: all, then each team,
+// project, environment and person.
+func (dir Directory) Scopes() []Scope {
+	out := []Scope{All}
+	for _, t := range slices.Sorted(maps.Keys(dir.Teams)) {
+		out = append(out, Scope{Kind: ScopeTeam, Name: t})
+	}
+	for _, kind := range []struct {
+		kind  ScopeKind
+		names []string
+	}{{ScopeProject, dir.Projects}, {ScopeEnv, dir.Envs}, {ScopePerson, dir.Users}} {
+		for _, n := range kind.names {
+			out = append(out, Scope{Kind: kind.kind, Name: n})
+		}
+	}
+	return out
+}
+
+func (d *Dashboards) digest(ds *dataset, s Scope, p Period) Digest {
 	match := d.dir.matcher(s)
 	g := Digest{Scope: s, Period: p, Report: ds.report(s, p, d.dir), Days: ds.days(p, match)}
 	for _, by := range digestDimensions(s, d.dir) {
@@ -65,7 +104,7 @@ func (d *Dashboards) Digest(ctx context.Context, s Scope, p Period) (Digest, err
 	if d.chartURL != nil {
 		g.ChartURL = d.chartURL(g)
 	}
-	return g, nil
+	return g
 }
 
 // digestDimensions are the leaderboards a digest of s shows: not the one

@@ -76,18 +76,35 @@ func (ds *dataset) boards(p Period, match func(Fact) bool, dir Directory, by Dim
 		name string
 		m    Metrics
 	}
-	var groups []group
-	for _, name := range ds.groupNames(p, match, dir, by) {
-		var in func(Fact) bool
+	// One pass sorts the facts match selects into their groups, as the
+	// scope of each group (dir.matcher) would select them; each group's
+	// metrics then read only its own.
+	byGroup := map[string][]Fact{}
+	teams := map[string][]string{} // requester → teams
+	for _, f := range ds.facts {
+		if !match(f) {
+			continue
+		}
 		switch by {
 		case ByTeam:
-			in = dir.matcher(Scope{Kind: ScopeTeam, Name: name})
+			ts, ok := teams[f.Requester]
+			if !ok {
+				ts = dir.TeamsOf(f.Requester)
+				teams[f.Requester] = ts
+			}
+			for _, t := range ts {
+				byGroup[t] = append(byGroup[t], f)
+			}
 		case ByProject:
-			in = dir.matcher(Scope{Kind: ScopeProject, Name: name})
+			byGroup[f.Project] = append(byGroup[f.Project], f)
 		default:
-			in = dir.matcher(Scope{Kind: ScopePerson, Name: name})
+			byGroup[f.Requester] = append(byGroup[f.Requester], f)
 		}
-		groups = append(groups, group{name, ds.metrics(p, func(f Fact) bool { return match(f) && in(f) })})
+	}
+	all := func(Fact) bool { return true }
+	var groups []group
+	for _, name := range ds.groupNames(p, match, dir, by) {
+		groups = append(groups, group{name, ds.metricsOf(byGroup[name], p, all)})
 	}
 	minN := ds.settings.minDeploys()
 	var out []Board

@@ -209,10 +209,16 @@ func (ds *dataset) restoredAt(f Fact, start time.Time) (time.Time, bool) {
 
 // metrics computes the metrics of the deploys match selects in p.
 func (ds *dataset) metrics(p Period, match func(Fact) bool) Metrics {
+	return ds.metricsOf(ds.facts, p, match)
+}
+
+// metricsOf computes the metrics of the deploys of facts, a part of the
+// dataset's, that match selects in p.
+func (ds *dataset) metricsOf(facts []Fact, p Period, match func(Fact) bool) Metrics {
 	m := Metrics{Period: p}
 	var durations, leads, restores []time.Duration
 	prodFailures := 0
-	for _, f := range ds.facts {
+	for _, f := range facts {
 		if !match(f) {
 			continue
 		}

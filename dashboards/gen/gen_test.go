@@ -107,6 +107,26 @@ func BenchmarkWeeklyDigestAll(b *testing.B) {
 	}
 }
 
+// BenchmarkWeeklyDigestEveryScope builds the week's digest of every scope
+// the directory knows (all, each team, project, environment and person)
+// from one read of the deploys.
+func BenchmarkWeeklyDigestEveryScope(b *testing.B) {
+	st := benchDB(b)
+	d, err := dashboards.New(dashboards.Config{Store: st, Directory: gen.World()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	scopes := gen.World().Scopes()
+	ctx := context.Background()
+	for b.Loop() {
+		gs, err := d.Digests(ctx, scopes, lastWeek)
+		if err != nil || len(gs) != len(scopes) {
+			b.Fatal(len(gs), err)
+		}
+	}
+	b.ReportMetric(float64(len(scopes)), "scopes")
+}
+
 // BenchmarkWeeklyDigestAllWithChart is the digest as the scheduler sends
 // it: built, and its chart drawn as a PNG.
 func BenchmarkWeeklyDigestAllWithChart(b *testing.B) {
