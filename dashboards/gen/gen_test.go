@@ -90,15 +90,21 @@ func benchDB(b *testing.B) *storage.SQLite {
 	return st
 }
 
+// benchDashboards is the dashboards over benchDB's million deploys.
+func benchDashboards(b *testing.B) *dashboards.Dashboards {
+	b.Helper()
+	d, err := dashboards.New(dashboards.Config{Store: benchDB(b), Directory: gen.World()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
 // BenchmarkWeeklyDigestAll builds the weekly digest of every project over
 // a million deploys: metrics, trends, leaderboards by team, project and
 // person, and the days of the chart.
 func BenchmarkWeeklyDigestAll(b *testing.B) {
-	st := benchDB(b)
-	d, err := dashboards.New(dashboards.Config{Store: st, Directory: gen.World()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := benchDashboards(b)
 	ctx := context.Background()
 	for b.Loop() {
 		if _, err := d.Digest(ctx, dashboards.All, lastWeek); err != nil {
@@ -111,11 +117,7 @@ func BenchmarkWeeklyDigestAll(b *testing.B) {
 // the directory knows (all, each team, project, environment and person)
 // from one read of the deploys.
 func BenchmarkWeeklyDigestEveryScope(b *testing.B) {
-	st := benchDB(b)
-	d, err := dashboards.New(dashboards.Config{Store: st, Directory: gen.World()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := benchDashboards(b)
 	scopes := gen.World().Scopes()
 	ctx := context.Background()
 	for b.Loop() {
@@ -130,11 +132,7 @@ func BenchmarkWeeklyDigestEveryScope(b *testing.B) {
 // BenchmarkWeeklyDigestAllWithChart is the digest as the scheduler sends
 // it: built, and its chart drawn as a PNG.
 func BenchmarkWeeklyDigestAllWithChart(b *testing.B) {
-	st := benchDB(b)
-	d, err := dashboards.New(dashboards.Config{Store: st, Directory: gen.World()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := benchDashboards(b)
 	ctx := context.Background()
 	for b.Loop() {
 		g, err := d.Digest(ctx, dashboards.All, lastWeek)
@@ -151,11 +149,7 @@ func BenchmarkWeeklyDigestAllWithChart(b *testing.B) {
 // busiest project over the last 30 days: the report with its trend, the
 // days of the chart and the leaderboard by person.
 func BenchmarkProjectMetricsPage(b *testing.B) {
-	st := benchDB(b)
-	d, err := dashboards.New(dashboards.Config{Store: st, Directory: gen.World()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := benchDashboards(b)
 	ctx := context.Background()
 	scope := dashboards.Scope{Kind: dashboards.ScopeProject, Name: "svc-00"}
 	month := dashboards.Period{From: end.AddDate(0, 0, -30), To: end, Loc: time.UTC}
