@@ -269,8 +269,7 @@ func (s *Server) comment(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Body string `json:"body"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+	if !decode(w, r, &body) {
 		return
 	}
 	n, _ := strconv.Atoi(r.PathValue("n"))
@@ -301,8 +300,7 @@ func (s *Server) editComment(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Body string `json:"body"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+	if !decode(w, r, &body) {
 		return
 	}
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -320,8 +318,7 @@ func (s *Server) react(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Content string `json:"content"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+	if !decode(w, r, &body) {
 		return
 	}
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -340,8 +337,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		Description string `json:"description"`
 		TargetURL   string `json:"target_url"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+	if !decode(w, r, &body) {
 		return
 	}
 	s.mu.Lock()
@@ -362,8 +358,7 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 		Production  bool           `json:"production_environment"`
 		Transient   bool           `json:"transient_environment"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+	if !decode(w, r, &body) {
 		return
 	}
 	s.mu.Lock()
@@ -396,8 +391,7 @@ func (s *Server) deploymentStatus(w http.ResponseWriter, r *http.Request) {
 		LogURL      string `json:"log_url"`
 		EnvURL      string `json:"environment_url"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+	if !decode(w, r, &body) {
 		return
 	}
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -507,6 +501,16 @@ func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+}
+
+// decode reads a request's JSON body into v, answering 400 as GitHub does
+// when it cannot.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+		return false
+	}
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
