@@ -2,8 +2,6 @@ package dashboards
 
 import (
 	"context"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/ferrybot/ferry/pipeline"
@@ -75,24 +73,6 @@ func (d *Dashboards) Digests(ctx context.Context, scopes []Scope, p Period) ([]D
 		out[i] = d.digest(ds, s, p)
 	}
 	return out, nil
-}
-
-// Scopes is every scope the directory knows: all, then each team,
-// project, environment and person.
-func (dir Directory) Scopes() []Scope {
-	out := []Scope{All}
-	for _, t := range slices.Sorted(maps.Keys(dir.Teams)) {
-		out = append(out, Scope{Kind: ScopeTeam, Name: t})
-	}
-	for _, kind := range []struct {
-		kind  ScopeKind
-		names []string
-	}{{ScopeProject, dir.Projects}, {ScopeEnv, dir.Envs}, {ScopePerson, dir.Users}} {
-		for _, n := range kind.names {
-			out = append(out, Scope{Kind: kind.kind, Name: n})
-		}
-	}
-	return out
 }
 
 func (d *Dashboards) digest(ds *dataset, s Scope, p Period) Digest {

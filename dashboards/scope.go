@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -56,6 +57,24 @@ type Directory struct {
 	Envs     []string            // every environment name of any project
 	Teams    map[string][]string // team → its members
 	Users    []string
+}
+
+// Scopes is every scope the directory knows: all, then each team,
+// project, environment and person.
+func (dir Directory) Scopes() []Scope {
+	out := []Scope{All}
+	for _, t := range slices.Sorted(maps.Keys(dir.Teams)) {
+		out = append(out, Scope{Kind: ScopeTeam, Name: t})
+	}
+	for _, kind := range []struct {
+		kind  ScopeKind
+		names []string
+	}{{ScopeProject, dir.Projects}, {ScopeEnv, dir.Envs}, {ScopePerson, dir.Users}} {
+		for _, n := range kind.names {
+			out = append(out, Scope{Kind: kind.kind, Name: n})
+		}
+	}
+	return out
 }
 
 // TeamsOf returns the teams a person is in, sorted.
