@@ -3,8 +3,25 @@ package config
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"time"
 
 	"github.com/ferrybot/ferry/pipeline"
+)
+
+// Retention is how long the inbox keeps deliveries.
+type Retention struct {
+	// Bodies of processed deliveries are deleted this long after they
+	// were processed.
+	Bodies time.Duration
+	// Deliveries (their IDs, which deduplicate redeliveries) are deleted
+	// this long after they arrived. GitHub redelivers up to 3 days back.
+	Deliveries time.Duration
+}
+
+// Default retentions of the inbox.
+const (
+	DefaultBodyRetention     = 24 * time.Hour
+	DefaultDeliveryRetention = 7 * 24 * time.Hour
 )
 
 // Config is a parsed and validated ferry.yaml. Paths in it are absolute,
@@ -13,6 +30,9 @@ type Config struct {
 	Dir       string // directory of the configuration file; relative paths start here
 	Listen    string // host:port of the HTTP server; default 127.0.0.1:8080
 	Storage   string // SQLite file; default Dir/ferry.db. A URL (with "://") is kept as written
+	// Retention is how long the inbox keeps what it stored:
+	// storage.retention.bodies (default 24h) and .deliveries (default 7d).
+	Retention Retention
 	Workspace string // build workspace; default Dir/workspace
 	BaseURL   string // where people reach ferry, for links in messages; default http://<listen>, no trailing /
 	// SessionSecret signs web console sessions; "" means generate one at

@@ -135,7 +135,7 @@ func (d *decoder) document(data []byte) *Config {
 	cfg := &Config{Dir: d.dir}
 	cfg.Listen = d.listen(f["listen"])
 	cfg.BaseURL = d.baseURL(f["base_url"], cfg.Listen)
-	cfg.Storage = d.storage(f["storage"])
+	cfg.Storage, cfg.Retention = d.storage(f["storage"])
 	cfg.Workspace = d.path(d.str(f["workspace"].val, "workspace"), "workspace")
 	if t, ok := d.scalar(f["session_secret"].val, "session_secret"); ok {
 		if t.s != "" && len(t.s) < minSessionSecretLen {
@@ -231,12 +231,31 @@ func (d *decoder) baseURL(f field, listen string) string {
 	return strings.TrimRight(t.s, "/")
 }
 
-func (d *decoder) storage(f field) string {
-	s := d.str(f.val, "storage")
-	if strings.Contains(s, "://") || s == ":memory:" {
-		return s
+// storage decodes storage: a path, or {path, retention: {bodies, deliveries}}.
+func (d *decoder) storage(f field) (string, Retention) {
+	r := Retention{Bodies: DefaultBodyRetention, Deliveries: DefaultDeliveryRetention}
+	n := f.val
+	if n != nil && n.Kind == yaml.MappingNode {
+		fs := d.fields(n, "storage", "path", "retention")
+		n = fs["path"].val
+		if rf := fs["retention"]; rf.line != 0 && !isNull(rf.val) {
+			rs := d.fields(rf.val, "storage.retention", "bodies", "deliveries")
+			if v := d.duration(rs["bodies"].val, "storage.retention.bodies"); v > 0 {
+				r.Bodies = v
+			}
+			if v := d.duration(rs["deliveries"].val, "storage.retention.deliveries"); v > 0 {
+				r.Deliveries = v
+			}
+			if r.Deliveries < r.Bodies {
+				d.addf(rf.line, "storage.retention.deliveries (%s) must be at least storage.retention.bodies (%s): a delivery is kept at least as long as its body", r.Deliveries, r.Bodies)
+			}
+		}
 	}
-	return d.path(s, "ferry.db")
+	s := d.str(n, "storage")
+	if strings.Contains(s, "://") || s == ":memory:" {
+		return s, r
+	}
+	return d.path(s, "ferry.db"), r
 }
 
 // path resolves a path against the configuration file's directory; def is

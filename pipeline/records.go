@@ -49,6 +49,10 @@ type Deploy struct {
 	// environment's (Request.Override); nil: the environment's. It is set
 	// when the deploy is created, and Store.Transition keeps it.
 	Strategy *Strategy
+	// RequestKey is the delivery that asked for this deploy, with its
+	// project, environment and kind; "" for none. A deploy is created once
+	// per key, so a delivery handled twice asks once.
+	RequestKey string
 
 	CreatedAt  time.Time
 	UpdatedAt  time.Time

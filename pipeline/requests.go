@@ -90,8 +90,11 @@ func (e *Engine) deny(ctx context.Context, a Actor, d Deploy, why error) (Deploy
 	if d.Version == "" {
 		d.Version = d.Ref
 	}
+	d.RequestKey = requestKey(ctx, d)
 	if err := e.store.CreateDeploy(ctx, &d); err != nil {
-		e.log.Error("store denied deploy", "project", d.Project, "env", d.Env, "err", err)
+		if !errors.Is(err, ErrDuplicate) { // a denial handled before says the same
+			e.log.Error("store denied deploy", "project", d.Project, "env", d.Env, "err", err)
+		}
 		return Deploy{}, why
 	}
 	e.audit(ctx, a, "deploy denied", d, why.Error())
@@ -103,7 +106,14 @@ func (e *Engine) deny(ctx context.Context, a Actor, d Deploy, why error) (Deploy
 
 // submit stores a new deploy and moves it on to approval or the queue.
 func (e *Engine) submit(ctx context.Context, a Actor, d Deploy, env Environment, action, detail string) (Deploy, error) {
-	if err := e.store.CreateDeploy(ctx, &d); err != nil {
+	d.RequestKey = requestKey(ctx, d)
+	if err := e.store.CreateDeploy(ctx, &d); errors.Is(err, ErrDuplicate) {
+		// The delivery that asks was handled before. Its deploy stands; if
+		// that handling stopped before moving it on, this one does.
+		if d.State != StateRequested {
+			return d, nil
+		}
+	} else if err != nil {
 		return Deploy{}, fmt.Errorf("store deploy: %w", err)
 	}
 	if d.Force {
@@ -268,6 +278,16 @@ func (e *Engine) checkLock(ctx context.Context, a Actor, project, env string, fo
 		return fmt.Errorf("read locks: %w", err)
 	}
 	return CheckLock(a, locks, project, env, force, e.clock.Now())
+}
+
+// requestKey keys what a delivery asks for (ctx's, see WithDelivery), so
+// that the store creates it once; "" outside a delivery.
+func requestKey(ctx context.Context, d Deploy) string {
+	delivery := DeliveryOf(ctx)
+	if delivery == "" {
+		return ""
+	}
+	return delivery + " " + d.Project + "/" + d.Env + " " + string(d.Kind)
 }
 
 func (e *Engine) audit(ctx context.Context, a Actor, action string, d Deploy, detail string) {

@@ -2,41 +2,239 @@ package storage
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/ferrybot/ferry/pipeline"
 )
 
-// RecordDelivery stores a webhook delivery of a platform ("github",
-// "gitlab", …) before ingress acknowledges it, and reports whether that
-// platform had already delivered id: a redelivery, to acknowledge and ignore.
-// The stored delivery is not changed by a duplicate. An empty id is an error
-// wrapping pipeline.ErrInvalid, since it would make every later delivery
-// without one a duplicate.
-func (s *SQLite) RecordDelivery(ctx context.Context, platform, id, event string, body []byte) (duplicate bool, err error) {
-	op := fmt.Sprintf("record %s delivery %q", platform, id)
-	if platform == "" || id == "" {
-		return false, fmt.Errorf("%s: %w: want a platform and a delivery id", op, pipeline.ErrInvalid)
+// replayWindow is how long a body is remembered by its hash: the same body
+// under a new delivery ID within it is a replay.
+const replayWindow = 24 * time.Hour
+
+// Receive stores a delivery of a platform before ingress acknowledges it,
+// in a commit it may share with the deliveries arriving at the same time,
+// and says whether it is new, a duplicate of a delivery ID seen before, or
+// a body seen in the last day under another ID (d.Hash set). A duplicate
+// changes nothing stored; a replay is stored as processed, so that its ID
+// is known too. d.Received is when it arrived; zero means now. With lease > 0 the caller handles the new delivery itself
+// and claims it for that long; otherwise ClaimDeliveries hands it out. An
+// empty platform or ID is an error wrapping pipeline.ErrInvalid, since it
+// would make every later delivery without one a duplicate.
+func (s *SQLite) Receive(ctx context.Context, d pipeline.Delivery, lease time.Duration) (pipeline.Receipt, error) {
+	op := fmt.Sprintf("receive %s delivery %q", d.Platform, d.ID)
+	if d.Platform == "" || d.ID == "" {
+		return 0, fmt.Errorf("%s: %w: want a platform and a delivery id", op, pipeline.ErrInvalid)
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO deliveries (platform, delivery_id, received_at, event, body)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, delivery_id) DO NOTHING`,
-		platform, id, nanos(s.now()), event, body)
+	now := d.Received
+	if now.IsZero() {
+		now = s.now()
+	}
+	var receipt pipeline.Receipt
+	err := s.grouped(ctx, func(tx *sql.Tx) error {
+		receipt = pipeline.Received
+		var processed, owner any = nil, ""
+		var until, attempts int64
+		outcome, body := "", d.Body
+		if len(d.Hash) > 0 {
+			var first string
+			err := tx.QueryRowContext(ctx, `SELECT delivery_id FROM deliveries
+				WHERE platform = ? AND body_hash = ? AND received_at >= ? AND delivery_id != ? LIMIT 1`,
+				d.Platform, d.Hash, nanos(now.Add(-replayWindow)), d.ID).Scan(&first)
+			switch {
+			case err == nil:
+				receipt, processed, outcome, body = pipeline.Replayed, nanos(now), "replay of delivery "+first, nil
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+		if receipt == pipeline.Received && lease > 0 {
+			owner, until, attempts = s.owner, now.Add(lease).UnixNano(), 1
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO deliveries (platform, delivery_id, received_at, event, body, body_hash,
+			processed_at, outcome, owner, claimed_until, attempts)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, delivery_id) DO NOTHING`,
+			d.Platform, d.ID, nanos(now), d.Event, body, hashColumn(d.Hash), processed, outcome, owner, until, attempts)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err == nil && n == 0 {
+			receipt = pipeline.Duplicate
+		}
+		return err
+	})
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", op, err)
+		return 0, fmt.Errorf("%s: %w", op, err)
 	}
-	n, err := res.RowsAffected()
+	return receipt, nil
+}
+
+// hashColumn stores an absent hash as NULL, outside the hash index.
+func hashColumn(h []byte) any {
+	if len(h) == 0 {
+		return nil
+	}
+	return h
+}
+
+// ClaimDeliveries hands out up to limit deliveries of a platform that are
+// not processed and that nobody holds (never claimed, or their claim
+// expired), oldest first, each claimed for lease and its Attempts counted.
+func (s *SQLite) ClaimDeliveries(ctx context.Context, platform string, limit int, lease time.Duration) ([]pipeline.Delivery, error) {
+	if limit <= 0 || lease <= 0 {
+		return nil, fmt.Errorf("claim %s deliveries: %w: want a limit and a lease", platform, pipeline.ErrInvalid)
+	}
+	now := s.now()
+	type row struct {
+		id int64
+		d  pipeline.Delivery
+	}
+	var rows []row
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		rows, err = scanAll(ctx, tx, func(sc scanner) (row, error) {
+			r := row{d: pipeline.Delivery{Platform: platform}}
+			err := sc.Scan(&r.id, &r.d.ID, &r.d.Event, &r.d.Body, &r.d.Hash, scanNanos(&r.d.Received), &r.d.Attempts)
+			return r, err
+		}, `UPDATE deliveries SET owner = ?, claimed_until = ?, attempts = attempts + 1
+			WHERE id IN (SELECT id FROM deliveries WHERE platform = ? AND processed_at IS NULL AND claimed_until < ?
+				ORDER BY id LIMIT ?)
+			RETURNING id, delivery_id, event, body, body_hash, received_at, attempts`,
+			s.owner, now.Add(lease).UnixNano(), platform, now.UnixNano(), limit)
+		return err
+	})
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("claim %s deliveries: %w", platform, err)
 	}
-	return n == 0, nil
+	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
+	ds := make([]pipeline.Delivery, len(rows))
+	for i, r := range rows {
+		ds[i] = r.d
+	}
+	return ds, nil
+}
+
+// ReleaseClaims makes every delivery not yet processed free to claim.
+// ferry on SQLite is one process: when it starts, what the process before
+// it claimed and did not finish is owed, whatever the claims say.
+func (s *SQLite) ReleaseClaims(ctx context.Context) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE deliveries SET owner = '', claimed_until = 0
+		WHERE processed_at IS NULL AND claimed_until != 0`)
+	return wrap("release delivery claims", err)
+}
+
+// FinishDelivery marks a delivery processed, with its outcome in words.
+// It shares a commit with concurrent writes as Receive does.
+func (s *SQLite) FinishDelivery(ctx context.Context, platform, id, outcome string) error {
+	now := s.now()
+	err := s.grouped(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET processed_at = ?, outcome = ?, owner = '', claimed_until = 0
+			WHERE platform = ? AND delivery_id = ?`, nanos(now), outcome, platform, id)
+		return err
+	})
+	return wrap(fmt.Sprintf("finish %s delivery %q", platform, id), err)
+}
+
+// DeliveryRecord is a stored delivery with what became of it.
+type DeliveryRecord struct {
+	pipeline.Delivery
+	Processed time.Time // zero while it is owed
+	Outcome   string
+}
+
+// DeliveryOf returns a stored delivery, or an error wrapping
+// pipeline.ErrNotFound.
+func (s *SQLite) DeliveryOf(ctx context.Context, platform, id string) (DeliveryRecord, error) {
+	r := DeliveryRecord{Delivery: pipeline.Delivery{Platform: platform, ID: id}}
+	err := s.r.QueryRowContext(ctx, `SELECT event, body, body_hash, received_at, attempts, processed_at, outcome
+		FROM deliveries WHERE platform = ? AND delivery_id = ?`, platform, id).Scan(
+		&r.Event, &r.Body, &r.Hash, scanNanos(&r.Received), &r.Attempts, scanNanos(&r.Processed), &r.Outcome)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("%s delivery %q %w", platform, id, pipeline.ErrNotFound)
+	}
+	return r, wrap(fmt.Sprintf("%s delivery %q", platform, id), err)
+}
+
+// Retention is how long the inbox keeps what it stored.
+type Retention struct {
+	// Bodies of processed deliveries are dropped this long after they
+	// were processed.
+	Bodies time.Duration
+	// Deliveries, that is their IDs for deduplication, are dropped this
+	// long after they arrived, once processed.
+	Deliveries time.Duration
+}
+
+// pruneBatch bounds the rows one pruning transaction changes, so that the
+// writer is never held long.
+const pruneBatch = 1000
+
+// PruneDeliveries drops what r no longer keeps, at most pruneBatch rows a
+// transaction, and returns how many bodies and deliveries it dropped. A
+// delivery not yet processed keeps its body, whatever its age.
+func (s *SQLite) PruneDeliveries(ctx context.Context, r Retention) (bodies, deliveries int, err error) {
+	if r.Bodies <= 0 || r.Deliveries <= 0 {
+		return 0, 0, fmt.Errorf("prune deliveries: %w: want both retentions", pipeline.ErrInvalid)
+	}
+	now := s.now()
+	step := func(query string, before time.Time) (int, error) {
+		total := 0
+		for ctx.Err() == nil {
+			res, err := s.w.ExecContext(ctx, query, nanos(before), pruneBatch)
+			if err != nil {
+				return total, err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return total, err
+			}
+			total += int(n)
+			if n < pruneBatch {
+				return total, nil
+			}
+		}
+		return total, ctx.Err()
+	}
+	bodies, err = step(`UPDATE deliveries SET body = NULL WHERE id IN (SELECT id FROM deliveries
+		WHERE body IS NOT NULL AND processed_at < ? LIMIT ?)`, now.Add(-r.Bodies))
+	if err != nil {
+		return bodies, 0, fmt.Errorf("prune delivery bodies: %w", err)
+	}
+	deliveries, err = step(`DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
+		WHERE received_at < ? AND processed_at IS NOT NULL LIMIT ?)`, now.Add(-r.Deliveries))
+	if err != nil {
+		return bodies, deliveries, fmt.Errorf("prune deliveries: %w", err)
+	}
+	return bodies, deliveries, nil
+}
+
+// Backlog is how many deliveries of each platform are owed (acknowledged,
+// not processed), and when the oldest of them arrived.
+type Backlog struct {
+	Platform string
+	Pending  int
+	Oldest   time.Time
+}
+
+// InboxBacklog returns the backlog of every platform with one.
+func (s *SQLite) InboxBacklog(ctx context.Context) ([]Backlog, error) {
+	bs, err := scanAll(ctx, s.r, func(sc scanner) (Backlog, error) {
+		var b Backlog
+		return b, sc.Scan(&b.Platform, &b.Pending, scanNanos(&b.Oldest))
+	}, `SELECT platform, count(*), min(received_at) FROM deliveries WHERE processed_at IS NULL GROUP BY platform ORDER BY platform`)
+	return bs, wrap("inbox backlog", err)
 }
 
 // knownBatch bounds the delivery IDs one query of KnownDeliveries asks for.
 const knownBatch = 500
 
 // KnownDeliveries returns which of ids the platform's deliveries include:
-// those RecordDelivery stored. Each batch of IDs is one lookup in the
+// those Receive stored. Each batch of IDs is one lookup in the
 // (platform, delivery_id) unique index.
 func (s *SQLite) KnownDeliveries(ctx context.Context, platform string, ids []string) (map[string]bool, error) {
 	known := map[string]bool{}

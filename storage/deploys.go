@@ -14,7 +14,7 @@ import (
 const selectDeploy = `SELECT id, project, env, kind, ref, commit_hash, version, release_name,
 	previous_version, previous_release, state, requester, reason, forced,
 	batch, batches, approvals_required, approval_deadline, bake_until,
-	created_at, updated_at, started_at, finished_at, committed_at, strategy
+	created_at, updated_at, started_at, finished_at, committed_at, strategy, request_key
 	FROM deploys`
 
 func scanDeploy(sc scanner) (pipeline.Deploy, error) {
@@ -24,14 +24,16 @@ func scanDeploy(sc scanner) (pipeline.Deploy, error) {
 		&d.Batch, &d.Batches, &d.ApprovalsRequired, scanNanos(&d.ApprovalDeadline), scanNanos(&d.BakeUntil),
 		scanNanos(&d.CreatedAt), scanNanos(&d.UpdatedAt), scanNanos(&d.StartedAt), scanNanos(&d.FinishedAt),
 		scanNanos(&d.CommittedAt),
-		strategyColumn{&d.Strategy})
+		strategyColumn{&d.Strategy}, &d.RequestKey)
 	return d, err
 }
 
 // CreateDeploy stores d as a new deploy and sets its ID, CreatedAt and
 // UpdatedAt, and its State to requested if it is empty. A new deploy in any
 // other state is an error wrapping pipeline.ErrInvalid: it gets there by
-// Transition. d is unchanged if CreateDeploy fails.
+// Transition. d is unchanged if CreateDeploy fails, but for one error: a
+// deploy with d.RequestKey exists, and CreateDeploy sets d to it and
+// returns an error wrapping pipeline.ErrDuplicate.
 func (s *SQLite) CreateDeploy(ctx context.Context, d *pipeline.Deploy) error {
 	nd := *d
 	if nd.State == "" {
@@ -45,14 +47,24 @@ func (s *SQLite) CreateDeploy(ctx context.Context, d *pipeline.Deploy) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO deploys (project, env, kind, ref, commit_hash, version,
 		release_name, previous_version, previous_release, state, requester, reason, forced,
 		batch, batches, approvals_required, approval_deadline, bake_until,
-		created_at, updated_at, started_at, finished_at, committed_at, strategy)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		created_at, updated_at, started_at, finished_at, committed_at, strategy, request_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (request_key) WHERE request_key != '' DO NOTHING`,
 		nd.Project, nd.Env, nd.Kind, nd.Ref, nd.Commit, nd.Version,
 		nd.Release, nd.PreviousVersion, nd.PreviousRelease, nd.State, nd.Requester, nd.Reason, nd.Force,
 		nd.Batch, nd.Batches, nd.ApprovalsRequired, nanos(nd.ApprovalDeadline), nanos(nd.BakeUntil),
-		nanos(nd.CreatedAt), nanos(nd.UpdatedAt), nanos(nd.StartedAt), nanos(nd.FinishedAt), nanos(nd.CommittedAt), strategyColumn{&nd.Strategy})
+		nanos(nd.CreatedAt), nanos(nd.UpdatedAt), nanos(nd.StartedAt), nanos(nd.FinishedAt), nanos(nd.CommittedAt), strategyColumn{&nd.Strategy}, nd.RequestKey)
 	if err != nil {
 		return fmt.Errorf("create deploy: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		// Its request was made before: the deploy is the one it made.
+		old, err := scanDeploy(s.w.QueryRowContext(ctx, selectDeploy+` WHERE request_key = ?`, nd.RequestKey))
+		if err != nil {
+			return fmt.Errorf("create deploy: %w", err)
+		}
+		*d = old
+		return fmt.Errorf("create deploy: request %s made deploy %d: %w", nd.RequestKey, old.ID, pipeline.ErrDuplicate)
 	}
 	if nd.ID, err = res.LastInsertId(); err != nil {
 		return fmt.Errorf("create deploy: %w", err)

@@ -183,34 +183,6 @@ func TestAuditLog(t *testing.T) {
 	}
 }
 
-func TestRecordDelivery(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t)
-	record := func(platform, id string, body string) bool {
-		t.Helper()
-		dup, err := s.RecordDelivery(ctx, platform, id, "push", []byte(body))
-		must(t, err)
-		return dup
-	}
-	if record("github", "guid-1", `{"a":1}`) {
-		t.Error("the first delivery is a duplicate")
-	}
-	if !record("github", "guid-1", `{"a":2}`) {
-		t.Error("a redelivery is not a duplicate")
-	}
-	if record("gitlab", "guid-1", `{}`) {
-		t.Error("the same id from another platform is a duplicate")
-	}
-	var body []byte
-	err := s.r.QueryRowContext(ctx, `SELECT body FROM deliveries WHERE platform = 'github' AND delivery_id = 'guid-1'`).Scan(&body)
-	if err != nil || string(body) != `{"a":1}` {
-		t.Errorf("stored body = %q, %v; want the first delivery's", body, err)
-	}
-	if _, err := s.RecordDelivery(ctx, "github", "", "push", nil); !errors.Is(err, pipeline.ErrInvalid) {
-		t.Errorf("a delivery without an id = %v; want an error wrapping ErrInvalid", err)
-	}
-}
-
 func TestKnownDeliveries(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
@@ -219,11 +191,11 @@ func TestKnownDeliveries(t *testing.T) {
 		id := fmt.Sprintf("guid-%d", i)
 		asked = append(asked, id)
 		if i%100 == 7 {
-			_, err := s.RecordDelivery(ctx, "github", id, "push", nil)
+			_, err := s.Receive(ctx, pipeline.Delivery{Platform: "github", ID: id, Event: "push"}, 0)
 			must(t, err)
 		}
 	}
-	_, err := s.RecordDelivery(ctx, "gitlab", "guid-8", "push", nil)
+	_, err := s.Receive(ctx, pipeline.Delivery{Platform: "gitlab", ID: "guid-8", Event: "push"}, 0)
 	must(t, err)
 	known, err := s.KnownDeliveries(ctx, "github", asked)
 	must(t, err)

@@ -208,7 +208,7 @@ func TestPragmas(t *testing.T) {
 		"journal_mode": "wal",
 		"foreign_keys": "1",
 		"busy_timeout": "5000",
-		"synchronous":  "1", // NORMAL
+		"synchronous":  "2", // FULL: a commit is on disk before it returns
 	}
 	for pragma, v := range want {
 		for _, h := range []struct {
@@ -249,7 +249,7 @@ func TestRestart(t *testing.T) {
 	must(t, s.AddApproval(ctx, pipeline.Approval{DeployID: d.ID, Approver: "bob", At: at}))
 	must(t, s.PutLock(ctx, pipeline.Lock{Project: "*", Env: "prod", Owner: "carol", Created: at}))
 	must(t, s.Audit(ctx, pipeline.AuditEntry{At: at, Actor: "alice", Action: "deploy", DeployID: d.ID}))
-	if _, err := s.RecordDelivery(ctx, "github", "guid-1", "push", []byte("{}")); err != nil {
+	if _, err := s.Receive(ctx, pipeline.Delivery{Platform: "github", ID: "guid-1", Event: "push", Body: []byte("{}")}, 0); err != nil {
 		t.Fatal(err)
 	}
 	must(t, s.Close())
@@ -273,8 +273,8 @@ func TestRestart(t *testing.T) {
 			t.Errorf("after restart %s: %d, %v; want 1", name, n, err)
 		}
 	}
-	if dup, err := s.RecordDelivery(ctx, "github", "guid-1", "push", nil); err != nil || !dup {
-		t.Errorf("after restart a redelivery is duplicate=%v, %v; want true", dup, err)
+	if r, err := s.Receive(ctx, pipeline.Delivery{Platform: "github", ID: "guid-1", Event: "push"}, 0); err != nil || r != pipeline.Duplicate {
+		t.Errorf("after restart a redelivery is %v, %v; want a duplicate", r, err)
 	}
 	next := pipeline.Deploy{Project: "api", Env: "prod"}
 	must(t, s.CreateDeploy(ctx, &next))

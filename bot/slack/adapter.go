@@ -32,7 +32,7 @@ type Users interface {
 // Store is what the adapter keeps in ferry's database; *storage.SQLite has
 // it.
 type Store interface {
-	RecordDelivery(ctx context.Context, platform, id, event string, body []byte) (duplicate bool, err error)
+	bot.InboxStore
 	ChatMessage(ctx context.Context, platform string, deployID int64) (storage.ChatMessage, error)
 	PutChatMessage(ctx context.Context, m storage.ChatMessage) error
 	ChatLink(ctx context.Context, platform, chatID string) (storage.ChatLink, error)
@@ -106,7 +106,8 @@ type Adapter struct {
 	clock    pipeline.Clock
 
 	out      *outbox
-	jobs     *bot.Jobs
+	inbox    *bot.Inbox
+	refused  *bot.Refusals
 	dms      sync.Map // Slack user ID → the ID of their direct message channel
 	channels sync.Map // channel name → ID, for uploads
 }
@@ -129,7 +130,6 @@ func New(cfg Config) (*Adapter, error) {
 		return nil, errors.New("slack: LinkKey must be at least 32 bytes")
 	}
 	a := &Adapter{
-		jobs: &bot.Jobs{Max: maxJobs, Timeout: jobTimeout},
 		bot:  cfg.Bot, engine: cfg.Engine, users: cfg.Users, store: cfg.Store,
 		http: cfg.HTTPClient, secret: []byte(cfg.SigningSecret), appToken: cfg.AppToken,
 		channel: cfg.DefaultChannel, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
@@ -160,6 +160,13 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a.api = slackapi.New(cfg.BotToken, opts...)
 	a.out = newOutbox()
+	a.refused = &bot.Refusals{Platform: platform, Log: a.log, Now: a.clock.Now}
+	var err error
+	a.inbox, err = bot.NewInbox(bot.InboxConfig{Platform: platform, Store: cfg.Store, Handle: a.handle,
+		Workers: maxJobs, Timeout: jobTimeout, Logger: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
+	}
 	return a, nil
 }
 
@@ -168,22 +175,22 @@ type realClock struct{}
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
+// Refusals counts the requests the handlers refused, by reason.
+func (a *Adapter) Refusals() []bot.Refusal { return a.refused.Counts() }
+
 // Run starts the card worker and, with an app token, Socket Mode, and runs
-// the commands the handlers acknowledged. When ctx ends it stops taking
-// commands, waits for those running, and returns.
+// the commands the handlers acknowledged, first those a previous ferry
+// acknowledged and did not run. When ctx ends it stops taking commands,
+// waits for those running, and returns.
 func (a *Adapter) Run(ctx context.Context) error {
-	if err := a.jobs.Start(ctx); err != nil {
-		return fmt.Errorf("slack: %w", err)
-	}
 	var wg sync.WaitGroup
 	wg.Go(func() { a.deliver(ctx) })
 	if a.appToken != "" {
 		wg.Go(func() { a.runSocket(ctx) })
 	}
-	<-ctx.Done()
-	a.jobs.Stop()
+	err := a.inbox.Run(ctx)
 	wg.Wait()
-	return nil
+	return err
 }
 
 // Handler serves the three HTTP routes under /chat/slack/. Without a

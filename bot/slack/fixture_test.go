@@ -161,7 +161,7 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 		<-f.done
 		st.Close()
 	})
-	for !f.adapter.jobs.Accepting() {
+	for !f.adapter.inbox.Accepting() {
 		time.Sleep(time.Millisecond)
 	}
 	return f

@@ -149,6 +149,9 @@ func (a *Adapter) CheckLink(token string) (string, error) {
 	return c.account(), nil
 }
 
+// linkPlatform keeps the nonces of used link addresses in the inbox.
+const linkPlatform = "slack-link"
+
 // Link implements bot/web's Linker: it links the Slack account of a valid
 // token to user, once per token, unless ferry.yaml says the account is
 // someone else. The link is audited.
@@ -160,11 +163,16 @@ func (a *Adapter) Link(ctx context.Context, token, user string) error {
 	if u, ok := a.users.UserByChat(platform, c.user); ok && u.Name != user {
 		return fmt.Errorf("%w: ferry.yaml says %s is %s; a link cannot change that, ask an admin", pipeline.ErrConflict, c.account(), u.Name)
 	}
-	used, err := a.store.RecordDelivery(ctx, platform, "link:"+c.nonce, "link", nil)
+	// A link address is used once: its nonce is a delivery of its own
+	// platform, never handled, only remembered.
+	receipt, err := a.store.Receive(ctx, pipeline.Delivery{Platform: linkPlatform, ID: c.nonce, Event: "link"}, 0)
+	if err == nil && receipt == pipeline.Received {
+		err = a.store.FinishDelivery(ctx, linkPlatform, c.nonce, "linked "+c.account())
+	}
 	if err != nil {
 		return fmt.Errorf("link %s: %w", c.account(), err)
 	}
-	if used {
+	if receipt != pipeline.Received {
 		return fmt.Errorf("%w: this link address was used already; say /ferry link in Slack for a new one", pipeline.ErrConflict)
 	}
 	if err := a.store.PutChatLink(ctx, storage.ChatLink{Platform: platform, ChatID: c.user, User: user}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/pipeline"
 )
 
 // An ingress handler reads a verified body and returns the requests in it
@@ -28,7 +30,7 @@ func (a *Adapter) ingress(kind string, parse ingressFunc) http.HandlerFunc {
 			return
 		}
 		if err := verify(a.secret, r.Header.Get("X-Slack-Request-Timestamp"), r.Header.Get("X-Slack-Signature"), body, a.clock.Now()); err != nil {
-			a.log.WarnContext(ctx, "slack: refused an unsigned request", "platform", platform, "route", kind, "err", err)
+			a.refused.Refuse(ctx, err.Error(), "route", kind)
 			http.Error(w, "invalid signature", http.StatusUnauthorized)
 			return
 		}
@@ -39,23 +41,16 @@ func (a *Adapter) ingress(kind string, parse ingressFunc) http.HandlerFunc {
 			return
 		}
 		if len(reqs) > 0 {
-			if !a.jobs.Accepting() {
-				http.Error(w, "ferry is starting or stopping; try again", http.StatusServiceUnavailable)
+			err := a.accept(ctx, kind, delivery, reqs)
+			switch {
+			case errors.Is(err, bot.ErrNotAccepting):
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			case err != nil:
+				a.logErr(ctx, "store a request", err, "delivery", delivery)
+				http.Error(w, "ferry could not store the request; try again", http.StatusInternalServerError)
 				return
 			}
-			dup, err := a.store.RecordDelivery(ctx, platform, delivery, kind, nil)
-			if err != nil {
-				a.logErr(ctx, "record delivery", err, "delivery", delivery)
-				http.Error(w, "ferry could not record the request", http.StatusInternalServerError)
-				return
-			}
-			if dup {
-				a.log.InfoContext(ctx, "slack: ignored a redelivery", "platform", platform, "delivery", delivery)
-				reqs = nil
-			}
-		}
-		for _, req := range reqs {
-			a.jobs.Go(func(ctx context.Context) { a.process(ctx, req) })
 		}
 		if reply != nil {
 			w.Header().Set("Content-Type", "application/json")
@@ -65,14 +60,27 @@ func (a *Adapter) ingress(kind string, parse ingressFunc) http.HandlerFunc {
 	}
 }
 
+// accept stores the requests of a delivery in the inbox, which has them
+// handled after the delivery is acknowledged. What is stored is the
+// requests, not the body: the body carries Slack's legacy verification
+// token, which ferry does not keep.
+func (a *Adapter) accept(ctx context.Context, kind, delivery string, reqs []request) error {
+	body, err := json.Marshal(storedRequests(reqs))
+	if err != nil {
+		return err
+	}
+	receipt, err := a.inbox.Accept(ctx, pipeline.Delivery{ID: delivery, Event: kind, Body: body, Received: a.clock.Now()})
+	if err == nil && receipt != pipeline.Received {
+		a.log.InfoContext(ctx, "slack: ignored a redelivery", "platform", platform, "delivery", delivery)
+	}
+	return err
+}
+
 // hashOf names a body for deduplication.
 func hashOf(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }
-
-// Delivery IDs are kept with storage's RecordDelivery, not the bodies:
-// those carry response URLs and Slack's legacy verification token.
 
 func (a *Adapter) serveCommand(body []byte) ([]request, string, []byte, error) {
 	v, err := url.ParseQuery(string(body))

@@ -229,18 +229,25 @@ func (a *Adapter) tellRequester(ctx context.Context, card bot.Card) error {
 	if user == "" {
 		return nil
 	}
+	if err := a.dm(ctx, user, dmMessage(card)); err != nil {
+		return fmt.Errorf("the requester of deploy %d: %w", card.DeployID, err)
+	}
+	return nil
+}
+
+// dm sends a Slack user a direct message.
+func (a *Adapter) dm(ctx context.Context, user string, msg message) error {
 	dm, ok := a.dms.Load(user)
 	if !ok {
 		ch, _, _, err := a.api.OpenConversationContext(ctx, &slackapi.OpenConversationParameters{Users: []string{user}})
 		if err != nil {
-			return fmt.Errorf("conversations.open with the requester of deploy %d: %w", card.DeployID, err)
+			return fmt.Errorf("conversations.open: %w", err)
 		}
 		dm = ch.ID
 		a.dms.Store(user, ch.ID)
 	}
-	msg := dmMessage(card)
 	if _, _, err := a.api.PostMessageContext(ctx, dm.(string), slackapi.MsgOptionText(msg.Text, false), slackapi.MsgOptionBlocks(msg.Blocks...)); err != nil {
-		return fmt.Errorf("direct message to the requester of deploy %d: %w", card.DeployID, err)
+		return fmt.Errorf("direct message: %w", err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +13,26 @@ import (
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
 )
+
+// responseURLTTL is how long Slack takes answers at a response URL.
+const responseURLTTL = 30 * time.Minute
+
+// handle runs the requests of a delivery from the inbox.
+func (a *Adapter) handle(ctx context.Context, d pipeline.Delivery) string {
+	var stored []storedRequest
+	if err := json.Unmarshal(d.Body, &stored); err != nil {
+		return "unreadable: " + err.Error()
+	}
+	late := a.clock.Now().Sub(d.Received) > responseURLTTL
+	for _, s := range stored {
+		r := s.request()
+		if late { // its response URL has expired: answer in a direct message
+			r.responseURL, r.late = "", true
+		}
+		a.process(ctx, r)
+	}
+	return fmt.Sprintf("answered %d request(s)", len(stored))
+}
 
 // process runs one request as the person who made it and answers them.
 func (a *Adapter) process(ctx context.Context, r request) {
@@ -25,9 +46,24 @@ func (a *Adapter) process(ctx context.Context, r request) {
 	if confirm != nil {
 		msg = confirmMessage(*confirm)
 	}
-	if err := a.respond(ctx, r, reply.Ephemeral || reply.Error || confirm != nil, msg); err != nil {
+	err := a.respond(ctx, r, reply.Ephemeral || reply.Error || confirm != nil, msg)
+	if err != nil && (r.responseURL != "" || r.late) {
+		// The answer cannot go where it was asked for (ferry restarted and
+		// the response URL expired, say): what was asked is done all the
+		// same, and the person is told so directly.
+		err = a.tellLate(ctx, r, msg)
+	}
+	if err != nil {
 		a.logErr(ctx, "answer", err, "actor", r.user, "command", firstWord(r.text))
 	}
+}
+
+// tellLate answers a request in a direct message, saying why it comes
+// there.
+func (a *Adapter) tellLate(ctx context.Context, r request, msg message) error {
+	note := fmt.Sprintf("ferry answers `%s` here: it could not answer where you asked (it restarted, or the answer link expired). What you asked was done:", strings.ReplaceAll(r.text, "`", "'"))
+	blocks := append([]slackapi.Block{slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, escape(note), false, false), nil, nil)}, msg.Blocks...)
+	return a.dm(ctx, r.user, message{Text: note + " " + msg.Text, Blocks: blocks})
 }
 
 // answer decides what to say to a request: a reply, or a command to
@@ -86,6 +122,9 @@ func production(env pipeline.Environment) bool {
 // or, for a mention, into the channel's thread (in public) or to the person
 // alone (ephemeral).
 func (a *Adapter) respond(ctx context.Context, r request, ephemeral bool, msg message) error {
+	if r.late {
+		return errors.New("too late to answer where it was asked")
+	}
 	if r.responseURL != "" {
 		hook := &slackapi.WebhookMessage{Text: msg.Text, Blocks: &slackapi.Blocks{BlockSet: msg.Blocks}, ResponseType: slackapi.ResponseTypeInChannel}
 		if ephemeral {

@@ -17,6 +17,7 @@ type request struct {
 	confirmed   bool   // a confirmation button: it asked already
 	responseURL string // where to answer; "" for a mention
 	threadTS    string // a mention: the message to answer in the thread of
+	late        bool   // handled too late to answer where it was asked
 }
 
 // Action IDs of ferry's buttons. A card's button is actionPrefix and its
@@ -97,4 +98,29 @@ func mentionText(s string) string { return unescape(mentions.ReplaceAllString(s,
 // unescape undoes Slack's escaping of &, < and > in message text.
 func unescape(s string) string {
 	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
+}
+
+// storedRequest is a request as the inbox keeps it.
+type storedRequest struct {
+	Kind        string `json:"kind"`
+	User        string `json:"user"`
+	Team        string `json:"team,omitempty"`
+	Channel     string `json:"channel,omitempty"`
+	Text        string `json:"text"`
+	Confirmed   bool   `json:"confirmed,omitempty"`
+	ResponseURL string `json:"response_url,omitempty"`
+	ThreadTS    string `json:"thread_ts,omitempty"`
+}
+
+func storedRequests(rs []request) []storedRequest {
+	out := make([]storedRequest, len(rs))
+	for i, r := range rs {
+		out[i] = storedRequest{r.kind, r.user, r.team, r.channel, r.text, r.confirmed, r.responseURL, r.threadTS}
+	}
+	return out
+}
+
+func (s storedRequest) request() request {
+	return request{kind: s.Kind, user: s.User, team: s.Team, channel: s.Channel, text: s.Text,
+		confirmed: s.Confirmed, responseURL: s.ResponseURL, threadTS: s.ThreadTS}
 }

@@ -84,16 +84,8 @@ func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, ev so
 	if delivery == "" {
 		delivery = "envelope:" + ev.Request.EnvelopeID
 	}
-	dup, err := a.store.RecordDelivery(ctx, platform, delivery, string(ev.Type), nil)
-	if err != nil {
-		a.logErr(ctx, "record delivery", err, "delivery", delivery)
-		return
-	}
-	if dup {
-		a.log.InfoContext(ctx, "slack: ignored a redelivery", "platform", platform, "delivery", delivery)
-		return
-	}
-	for _, req := range reqs {
-		a.jobs.Go(func(ctx context.Context) { a.process(ctx, req) })
+	if err := a.accept(ctx, string(ev.Type), delivery, reqs); err != nil {
+		// Acknowledged already: Slack will not send it again.
+		a.logErr(ctx, "store a request; it is lost", err, "delivery", delivery)
 	}
 }

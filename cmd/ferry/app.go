@@ -75,6 +75,12 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
+	// ferry on SQLite is one process: what the one before it claimed in
+	// the inbox and did not finish is owed now.
+	if err := st.ReleaseClaims(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a := &app{cfg: cfg, store: st, drivers: drivers, log: log}
 	a.metrics = newMetrics(st)
 	webNotifier, slackNotifier, githubNotifier := &lateNotifier{}, &lateNotifier{}, &lateNotifier{}
@@ -146,6 +152,14 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		return nil, err
 	}
 	webNotifier.set(a.web)
+	inbox := &inboxCollector{st: st, refused: map[string]func() []bot.Refusal{}}
+	if a.slack != nil {
+		inbox.refused["slack"] = a.slack.Refusals
+	}
+	if a.github != nil {
+		inbox.refused["github"] = a.github.Refusals
+	}
+	a.metrics.reg.MustRegister(inbox)
 	a.handler = a.routes()
 	return a, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/storage"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,7 +51,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv.RegisterOnShutdown(a.web.Close) // end the event streams, which never end by themselves
 	// The engine and the chats run until ferry stops, each in its goroutine.
 	runCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
-	services := []func(context.Context) error{a.engine.Run}
+	retention := storage.Retention{Bodies: cfg.Retention.Bodies, Deliveries: cfg.Retention.Deliveries}
+	services := []func(context.Context) error{a.engine.Run, func(ctx context.Context) error {
+		return pruneDeliveries(ctx, a.store, retention, log)
+	}}
 	if a.slack != nil {
 		services = append(services, a.slack.Run)
 	}

@@ -40,7 +40,7 @@ type Users interface {
 
 // Store keeps deliveries; *storage.SQLite has it.
 type Store interface {
-	RecordDelivery(ctx context.Context, platform, id, event string, body []byte) (duplicate bool, err error)
+	bot.InboxStore
 	// KnownDeliveries returns which of ids were recorded.
 	KnownDeliveries(ctx context.Context, platform string, ids []string) (map[string]bool, error)
 }
@@ -126,9 +126,10 @@ type Adapter struct {
 	stickyMu    sync.Mutex       // held while a sticky comment is found and written
 	deployments map[int64]int64  // ferry deploy → GitHub Deployment
 
-	permMu sync.Mutex
-	perms  map[string]permEntry // owner/repo/login → permission
-	jobs   *bot.Jobs
+	permMu  sync.Mutex
+	perms   map[string]permEntry // owner/repo/login → permission
+	inbox   *bot.Inbox
+	refused *bot.Refusals
 
 	repoConfig RepoConfig
 	repoFiles  repoFiles
@@ -145,7 +146,7 @@ func New(cfg Config) (*Adapter, error) {
 	case cfg.WebhookSecret == "":
 		return nil, errors.New("github: WebhookSecret is required")
 	}
-	a := &Adapter{jobs: &bot.Jobs{Max: maxJobs, Timeout: jobTimeout}, engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger, clock: cfg.Clock, perms: map[string]permEntry{},
+	a := &Adapter{engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger, clock: cfg.Clock, perms: map[string]permEntry{},
 		baseURL: cfg.BaseURL, outbox: map[int64]pipeline.Deploy{}, wake: make(chan struct{}, 1), installs: map[string]int64{},
 		follow: map[int64]prRef{}, stickies: map[string]int64{}, deployments: map[int64]int64{},
 		repoConfig: cfg.RepoConfig, redeliverEvery: cfg.RedeliverInterval}
@@ -157,6 +158,13 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	if a.clock == nil {
 		a.clock = realClock{}
+	}
+	a.refused = &bot.Refusals{Platform: platform, Log: a.log, Now: a.clock.Now}
+	var err error
+	a.inbox, err = bot.NewInbox(bot.InboxConfig{Platform: platform, Store: cfg.Store, Handle: a.handle,
+		Workers: maxJobs, Timeout: jobTimeout, Logger: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("github: %w", err)
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -246,19 +254,19 @@ func (a *Adapter) Handler() http.Handler {
 	return mux
 }
 
-// Run processes the deliveries the handler acknowledged. When ctx ends it
-// stops taking deliveries, waits for those being processed, and returns.
+// Refusals counts the deliveries the handler refused, by reason.
+func (a *Adapter) Refusals() []bot.Refusal { return a.refused.Counts() }
+
+// Run processes the deliveries the handler acknowledged, first those a
+// previous ferry acknowledged and did not process. When ctx ends it stops
+// taking deliveries, waits for those being processed, and returns.
 func (a *Adapter) Run(ctx context.Context) error {
-	if err := a.jobs.Start(ctx); err != nil {
-		return fmt.Errorf("github: %w", err)
-	}
 	stop, done, redelivered := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() { a.statuses(context.WithoutCancel(ctx), stop); close(done) }()
 	go func() { a.redeliverLoop(ctx); close(redelivered) }()
-	<-ctx.Done()
-	a.jobs.Stop()
+	err := a.inbox.Run(ctx)
 	close(stop) // after the jobs, so that the statuses of what they did are posted
 	<-done
 	<-redelivered
-	return nil
+	return err
 }

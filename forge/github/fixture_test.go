@@ -118,7 +118,7 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 	var runCtx context.Context
 	runCtx, f.cancel = context.WithCancel(ctx)
 	go func() { _ = a.Run(runCtx); close(f.done) }()
-	for !a.jobs.Accepting() {
+	for !a.inbox.Accepting() {
 		// Run has not started yet; it does at once.
 		select {
 		case <-f.done:
@@ -133,8 +133,23 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 	return f
 }
 
-// drain stops Run and waits for every acknowledged delivery to be processed.
+// drain waits until every acknowledged delivery is processed, then stops
+// Run, which posts what they owe.
 func (f *fixture) drain() {
+	for {
+		backlog, err := f.store.InboxBacklog(context.Background())
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if len(backlog) == 0 {
+			break
+		}
+		select {
+		case <-f.done:
+			f.t.Fatalf("Run returned with deliveries owed: %+v", backlog)
+		case <-time.After(time.Millisecond):
+		}
+	}
 	f.cancel()
 	<-f.done
 }

@@ -1,11 +1,11 @@
 package github
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -14,19 +14,20 @@ import (
 	gh "github.com/google/go-github/v88/github"
 
 	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/pipeline"
 )
 
 // errSignature is every reason a delivery is not from GitHub; the reasons
-// are logged, never told to the sender.
-var errSignature = errors.New("signature")
+// are counted and logged, never told to the sender.
+var errSignature = errors.New("invalid signature")
 
 // verify checks X-Hub-Signature-256: "sha256=" + hex(HMAC-SHA256(secret, body)).
 func verify(secret []byte, header string, body []byte) error {
 	if len(secret) == 0 || header == "" {
-		return errors.Join(errSignature, errors.New("missing signature"))
+		return fmt.Errorf("%w: missing", errSignature)
 	}
 	if !hmac.Equal([]byte(header), []byte(sign(secret, body))) {
-		return errors.Join(errSignature, errors.New("signature mismatch"))
+		return fmt.Errorf("%w: mismatch", errSignature)
 	}
 	return nil
 }
@@ -45,16 +46,19 @@ var handled = map[string]bool{
 	"pull_request_review": true, "installation": true,
 }
 
-// serve caps, verifies, records and acknowledges a delivery, then processes
-// it on Run's goroutines.
+// serve caps, verifies and stores a delivery in the inbox, and
+// acknowledges it; the inbox has it processed on Run's goroutines. The
+// signature, which covers the body and nothing else, is the body's hash:
+// the same body under a new delivery ID is a captured delivery replayed.
 func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	body, ok := bot.ReadBody(w, r, maxBody)
 	if !ok {
 		return
 	}
-	if err := verify(a.secret, r.Header.Get("X-Hub-Signature-256"), body); err != nil {
-		a.log.WarnContext(ctx, "github: refused an unsigned delivery", "platform", platform, "err", err)
+	sig := r.Header.Get("X-Hub-Signature-256")
+	if err := verify(a.secret, sig, body); err != nil {
+		a.refused.Refuse(ctx, err.Error())
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return
 	}
@@ -69,36 +73,28 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	payload, err := jsonPayload(r.Header.Get("Content-Type"), body)
 	if err != nil {
-		http.Error(w, "unreadable request", http.StatusBadRequest)
+		http.Error(w, "unreadable request: the payload field of a form-encoded delivery is missing or malformed", http.StatusBadRequest)
 		return
 	}
 	if !handled[kind] {
-		a.log.InfoContext(ctx, "github: ignored an event ferry does not act on", "platform", platform, "delivery", delivery, "event", kind)
+		a.log.DebugContext(ctx, "github: ignored an event ferry does not act on", "platform", platform, "delivery", delivery, "event", kind)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	ev, err := gh.ParseWebHook(kind, payload)
-	if err != nil {
-		a.log.WarnContext(ctx, "github: unreadable delivery", "platform", platform, "delivery", delivery, "event", kind, "err", err)
-		http.Error(w, "unreadable request", http.StatusBadRequest)
+	receipt, err := a.inbox.Accept(ctx, pipeline.Delivery{ID: delivery, Event: kind, Body: payload, Hash: []byte(sig), Received: a.clock.Now()})
+	switch {
+	case errors.Is(err, bot.ErrNotAccepting):
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
-	}
-	if !a.jobs.Accepting() {
-		http.Error(w, "ferry is starting or stopping; try again", http.StatusServiceUnavailable)
+	case err != nil:
+		a.log.ErrorContext(ctx, "github: store a delivery", "platform", platform, "delivery", delivery, "err", err)
+		http.Error(w, "ferry could not store the delivery; GitHub may redeliver it", http.StatusInternalServerError)
 		return
-	}
-	dup, err := a.store.RecordDelivery(ctx, platform, delivery, kind, payload)
-	if err != nil {
-		a.log.ErrorContext(ctx, "github: record delivery", "platform", platform, "delivery", delivery, "err", err)
-		http.Error(w, "ferry could not record the delivery", http.StatusInternalServerError)
-		return
-	}
-	if dup {
+	case receipt == pipeline.Duplicate:
 		a.log.InfoContext(ctx, "github: ignored a redelivery", "platform", platform, "delivery", delivery)
-		w.WriteHeader(http.StatusOK)
-		return
+	case receipt == pipeline.Replayed:
+		a.refused.Refuse(ctx, "replayed body", "delivery", delivery)
 	}
-	a.jobs.Go(func(ctx context.Context) { a.process(ctx, delivery, ev) })
 	w.WriteHeader(http.StatusOK)
 }
 

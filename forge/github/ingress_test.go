@@ -2,9 +2,13 @@ package github
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/ferrybot/ferry/pipeline"
 )
 
 // TestSignatureVector checks sign and verify against the test vector of
@@ -49,10 +53,12 @@ func TestRefusedDeliveriesStoreNothing(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", c.name, got, c.want)
 		}
 	}
-	// Nothing was recorded: the same delivery, signed, is not a duplicate.
-	dup, err := f.store.RecordDelivery(t.Context(), platform, "d-refused", "push", nil)
-	if err != nil || dup {
-		t.Fatalf("RecordDelivery after refusals: duplicate %v, err %v", dup, err)
+	// Nothing was stored.
+	if _, err := f.store.DeliveryOf(t.Context(), platform, "d-refused"); !errors.Is(err, pipeline.ErrNotFound) {
+		t.Fatalf("a refused delivery was stored: %v", err)
+	}
+	if got := fmt.Sprint(f.adapter.Refusals()); got != "[{invalid signature: mismatch 2} {invalid signature: missing 1}]" {
+		t.Errorf("refusals counted %s", got)
 	}
 	f.drain()
 	if ds := f.deploys(); len(ds) != 0 {
@@ -69,8 +75,8 @@ func TestPingAndUnknownEvents(t *testing.T) {
 		t.Errorf("unknown event: status %d", got)
 	}
 	for _, id := range []string{"d-ping", "d-check"} {
-		if dup, err := f.store.RecordDelivery(t.Context(), platform, id, "x", nil); err != nil || dup {
-			t.Errorf("%s was stored (duplicate %v, err %v)", id, dup, err)
+		if _, err := f.store.DeliveryOf(t.Context(), platform, id); !errors.Is(err, pipeline.ErrNotFound) {
+			t.Errorf("%s was stored (%v)", id, err)
 		}
 	}
 	if got := f.deliver("push", "", payload(t, "push.branch.json")); got != http.StatusBadRequest {

@@ -6,9 +6,21 @@ import (
 	gh "github.com/google/go-github/v88/github"
 
 	"github.com/ferrybot/ferry/forge"
+	"github.com/ferrybot/ferry/pipeline"
 )
 
-// process acts on one recorded delivery.
+// handle processes a delivery from the inbox and says how it went.
+func (a *Adapter) handle(ctx context.Context, d pipeline.Delivery) string {
+	ev, err := gh.ParseWebHook(d.Event, d.Body)
+	if err != nil {
+		a.log.WarnContext(ctx, "github: unreadable delivery", "platform", platform, "delivery", d.ID, "event", d.Event, "err", err)
+		return "unreadable: " + err.Error()
+	}
+	a.process(ctx, d.ID, ev)
+	return "processed " + d.Event
+}
+
+// process acts on one stored delivery.
 func (a *Adapter) process(ctx context.Context, delivery string, ev any) {
 	if e, ok := ev.(interface {
 		GetInstallation() *gh.Installation

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/forge/github/fakegithub"
+	"github.com/ferrybot/ferry/pipeline"
 )
 
 // failed is a delivery that ferry did not answer with a 2xx, at.
@@ -50,8 +51,11 @@ func TestRedeliverMissed(t *testing.T) {
 		failed(1, "stored", t0.Add(-time.Hour)), // ferry stored it, then its answer failed
 	)
 	f := appFixture(t, fg, 0)
-	if dup, err := f.store.RecordDelivery(t.Context(), platform, "stored", "push", nil); err != nil || dup {
-		t.Fatal(dup, err)
+	if r, err := f.store.Receive(t.Context(), pipeline.Delivery{Platform: platform, ID: "stored", Event: "push", Body: []byte("{}")}, time.Hour); err != nil || r != pipeline.Received {
+		t.Fatal(r, err)
+	}
+	if err := f.store.FinishDelivery(t.Context(), platform, "stored", "processed push"); err != nil {
+		t.Fatal(err)
 	}
 	ctx := t.Context()
 	if err := f.adapter.redeliverMissed(ctx); err != nil {

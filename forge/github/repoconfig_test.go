@@ -49,7 +49,7 @@ func TestPushReadsRepoConfig(t *testing.T) {
 			}
 			f := newFixtureWith(t, users, fg, withRepo)
 			f.deliver("push", "d1", payload(t, "push.branch.json"))
-			f.deliver("push", "d2", payload(t, "push.branch.json")) // GitHub's redelivery with a new ID, say
+			f.deliver("push", "d2", append(payload(t, "push.branch.json"), '\n')) // another event at the same commit
 			f.drain()
 			if n := fg.Count(contents); n != 1 {
 				t.Errorf("read .ferry.yaml %d times, want once for the commit", n)
