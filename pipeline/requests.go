@@ -107,19 +107,38 @@ func (e *Engine) deny(ctx context.Context, a Actor, d Deploy, why error) (Deploy
 // submit stores a new deploy and moves it on to approval or the queue.
 func (e *Engine) submit(ctx context.Context, a Actor, d Deploy, env Environment, action, detail string) (Deploy, error) {
 	d.RequestKey = requestKey(ctx, d)
-	if err := e.store.CreateDeploy(ctx, &d); errors.Is(err, ErrDuplicate) {
-		// The delivery that asks was handled before. Its deploy stands; if
-		// that handling stopped before moving it on, this one does.
+	err := e.store.CreateDeploy(ctx, &d)
+	switch {
+	case errors.Is(err, ErrDuplicate):
+		// The delivery that asks was handled before, or is being handled
+		// now. Its deploy stands; if that handling stopped before moving it
+		// on, this one does, and if the other moves it first, it stands.
 		if d.State != StateRequested {
 			return d, nil
 		}
-	} else if err != nil {
+		return e.moveOnce(ctx, a, d, env)
+	case err != nil:
 		return Deploy{}, fmt.Errorf("store deploy: %w", err)
 	}
 	if d.Force {
 		detail += " (forced)"
 	}
 	e.audit(ctx, a, action, d, detail)
+	return e.moveOnce(ctx, a, d, env)
+}
+
+// moveOnce moves d on; if another handling of its delivery moved it first,
+// d is where that one moved it.
+func (e *Engine) moveOnce(ctx context.Context, a Actor, d Deploy, env Environment) (Deploy, error) {
+	nd, err := e.moveOn(ctx, a, d, env)
+	if d.RequestKey != "" && errors.Is(err, ErrConflict) {
+		return e.store.Deploy(ctx, d.ID)
+	}
+	return nd, err
+}
+
+// moveOn moves a requested deploy on to approval or the queue.
+func (e *Engine) moveOn(ctx context.Context, a Actor, d Deploy, env Environment) (Deploy, error) {
 	if d.Release == "" {
 		d.Release = strconv.FormatInt(d.ID, 10) // a deploy's release is named after it
 	}
