@@ -27,9 +27,9 @@ const (
 // Config is a parsed and validated ferry.yaml. Paths in it are absolute,
 // resolved against Dir.
 type Config struct {
-	Dir       string // directory of the configuration file; relative paths start here
-	Listen    string // host:port of the HTTP server; default 127.0.0.1:8080
-	Storage   string // SQLite file; default Dir/ferry.db. A URL (with "://") is kept as written
+	Dir     string // directory of the configuration file; relative paths start here
+	Listen  string // host:port of the HTTP server; default 127.0.0.1:8080
+	Storage string // SQLite file; default Dir/ferry.db. A URL (with "://") is kept as written
 	// Retention is how long the inbox keeps what it stored:
 	// storage.retention.bodies (default 24h) and .deliveries (default 7d).
 	Retention Retention

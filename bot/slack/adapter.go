@@ -130,7 +130,7 @@ func New(cfg Config) (*Adapter, error) {
 		return nil, errors.New("slack: LinkKey must be at least 32 bytes")
 	}
 	a := &Adapter{
-		bot:  cfg.Bot, engine: cfg.Engine, users: cfg.Users, store: cfg.Store,
+		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, store: cfg.Store,
 		http: cfg.HTTPClient, secret: []byte(cfg.SigningSecret), appToken: cfg.AppToken,
 		channel: cfg.DefaultChannel, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		linkKey: append([]byte(nil), cfg.LinkKey...), every: cfg.UpdateEvery,

@@ -13,12 +13,13 @@
 // 64 KiB (413 past that), and its X-Slack-Signature must be the v0 HMAC-SHA256
 // of "v0:<timestamp>:<body>" under the signing secret, compared in constant
 // time, with a timestamp within 5 minutes of the adapter's clock (401
-// otherwise). The delivery is then recorded (storage's RecordDelivery: an
-// event by its event_id, a command or a click by its trigger_id) so that a
+// otherwise). The requests it carries are then stored in the inbox (bot.Inbox:
+// an event by its event_id, a command or a click by its trigger_id) so that a
 // retry is acknowledged and ignored, and Slack gets its 200 at once. The
-// command runs on a goroutine owned by Run, which drains them on shutdown,
-// and the answer goes to the response_url (or, for a mention, into the
-// channel's thread): errors only to the person who asked.
+// command runs on the inbox's workers, owned by Run; one a restart cut off
+// runs when ferry starts again. The answer goes to the response_url (or, for
+// a mention, into the channel's thread), errors only to the person who
+// asked; past the response_url's 30 minutes it is a direct message.
 //
 // With an app-level token (xapp-…) the adapter also opens a Socket Mode
 // connection (slack-go's socketmode client, which reconnects when Slack

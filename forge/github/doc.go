@@ -9,10 +9,12 @@
 // beyond). X-Hub-Signature-256 must be "sha256=" + hex(HMAC-SHA256(secret,
 // body)), compared in constant time; a request without a valid one gets 401
 // and nothing is stored. A ping gets 200. Events ferry does not act on get
-// 200 and are dropped. The others are recorded with storage's RecordDelivery
-// under their X-GitHub-Delivery, body included, before GitHub gets its 200:
-// a redelivery is acknowledged and ignored. Processing runs on goroutines
-// owned by Run, which drains them on shutdown.
+// 200 and are dropped. The others are stored in the inbox (bot.Inbox) under
+// their X-GitHub-Delivery, body and signature included, before GitHub gets
+// its 200: a redelivery is acknowledged and ignored, and so is the same body
+// under a new ID within a day (a replay). Processing runs on the inbox's
+// workers, owned by Run; what a stopped ferry acknowledged and did not
+// process is processed when it starts again.
 //
 // # Pushes
 //

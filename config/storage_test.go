@@ -1,0 +1,42 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStorageRetention(t *testing.T) {
+	base := "users: {alice: {tokens: [alice-token-0123456789]}}\n" +
+		"projects: {demo: {repo: /srv/demo.git, environments: {dev: {branches: ['^main$'], target: {type: local, hosts: [h1], root: hosts}}}}}\n"
+	cases := []struct {
+		name, storage string
+		path          string
+		r             Retention
+		problem       string
+	}{
+		{"a path", "storage: var/ferry.db\n", "/etc/ferry/var/ferry.db", Retention{24 * time.Hour, 7 * 24 * time.Hour}, ""},
+		{"none", "", "/etc/ferry/ferry.db", Retention{24 * time.Hour, 7 * 24 * time.Hour}, ""},
+		{"a mapping", "storage:\n  path: db/f.db\n  retention: {bodies: 2h, deliveries: 3d}\n", "/etc/ferry/db/f.db", Retention{2 * time.Hour, 72 * time.Hour}, ""},
+		{"bodies only", "storage: {retention: {bodies: 36h}}\n", "/etc/ferry/ferry.db", Retention{36 * time.Hour, 7 * 24 * time.Hour}, ""},
+		{"ids shorter than bodies", "storage: {retention: {bodies: 3d, deliveries: 1d}}\n", "", Retention{}, "storage.retention.deliveries (24h0m0s) must be at least storage.retention.bodies (72h0m0s)"},
+		{"a typo", "storage: {retention: {body: 3d}}\n", "", Retention{}, `"body"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := loader(nil).Parse("ferry.yaml", []byte(c.storage+base), "/etc/ferry")
+			if c.problem != "" {
+				if err == nil || !strings.Contains(err.Error(), c.problem) {
+					t.Fatalf("Parse = %v; want a problem containing %q", err, c.problem)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Storage != c.path || cfg.Retention != c.r {
+				t.Errorf("storage %s, retention %+v; want %s, %+v", cfg.Storage, cfg.Retention, c.path, c.r)
+			}
+		})
+	}
+}
