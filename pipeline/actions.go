@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -24,7 +25,7 @@ func (e *Engine) Approve(ctx context.Context, a Actor, id int64) (Deploy, error)
 		if d.State == StateAwaitingApproval && !d.ApprovalDeadline.IsZero() && !now.Before(d.ApprovalDeadline) {
 			_, _ = e.transition(ctx, d, EventExpire, "ferry", "nobody approved it in time") // report err, not this
 		}
-		return d, err
+		return d, e.refused(ctx, a, "approve", d, err)
 	}
 	if err := e.store.AddApproval(ctx, Approval{DeployID: id, Approver: a.Name, At: now}); err != nil {
 		if errors.Is(err, ErrDuplicate) {
@@ -51,7 +52,7 @@ func (e *Engine) Reject(ctx context.Context, a Actor, id int64, reason string) (
 		return Deploy{}, err
 	}
 	if a.Name != d.Requester && len(env.Approvals.From) > 0 && !a.Is(env.Approvals.From) && !a.Admin {
-		return d, fmt.Errorf("%w: only the requester or an approver may reject deploy %d", ErrForbidden, id)
+		return d, e.refused(ctx, a, "reject", d, fmt.Errorf("%w: only the requester or an approver may reject deploy %d", ErrForbidden, id))
 	}
 	if reason == "" {
 		reason = "rejected by " + a.Name
@@ -89,7 +90,7 @@ func (e *Engine) steer(ctx context.Context, a Actor, id int64, ev Event, action,
 		return Deploy{}, err
 	}
 	if err := CanAct(a, env, d); err != nil {
-		return d, err
+		return d, e.refused(ctx, a, action, d, err)
 	}
 	return e.act(ctx, a, d, ev, action, reason)
 }
@@ -117,11 +118,13 @@ func (e *Engine) deployEnv(ctx context.Context, id int64) (Deploy, Environment, 
 
 // Lock keeps other people's deploys away from env of project ("*": every
 // project). A ttl of 0 takes the environment's lock_ttl. Locking every
-// project is for admins.
+// project is for admins, and so is replacing someone else's lock; the audit
+// log records whose lock an admin replaced.
 func (e *Engine) Lock(ctx context.Context, a Actor, project, env string, ttl time.Duration, reason string) (Lock, error) {
+	scope := Deploy{Project: project, Env: env}
 	envCfg, err := e.lockScope(a, project, env)
 	if err != nil {
-		return Lock{}, err
+		return Lock{}, e.refused(ctx, a, "lock", scope, err)
 	}
 	if ttl == 0 {
 		ttl = envCfg.LockTTL
@@ -131,9 +134,13 @@ func (e *Engine) Lock(ctx context.Context, a Actor, project, env string, ttl tim
 	if err != nil {
 		return Lock{}, err
 	}
+	detail := reason
 	for _, l := range locks {
-		if l.Project == project && l.Env == env && l.Active(now) && l.Owner != a.Name && !a.Admin {
-			return Lock{}, &LockedError{Lock: l}
+		if l.Project == project && l.Env == env && l.Active(now) && l.Owner != a.Name {
+			if !a.Admin {
+				return Lock{}, e.refused(ctx, a, "lock", scope, &LockedError{Lock: l})
+			}
+			detail = strings.TrimSpace(reason + " (forced over " + l.Owner + "'s lock)")
 		}
 	}
 	l := Lock{Project: project, Env: env, Owner: a.Name, Reason: reason, Created: now}
@@ -143,22 +150,28 @@ func (e *Engine) Lock(ctx context.Context, a Actor, project, env string, ttl tim
 	if err := e.store.PutLock(ctx, l); err != nil {
 		return Lock{}, err
 	}
-	e.audit(ctx, a, "lock", Deploy{Project: project, Env: env}, reason)
+	e.audit(ctx, a, "lock", scope, detail)
 	return l, nil
 }
 
-// Unlock removes a lock; its owner or an admin may.
+// Unlock removes a lock; its owner or an admin may. The audit log records
+// whose lock an admin removed.
 func (e *Engine) Unlock(ctx context.Context, a Actor, project, env string) error {
+	scope := Deploy{Project: project, Env: env}
 	if _, err := e.lockScope(a, project, env); err != nil {
-		return err
+		return e.refused(ctx, a, "unlock", scope, err)
 	}
 	locks, err := e.store.Locks(ctx)
 	if err != nil {
 		return err
 	}
+	detail := ""
 	for _, l := range locks {
-		if l.Project == project && l.Env == env && l.Active(e.clock.Now()) && l.Owner != a.Name && !a.Admin {
-			return fmt.Errorf("%w: %s is locked by %s; only they or an admin may unlock it", ErrForbidden, l.Scope(), l.Owner)
+		if l.Project == project && l.Env == env && l.Active(e.clock.Now()) && l.Owner != a.Name {
+			if !a.Admin {
+				return e.refused(ctx, a, "unlock", scope, fmt.Errorf("%w: %s is locked by %s; only they or an admin may unlock it", ErrForbidden, l.Scope(), l.Owner))
+			}
+			detail = "forced over " + l.Owner + "'s lock"
 		}
 	}
 	if err := e.store.DeleteLock(ctx, project, env); err != nil {
@@ -167,7 +180,7 @@ func (e *Engine) Unlock(ctx context.Context, a Actor, project, env string) error
 		}
 		return err
 	}
-	e.audit(ctx, a, "unlock", Deploy{Project: project, Env: env}, "")
+	e.audit(ctx, a, "unlock", scope, detail)
 	return nil
 }
 

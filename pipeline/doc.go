@@ -33,6 +33,11 @@
 //   - Scale, restart and config changes (Engine.Operate) pass the same
 //     policy as deploys, never run while a deploy holds the environment,
 //     and are audited.
+//   - Every command that changes something writes an audit entry, forced
+//     or not, and so does every command policy refuses (forbidden or
+//     locked: "deploy denied", "approve denied", "lock denied", …, the
+//     reason in its detail). People read the log through Engine.AuditLog,
+//     which shows each of them what AuditScopeOf allows.
 //   - Approvals, locks, bake waits and batches are rows, not goroutines
 //     waiting on channels; time comes from an injected clock.
 //   - A request may carry its environment narrowed (Request.Override, from

@@ -86,12 +86,12 @@ func (e *Engine) Operate(ctx context.Context, a Actor, op Op) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	scope := Deploy{Project: p.Name, Env: env.Name}
 	if err := CanDeploy(a, env); err != nil {
-		e.audit(ctx, a, op.Verb+" denied", Deploy{Project: p.Name, Env: env.Name}, err.Error())
-		return "", err
+		return "", e.refused(ctx, a, op.Verb, scope, err)
 	}
 	if err := e.checkLock(ctx, a, p.Name, env.Name, false); err != nil {
-		return "", err
+		return "", e.refused(ctx, a, op.Verb, scope, err)
 	}
 	h, err := e.holder(ctx, p.Name, env.Name)
 	if err != nil {
@@ -133,7 +133,6 @@ func (e *Engine) Operate(ctx context.Context, a Actor, op Op) (string, error) {
 	default:
 		return "", fmt.Errorf("%w: %q is not an operation; use scale, restart or config", ErrInvalid, op.Verb)
 	}
-	scope := Deploy{Project: p.Name, Env: env.Name}
 	if err != nil {
 		e.audit(ctx, a, op.Verb+" failed", scope, op.detail())
 		return "", fmt.Errorf("%s %s %s: %w", op.Verb, p.Name, env.Name, err)

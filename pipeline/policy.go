@@ -68,3 +68,29 @@ func CheckLock(a Actor, locks []Lock, project, env string, force bool, now time.
 	}
 	return nil
 }
+
+// AuditScopeOf says which entries of the audit log the actor may read; nil
+// means every entry. Admins read everything. Anyone else reads the entries
+// about the projects of projects they may deploy to at least one
+// environment of (CanDeploy), whoever made them, and every entry they made
+// themselves. So an entry about no project (a chat link) or about every
+// project (a lock on "*") is for admins, and for the person who made it.
+// Someone ferry does not know reads nothing.
+func AuditScopeOf(a Actor, projects []Project) *AuditScope {
+	if a.Admin && a.Name != "" {
+		return nil
+	}
+	s := &AuditScope{Actor: a.Name}
+	if a.Name == "" {
+		return s
+	}
+	for _, p := range projects {
+		for _, env := range p.Envs {
+			if CanDeploy(a, env) == nil {
+				s.Projects = append(s.Projects, p.Name)
+				break
+			}
+		}
+	}
+	return s
+}

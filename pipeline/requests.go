@@ -82,9 +82,11 @@ func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error
 }
 
 // deny stores a refused request as a denied deploy and returns why it was
-// refused. Requests from nobody ferry knows leave no row.
+// refused. Requests from nobody ferry knows leave no deploy, only their
+// entry in the audit log.
 func (e *Engine) deny(ctx context.Context, a Actor, d Deploy, why error) (Deploy, error) {
 	if a.Name == "" {
+		e.audit(ctx, a, "deploy denied", d, why.Error())
 		return Deploy{}, why
 	}
 	if d.Version == "" {
@@ -201,11 +203,12 @@ func (e *Engine) Rollback(ctx context.Context, a Actor, project, envName, releas
 	if err != nil {
 		return Deploy{}, err
 	}
+	scope := Deploy{Project: p.Name, Env: env.Name}
 	if err := e.mayForce(a, force); err != nil {
-		return Deploy{}, err
+		return Deploy{}, e.refused(ctx, a, "rollback", scope, err)
 	}
 	if err := CanDeploy(a, env); err != nil {
-		return Deploy{}, err
+		return Deploy{}, e.refused(ctx, a, "rollback", scope, err)
 	}
 	if release == "" {
 		if d, ok, err := e.inFlight(ctx, project, envName); err != nil || ok {
@@ -220,7 +223,7 @@ func (e *Engine) Rollback(ctx context.Context, a Actor, project, envName, releas
 		}
 	}
 	if err := e.checkLock(ctx, a, project, envName, force); err != nil {
-		return Deploy{}, err
+		return Deploy{}, e.refused(ctx, a, "rollback", scope, err)
 	}
 	cur, err := e.current(ctx, project, envName)
 	if err != nil {
@@ -350,14 +353,15 @@ func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string
 	if err != nil {
 		return Deploy{}, err
 	}
+	scope := Deploy{Project: p.Name, Env: to.Name}
 	if err := e.mayForce(a, force); err != nil {
-		return Deploy{}, err
+		return Deploy{}, e.refused(ctx, a, "promote", scope, err)
 	}
 	if err := CanDeploy(a, to); err != nil {
-		return Deploy{}, err
+		return Deploy{}, e.refused(ctx, a, "promote", scope, err)
 	}
 	if err := e.checkLock(ctx, a, project, env, force); err != nil {
-		return Deploy{}, err
+		return Deploy{}, e.refused(ctx, a, "promote", scope, err)
 	}
 	src, err := e.current(ctx, project, from)
 	if err != nil {
@@ -380,7 +384,7 @@ func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string
 		c.Branch = s.Ref
 	}
 	if ok, why := to.Allows(c); !ok && !force {
-		return Deploy{}, fmt.Errorf("%w: %s runs %s, which is %s; %s", ErrForbidden, from, s.Version, describeCommit(c), why)
+		return Deploy{}, e.refused(ctx, a, "promote", scope, fmt.Errorf("%w: %s runs %s, which is %s; %s", ErrForbidden, from, s.Version, describeCommit(c), why))
 	}
 	cur, err := e.current(ctx, project, env)
 	if err != nil {

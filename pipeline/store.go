@@ -79,6 +79,11 @@ type LockStore interface {
 
 // AuditStore keeps the audit log.
 type AuditStore interface {
+	// Audit adds an entry; the store numbers it in the order written.
 	Audit(ctx context.Context, e AuditEntry) error
+	// AuditLog returns the last limit entries, newest first (limit 0: all).
 	AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
+	// AuditEntries returns the page of entries f selects, newest first. An
+	// f.Limit out of bounds is an error wrapping ErrInvalid.
+	AuditEntries(ctx context.Context, f AuditFilter) (AuditPage, error)
 }

@@ -30,6 +30,9 @@ type CommandResponse struct {
 // APIError is the body of every other failed API request.
 type APIError struct {
 	Error string `json:"error"`
+	// Param names the query parameter that was refused, for a 400 about
+	// one; "" otherwise.
+	Param string `json:"param,omitempty"`
 }
 
 // APICard is a bot.Card: everything ferry shows about one deploy.
@@ -216,6 +219,36 @@ type APILock struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
+// APIAuditLog is GET /api/v1/audit: a page of the audit log, newest first.
+type APIAuditLog struct {
+	Entries []APIAuditEntry `json:"entries"` // never null
+	// NextBefore is the before= of the next, older page; absent on the
+	// last page.
+	NextBefore int64         `json:"next_before,omitempty"`
+	Scope      APIAuditScope `json:"scope"`
+}
+
+// APIAuditEntry is one entry of the audit log: who did what, or was
+// refused it ("deploy denied", with the reason in Detail).
+type APIAuditEntry struct {
+	ID       int64     `json:"id"`
+	At       time.Time `json:"at,omitzero"`
+	Actor    string    `json:"actor"`   // "" for someone ferry does not know
+	Action   string    `json:"action"`  // deploy, deploy denied, approve, lock, scale failed, link, …
+	Project  string    `json:"project"` // "*" for every project; "" for none (a chat link)
+	Env      string    `json:"env"`
+	DeployID int64     `json:"deploy_id"` // 0 for none
+	Detail   string    `json:"detail"`
+}
+
+// APIAuditScope is what the token's owner may read of the audit log:
+// everything (admins), or the entries of Projects and their own.
+type APIAuditScope struct {
+	All      bool     `json:"all"`
+	Projects []string `json:"projects"` // never null
+	Actor    string   `json:"actor,omitempty"`
+}
+
 func utc(t time.Time) time.Time {
 	if t.IsZero() {
 		return t
@@ -336,4 +369,17 @@ func newAPIBoard(cells []pipeline.EnvStatus) APIBoard {
 		b.Environments = append(b.Environments, e)
 	}
 	return b
+}
+
+func newAPIAuditLog(p pipeline.AuditPage) APIAuditLog {
+	out := APIAuditLog{Entries: []APIAuditEntry{}, NextBefore: p.Next, Scope: APIAuditScope{All: p.Scope == nil, Projects: []string{}}}
+	if sc := p.Scope; sc != nil {
+		out.Scope.Projects = append(out.Scope.Projects, sc.Projects...)
+		out.Scope.Actor = sc.Actor
+	}
+	for _, e := range p.Entries {
+		out.Entries = append(out.Entries, APIAuditEntry{ID: e.ID, At: utc(e.At), Actor: e.Actor, Action: e.Action,
+			Project: e.Project, Env: e.Env, DeployID: e.DeployID, Detail: e.Detail})
+	}
+	return out
 }

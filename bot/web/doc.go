@@ -20,6 +20,8 @@
 //	GET  /board                  project × environment matrix
 //	GET  /deploys/{id}           a deploy: card, transitions, approvals, units, log
 //	GET  /history?project=&env=  past deploys
+//	GET  /audit?actor=&project=&env=&action=&since=&until=&before=&limit=
+//	                             the audit log, a page at a time
 //	GET  /static/...             CSS and script
 //	GET  /link/{token}           confirm linking a chat account (Config.Linker)
 //	POST /link/{token}           link it to the signed-in person
@@ -27,6 +29,7 @@
 //	GET  /api/v1/deploys/{id}    → APIDetails
 //	GET  /api/v1/deploys         ?project=&env=&state=&limit= → APIDeployList
 //	GET  /api/v1/board           → APIBoard
+//	GET  /api/v1/audit           the audit page's parameters → APIAuditLog
 //
 // Sessions are stateless signed cookies: HMAC-SHA256 over the name, the
 // expiry and a random nonce, verified in constant time, for 12 hours. Every

@@ -137,6 +137,7 @@ func (s *Server) Handler() http.Handler {
 	console.HandleFunc("GET /board", s.page(s.boardPage))
 	console.HandleFunc("GET /deploys/{id}", s.page(s.deployPage))
 	console.HandleFunc("GET /history", s.page(s.historyPage))
+	console.HandleFunc("GET /audit", s.page(s.auditPage))
 	console.HandleFunc("GET /deploys/{id}/live", s.page(s.deployLive))
 	if s.dash != nil {
 		console.HandleFunc("GET /dashboard", s.page(s.dashboardPage))
@@ -161,6 +162,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/deploys/{id}", s.api(s.apiDeploy))
 	mux.HandleFunc("GET /api/v1/deploys", s.api(s.apiDeploys))
 	mux.HandleFunc("GET /api/v1/board", s.api(s.apiBoard))
+	mux.HandleFunc("GET /api/v1/audit", s.api(s.apiAudit))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, APIError{Error: r.Method + " " + r.URL.Path + " is not part of ferry's API"})
 	})

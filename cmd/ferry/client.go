@@ -59,9 +59,29 @@ func parseClientArgs(args []string) (clientOptions, []string, error) {
 	return o, words, nil
 }
 
+// clientVerb reports whether the first word of args that is neither a flag
+// nor the value of --server or --token is verb, and returns args without it.
+func clientVerb(args []string, verb string) ([]string, bool) {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--server" || a == "--token":
+			i++ // its value
+		case strings.HasPrefix(a, "-"):
+		case a == verb:
+			return append(args[:i:i], args[i+1:]...), true
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
 // client runs one command of the grammar on a ferry server, as the owner
 // of the token.
 func client(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if rest, ok := clientVerb(args, "audit"); ok { // ferry --server … audit --project …
+		return auditCommand(ctx, rest, stdout, stderr)
+	}
 	o, words, err := parseClientArgs(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "ferry:", err)

@@ -57,6 +57,8 @@ Client (talks to a running server; --server or FERRY_SERVER, --token or FERRY_TO
   ferry status [<project>] | history <project> [<env>] | whoami
   ferry digest preview [<scope>]                        the digest of the last seven days, now
   ferry show <deploy>                                   one deploy with its units, approvals and log
+  ferry audit [--project P] [--env E] [--actor A] [--action X] [--since 7d] [--until T] [--limit N] [--before ID]
+                                                        the audit log, newest first: who did what, and what was refused
 
 ferry help <command> explains one command.
 `
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return hashPassword(stdin, stdout)
 	case "digest":
 		return digest(ctx, rest, stdout, stderr)
+	case "audit":
+		return auditCommand(ctx, rest, stdout, stderr)
 	case "gen-deploys":
 		return genDeploys(ctx, rest, stdout, stderr)
 	case "-h", "--help":
