@@ -208,3 +208,32 @@ func TestAppMention(t *testing.T) {
 		t.Fatalf("%d answers in the channel; the retried event was answered again", n)
 	}
 }
+
+// A command handled after its response URL expired (ferry was down for
+// longer) is still carried out, and the answer is a direct message saying
+// why it comes there.
+func TestLateCommandAnsweredDirectly(t *testing.T) {
+	f := newFixture(t)
+	reqs := []request{{kind: "command", user: uBob, channel: "C123", text: "deploy demo to staging", responseURL: f.slack.ResponseURL("late")}}
+	body, err := json.Marshal(storedRequests(reqs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := pipeline.Delivery{Platform: platform, ID: "command:late", Event: "command", Body: body,
+		Received: f.clock.Now().Add(-responseURLTTL - time.Minute)}
+	if got := f.adapter.handle(context.Background(), d); got != "answered 1 request(s)" {
+		t.Fatalf("outcome %q", got)
+	}
+	f.waitDeploy(1, pipeline.StateSucceeded)
+	if n := len(f.slack.Calls("response_url")); n != 0 {
+		t.Errorf("%d answers to an expired response URL", n)
+	}
+	f.slack.Until(t, "the direct answer", func() bool {
+		for _, c := range f.slack.Calls("chat.postMessage") {
+			if strings.Contains(c.Text, "could not answer where you asked") && strings.Contains(c.Text, "#1") {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -97,3 +97,26 @@ func TestRedeliveryIsIgnored(t *testing.T) {
 		t.Fatalf("a delivered twice push made %d deploys, want 1", len(ds))
 	}
 }
+
+// A redelivery keeps its ID and a captured delivery replayed gets a new
+// one: both are acknowledged, and neither deploys again.
+func TestRedeliveryAndReplay(t *testing.T) {
+	f := newFixture(t, nil)
+	body := payload(t, "push.branch.json")
+	for _, id := range []string{"d1", "d1", "d-replayed"} {
+		if got := f.deliver("push", id, body); got != http.StatusOK {
+			t.Fatalf("%s: status %d, want 200", id, got)
+		}
+	}
+	f.drain()
+	if ds := f.deploys(); len(ds) != 1 {
+		t.Fatalf("%d deploys, want 1: %+v", len(ds), ds)
+	}
+	rec, err := f.store.DeliveryOf(t.Context(), platform, "d-replayed")
+	if err != nil || rec.Outcome != "replay of delivery d1" {
+		t.Errorf("the replay is stored as %+v, %v; want processed as a replay of d1", rec, err)
+	}
+	if got := fmt.Sprint(f.adapter.Refusals()); got != "[{replayed body 1}]" {
+		t.Errorf("refusals %s; want the replay counted", got)
+	}
+}
