@@ -6,7 +6,7 @@ QUICKSTART := examples/quickstart
 # started for the run, stopped when it ends, pass or fail.
 WITH_K8S := targets/kubernetes/kubetest/cluster/with-test-cluster.sh
 
-.PHONY: build run test bench bench-ssh bench-k8s clean
+.PHONY: build run test bench bench-intake bench-ssh bench-k8s clean
 
 build:
 	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
@@ -31,6 +31,11 @@ bench:
 	$(GO) test -run '^$$' -bench 'ApprovalToFirstUnit' -benchtime 20x ./cmd/ferry/
 	$(GO) test -run '^$$' -bench 'ServeReady' -benchtime 5x ./cmd/ferry/
 	$(GO) test -run '^$$' -bench . ./storage/
+
+# GitHub webhook intake of a running bin/ferry: 28 KB pull_request deliveries, accepted and rejected, closed and open loop.
+bench-intake:
+	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
+	$(GO) run ./bench/intake --ferry bin/ferry
 
 clean:
 	rm -rf bin $(QUICKSTART)/var

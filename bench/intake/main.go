@@ -1,0 +1,168 @@
+// Command intake measures ferry's GitHub webhook intake from outside, the
+// way GitHub meets it: it starts a built ferry (`make bench-intake` builds
+// bin/ferry first) on a free port of 127.0.0.1 with a throw-away
+// configuration and SQLite database, sends it signed pull_request
+// deliveries over HTTP and prints one table:
+//
+//	go run ./bench/intake --ferry bin/ferry [--duration 5s] [--warmup 1s] [--workers 32] [--rate 500] [--keep]
+//
+// Four loads run in turn, each bounded in time and in count:
+//
+//  1. accepted, closed loop: --workers senders, each sending its next
+//     delivery when the last is answered, for --duration after --warmup:
+//     deliveries answered 2xx per second, p50 and p99 latency;
+//  2. accepted, open loop: --rate deliveries per second for --duration on
+//     a fixed schedule, whatever the answers; latency is measured from each
+//     delivery's scheduled time, so a stall counts against every delivery it
+//     delayed (no coordinated omission);
+//  3. and 4. the same with a forged signature (64 hex digits, not the
+//     HMAC), which ferry must answer 401;
+//
+// then the ratio of the closed loops' throughputs and a line naming the
+// machine and the flags. Each load's row also shows the CPU ferry and the
+// generator used while it was measured (as top shows it: 100% is one core,
+// read on Linux) and what ferry logged meanwhile.
+//
+// Every delivery is the real 28 KB pull_request "opened" payload with its
+// own pull_request.id (same size, valid JSON) under its own
+// X-GitHub-Delivery, so none is a redelivery or a replay of another. The
+// signatures of accepted deliveries are computed before their loads, on
+// every CPU; bodies are not copied: each is sent from the shared payload
+// with its 9 digits in between. A forged signature costs one SHA-256 of
+// the delivery ID, in the sender.
+//
+// ferry is stopped with SIGTERM, then SIGKILL 10 s later, however the run
+// ends, and the temporary directory is removed unless --keep. intake
+// exits 1 when more than 0.1% of a load's deliveries got another answer
+// than expected. The generator shares the machine with ferry: on a
+// 2-core machine it takes CPU ferry would otherwise have.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "intake:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage is a command line the flag package has already explained.
+var errUsage = errors.New("usage")
+
+// run starts ferry, runs the loads against it, prints the table on stdout
+// and progress on stderr, and stops ferry.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("intake", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	bin := fs.String("ferry", "", "the ferry `binary` to start, e.g. bin/ferry (required)")
+	var o options
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measured `time` of each load")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured sending before each closed loop (`time`; 0: none)")
+	fs.IntVar(&o.workers, "workers", 32, "concurrent senders of the closed loops")
+	fs.Float64Var(&o.rate, "rate", 500, "deliveries per second of the open loops")
+	keep := fs.Bool("keep", false, "keep the temporary directory (configuration, database, ferry.log) and print its path")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	switch {
+	case fs.NArg() > 0:
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case *bin == "":
+		err = errors.New("--ferry is required: the binary to start, e.g. bin/ferry")
+	case o.duration <= 0 || o.warmup < 0:
+		err = errors.New("--duration must be positive and --warmup not negative")
+	case o.workers < 1 || o.rate <= 0:
+		err = errors.New("--workers and --rate must be positive")
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "intake:", err)
+		fs.Usage()
+		return errUsage
+	}
+
+	// ferry runs in the temporary directory: a relative path is not.
+	if *bin, err = filepath.Abs(*bin); err != nil {
+		return fmt.Errorf("--ferry: %w", err)
+	}
+	if _, err := os.Stat(*bin); err != nil {
+		return fmt.Errorf("--ferry: %w (make bench-intake builds bin/ferry)", err)
+	}
+	dir, err := os.MkdirTemp("", "ferry-bench-intake-")
+	if err != nil {
+		return fmt.Errorf("temporary directory: %w", err)
+	}
+	defer func() {
+		if *keep {
+			fmt.Fprintf(stderr, "kept %s\n", dir)
+		} else if rmErr := os.RemoveAll(dir); rmErr != nil && err == nil {
+			err = fmt.Errorf("remove %s: %w", dir, rmErr)
+		}
+	}()
+	secret, session := randomHex(32), randomHex(32)
+	config, err := writeConfig(dir, secret, session)
+	if err != nil {
+		return err
+	}
+	d, err := newDeliveries(payload, []byte(secret))
+	if err != nil {
+		return err
+	}
+	f, err := startFerry(ctx, *bin, dir, config)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if stopErr := f.stop(); stopErr != nil && err == nil {
+			err = stopErr
+		}
+	}()
+	fmt.Fprintf(stderr, "ferry ready at %s (%s)\n", f.url, dir)
+
+	s := newSender(f.url+"/hooks/github", d, o.workers)
+	defer s.client.CloseIdleConnections()
+	rows, err := bench(ctx, s, o, f.meter(), stderr)
+	if err != nil {
+		return err
+	}
+	if err := writeTable(stdout, rows, footer(o)); err != nil {
+		return err
+	}
+	return failures(rows)
+}
+
+// footer names the machine and the flags of a run.
+func footer(o options) string {
+	return fmt.Sprintf("machine: %d CPUs (runtime.NumCPU), GOMAXPROCS %d, %s/%s, shared by ferry and the generator; flags: --duration %s --warmup %s --workers %d --rate %g; accepted signatures computed before the loads",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, o.duration, o.warmup, o.workers, o.rate)
+}
+
+// randomHex is n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
