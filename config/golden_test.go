@@ -2,12 +2,11 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
+	"github.com/ferrybot/ferry/internal/golden"
+)
 
 // TestGolden prints every problem of testdata/broken.yaml, as ferry check
 // shows them, and compares the text with testdata/broken.golden.
@@ -22,18 +21,5 @@ func TestGolden(t *testing.T) {
 	if !errors.As(err, &ps) {
 		t.Fatalf("Parse = %v; want Problems", err)
 	}
-	got := err.Error() + "\n"
-	const golden = "testdata/broken.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./config -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("problems differ from %s (run go test ./config -update if the change is right)\ngot:\n%s\nwant:\n%s", golden, got, want)
-	}
+	golden.CheckString(t, "testdata/broken.golden", err.Error()+"\n")
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferrybot/ferry/internal/golden"
 	"github.com/ferrybot/ferry/pipeline"
 )
 
@@ -83,20 +84,7 @@ func TestRepoProblems(t *testing.T) {
 			if !errors.As(err, &ps) {
 				t.Fatalf("RepoProject = %v; want Problems", err)
 			}
-			got := err.Error() + "\n"
-			golden := filepath.Join("testdata", "repo", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./config -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("problems differ from %s (go test ./config -update rewrites it)\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
+			golden.CheckString(t, filepath.Join("testdata", "repo", name+".golden"), err.Error()+"\n")
 		})
 	}
 	big := []byte("environments: {}\n" + strings.Repeat("# padding\n", 7000))

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,9 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
+	"github.com/ferrybot/ferry/internal/golden"
+)
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(fakeFerryEnv) {
@@ -210,19 +209,7 @@ func TestTableGolden(t *testing.T) {
 	if err := writeTable(&out, rows, "machine: 2 CPUs; flags: --duration 5s"); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "table.golden")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Errorf("table differs from %s (go test ./bench/intake -update to accept):\n%s", golden, out.String())
-	}
+	golden.Check(t, filepath.Join("testdata", "table.golden"), out.Bytes())
 	if err := failures(rows); err != nil {
 		t.Errorf("2 of 10,524 failed (0.02%%), yet: %v", err)
 	}

@@ -2,17 +2,14 @@ package slack
 
 import (
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ferrybot/ferry/bot"
+	goldenfile "github.com/ferrybot/ferry/internal/golden"
 	"github.com/ferrybot/ferry/pipeline"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // golden compares a message, as the JSON ferry sends, with testdata/name,
 // or rewrites the file with -update.
@@ -22,21 +19,7 @@ func golden(t *testing.T, name string, m message) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./bot/slack -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the golden file (go test ./bot/slack -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), append(got, '\n'))
 }
 
 // goldenCards are deploys in the states people see, at fixed times.

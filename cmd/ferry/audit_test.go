@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,10 +11,9 @@ import (
 	"time"
 
 	"github.com/ferrybot/ferry/bot/web"
+	"github.com/ferrybot/ferry/internal/golden"
 	"github.com/ferrybot/ferry/targets/workspace/gittest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestGoldenAudit is the table ferry audit prints, in testdata/audit.txt
 // (go test ./cmd/ferry -run TestGoldenAudit -update rewrites it).
@@ -32,23 +30,7 @@ func TestGoldenAudit(t *testing.T) {
 		Scope:      web.APIAuditScope{Projects: []string{"demo", "tools"}, Actor: "alice"},
 	}
 	got := renderAudit(l, url.Values{"project": {"demo"}, "since": {"7d"}, "action": {"deploy denied"}, "limit": {"4"}, "before": {"43"}})
-	path := filepath.Join("testdata", "audit.txt")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./cmd/ferry -run TestGoldenAudit -update creates it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (go test ./cmd/ferry -run TestGoldenAudit -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	golden.CheckString(t, filepath.Join("testdata", "audit.txt"), got)
 }
 
 // auditConfig is a ferry.yaml of two projects: alice (dev) may deploy

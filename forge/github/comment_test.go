@@ -2,9 +2,7 @@ package github
 
 import (
 	"encoding/json"
-	"flag"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -12,10 +10,9 @@ import (
 
 	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/forge/github/fakegithub"
+	goldenfile "github.com/ferrybot/ferry/internal/golden"
 	"github.com/ferrybot/ferry/pipeline"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // golden compares a comment ferry posted with testdata/comments/name.md, or
 // rewrites the file with -update.
@@ -28,19 +25,7 @@ func golden(t *testing.T, name, got string) {
 // -update.
 func goldenAt(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./forge/github -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (go test ./forge/github -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	goldenfile.CheckString(t, path, got)
 }
 
 // prComment is the real comment on pull request 3, moved to the test
