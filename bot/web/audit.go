@@ -137,14 +137,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	q := r.URL.Query()
 	view := auditView{Actor: q.Get("actor"), Project: q.Get("project"), Env: q.Get("env"), Action: q.Get("action"),
 		Since: q.Get("since"), Until: q.Get("until"), Actions: auditActions}
-	for _, p := range s.engine.Projects() {
-		view.Projects = append(view.Projects, p.Name)
-		for _, e := range p.Envs {
-			if !slices.Contains(view.Envs, e.Name) {
-				view.Envs = append(view.Envs, e.Name)
-			}
-		}
-	}
+	view.Projects, view.Envs = projectsAndEnvs(s.engine.Projects())
 	st := http.StatusOK
 	f, err := auditQuery(q, s.now(), s.location())
 	if err != nil {

@@ -157,6 +157,21 @@ type historyView struct {
 
 const historyLimit = 100
 
+// projectsAndEnvs are the names of ps, in order, and the names of their
+// environments, each once, in the order they first appear: the choices of
+// the history and audit filters.
+func projectsAndEnvs(ps []pipeline.Project) (projects, envs []string) {
+	for _, p := range ps {
+		projects = append(projects, p.Name)
+		for _, e := range p.Envs {
+			if !slices.Contains(envs, e.Name) {
+				envs = append(envs, e.Name)
+			}
+		}
+	}
+	return projects, envs
+}
+
 func (s *Server) historyPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -165,14 +180,7 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request, v *viewer) 
 	if s.dash != nil {
 		view.People = s.dash.Directory().Users
 	}
-	for _, p := range s.engine.Projects() {
-		view.Projects = append(view.Projects, p.Name)
-		for _, e := range p.Envs {
-			if !slices.Contains(view.Envs, e.Name) {
-				view.Envs = append(view.Envs, e.Name)
-			}
-		}
-	}
+	view.Projects, view.Envs = projectsAndEnvs(s.engine.Projects())
 	st := http.StatusOK
 	f := pipeline.DeployFilter{Project: view.Project, Env: view.Env, Requester: view.Person, Limit: historyLimit}
 	if view.State != "" {
