@@ -35,5 +35,15 @@
 // through the parser and the policy. Reply is the answer to any command: a
 // text, cards, or a Table for status and history. RenderText, RenderTable
 // and RenderReply render them as plain text; every chat renders the same
-// values in its own format. Everything here is pure: no I/O, time is an input.
+// values in its own format. These are pure: no I/O, time is an input.
+//
+// # Inbox and outbox
+//
+// What comes in and what goes out is durable. An Inbox stores each delivery
+// of a platform before it is acknowledged and handles it from the store,
+// once. A Dispatcher delivers the outbox: the notices the engine's
+// subscribers wrote in the commit of each change, handed to each platform's
+// Sink with the deploy's current card, one at a time per destination,
+// folded into the latest, retried with backoff and Retry-After, and marked
+// dead after its give-up time for an admin to retry.
 package bot

@@ -22,6 +22,8 @@ type Retention struct {
 const (
 	DefaultBodyRetention     = 24 * time.Hour
 	DefaultDeliveryRetention = 7 * 24 * time.Hour
+	// DefaultGiveUp is how long the outbox retries a notice.
+	DefaultGiveUp = 24 * time.Hour
 )
 
 // Config is a parsed and validated ferry.yaml. Paths in it are absolute,
@@ -42,6 +44,9 @@ type Config struct {
 	GitHub        GitHub // GitHub's webhook and API; the zero value: no GitHub
 	// Dashboards says how the metrics count and where digests go.
 	Dashboards Dashboards
+	// GiveUp is how long the outbox retries a notice (a card edit, a
+	// commit status) before it marks it dead: outbox.give_up, default 24h.
+	GiveUp time.Duration
 
 	Users    []pipeline.User    // in file order; Teams merged from both sides
 	Teams    []pipeline.Team    // in file order; Members merged from both sides

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -20,7 +21,7 @@ import (
 
 // The keys of each level of ferry.yaml.
 var (
-	topKeys        = []string{"listen", "storage", "workspace", "base_url", "session_secret", "slack", "github", "dashboards", "users", "teams", "projects"}
+	topKeys        = []string{"listen", "storage", "outbox", "workspace", "base_url", "session_secret", "slack", "github", "dashboards", "users", "teams", "projects"}
 	userKeys       = []string{"admin", "teams", "password_hash", "tokens", "chat", "forge"}
 	teamKeys       = []string{"members"}
 	chatPlatforms  = []string{"slack", "dingtalk", "web"}
@@ -136,6 +137,7 @@ func (d *decoder) document(data []byte) *Config {
 	cfg.Listen = d.listen(f["listen"])
 	cfg.BaseURL = d.baseURL(f["base_url"], cfg.Listen)
 	cfg.Storage, cfg.Retention = d.storage(f["storage"])
+	cfg.GiveUp = d.outbox(f["outbox"])
 	cfg.Workspace = d.path(d.str(f["workspace"].val, "workspace"), "workspace")
 	if t, ok := d.scalar(f["session_secret"].val, "session_secret"); ok {
 		if t.s != "" && len(t.s) < minSessionSecretLen {
@@ -256,6 +258,18 @@ func (d *decoder) storage(f field) (string, Retention) {
 		return s, r
 	}
 	return d.path(s, "ferry.db"), r
+}
+
+// outbox decodes outbox: {give_up}.
+func (d *decoder) outbox(f field) time.Duration {
+	if f.line == 0 || isNull(f.val) {
+		return DefaultGiveUp
+	}
+	fs := d.fields(f.val, "outbox", "give_up")
+	if v := d.duration(fs["give_up"].val, "outbox.give_up"); v > 0 {
+		return v
+	}
+	return DefaultGiveUp
 }
 
 // path resolves a path against the configuration file's directory; def is

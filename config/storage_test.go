@@ -40,3 +40,29 @@ func TestStorageRetention(t *testing.T) {
 		})
 	}
 }
+
+func TestOutboxGiveUp(t *testing.T) {
+	base := "users: {alice: {tokens: [alice-token-0123456789]}}\n" +
+		"projects: {demo: {repo: /srv/demo.git, environments: {dev: {branches: ['^main$'], target: {type: local, hosts: [h1], root: hosts}}}}}\n"
+	for _, c := range []struct {
+		yaml    string
+		want    time.Duration
+		problem string
+	}{
+		{"", DefaultGiveUp, ""},
+		{"outbox: {give_up: 6h}\n", 6 * time.Hour, ""},
+		{"outbox: {give_up: soon}\n", 0, "outbox.give_up"},
+		{"outbox: {giveup: 6h}\n", 0, `"giveup"`},
+	} {
+		cfg, err := loader(nil).Parse("ferry.yaml", []byte(c.yaml+base), "/etc/ferry")
+		if c.problem != "" {
+			if err == nil || !strings.Contains(err.Error(), c.problem) {
+				t.Errorf("%q: Parse = %v; want a problem naming %s", c.yaml, err, c.problem)
+			}
+			continue
+		}
+		if err != nil || cfg.GiveUp != c.want {
+			t.Errorf("%q: give up after %v, %v; want %v", c.yaml, cfg.GiveUp, err, c.want)
+		}
+	}
+}

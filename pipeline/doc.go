@@ -2,7 +2,7 @@
 // machine and the engine that performs its effects.
 //
 // It imports no SDK: storage, targets and chats plug in through the small
-// interfaces declared here (Store, Target, Notifier, Resolver).
+// interfaces declared here (Store, Target, Subscriber, Resolver).
 //
 // # The deploy state machine
 //

@@ -21,13 +21,6 @@ type realClock struct{}
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// Notifier hears about every change of a deploy: each transition and each
-// unit's progress. It is called synchronously and must not block; chats
-// fetch what they render from the store.
-type Notifier interface {
-	DeployChanged(ctx context.Context, d Deploy)
-}
-
 // Config is what an Engine needs.
 type Config struct {
 	Store    Store     // required
@@ -35,9 +28,12 @@ type Config struct {
 	// Target builds the driver of one environment of one project. Required.
 	Target   func(p Project, env Environment) (Target, error)
 	Resolver Resolver // required: resolves refs to commits
-	Notifier Notifier // nil: nobody is told
-	Clock    Clock    // nil: the system clock
-	Logger   *slog.Logger
+	// Subscribers say what the platforms are owed at each change of a
+	// deploy (each transition and each unit's progress); the store keeps it
+	// in the outbox. nil: nobody is told.
+	Subscribers Subscribers
+	Clock       Clock // nil: the system clock
+	Logger      *slog.Logger
 	// Tick is how often, in real time, the engine looks for expired
 	// approvals and queued deploys it was not told about (it also looks
 	// whenever Kick is called). Zero means 5 seconds. Deadlines themselves
@@ -53,7 +49,7 @@ type Engine struct {
 	order    []string
 	target   func(Project, Environment) (Target, error)
 	resolver Resolver
-	notifier Notifier
+	subs     Subscribers
 	clock    Clock
 	log      *slog.Logger
 	tick     time.Duration
@@ -80,7 +76,7 @@ func New(cfg Config) (*Engine, error) {
 		projects: map[string]Project{},
 		target:   nonNil(cfg.Target),
 		resolver: cfg.Resolver,
-		notifier: cfg.Notifier,
+		subs:     cfg.Subscribers,
 		clock:    cfg.Clock,
 		log:      cfg.Logger,
 		tick:     cfg.Tick,
@@ -250,7 +246,7 @@ func (e *Engine) transition(ctx context.Context, d Deploy, ev Event, actor, reas
 		return d, fmt.Errorf("deploy %d: %w", d.ID, err)
 	}
 	now := e.clock.Now()
-	nd, err := e.store.Transition(ctx, Transition{DeployID: d.ID, From: d.State, To: to, Event: ev, Actor: actor, Reason: reason, At: now}, func(x *Deploy) {
+	nd, err := e.store.Transition(ctx, Transition{DeployID: d.ID, From: d.State, To: to, Event: ev, Actor: actor, Reason: reason, At: now, Notices: e.subs.Notices}, func(x *Deploy) {
 		x.Reason = reason
 		if to == StateRunning && x.StartedAt.IsZero() {
 			x.StartedAt = now
@@ -266,7 +262,6 @@ func (e *Engine) transition(ctx context.Context, d Deploy, ev Event, actor, reas
 		return d, err
 	}
 	e.log.Info("deploy transition", "deploy_id", nd.ID, "project", nd.Project, "env", nd.Env, "from", d.State, "to", nd.State, "event", ev, "actor", actor)
-	e.changed(ctx, nd)
 	for _, eff := range effects {
 		switch eff {
 		case EffectStop:
@@ -282,9 +277,16 @@ func (e *Engine) transition(ctx context.Context, d Deploy, ev Event, actor, reas
 	return nd, nil
 }
 
+// changed writes to the outbox what a change of d that is not a
+// transition owes. A failure is logged: the deploy goes on, and its next
+// change owes the same cards again.
 func (e *Engine) changed(ctx context.Context, d Deploy) {
-	if e.notifier != nil {
-		e.notifier.DeployChanged(ctx, d)
+	ns := e.subs.Notices(d)
+	if len(ns) == 0 {
+		return
+	}
+	if err := e.store.AddNotices(ctx, ns); err != nil {
+		e.log.Error("outbox", "deploy_id", d.ID, "err", err)
 	}
 }
 
@@ -342,14 +344,4 @@ func (e *Engine) lookup(project, env string) (Project, Environment, error) {
 		return p, Environment{}, fmt.Errorf("%w: project %s has no environment %q; environments: %s", ErrNotFound, project, env, joinNames(p.EnvNames()))
 	}
 	return p, en, nil
-}
-
-// Notifiers tells each of its notifiers in turn.
-type Notifiers []Notifier
-
-// DeployChanged implements Notifier.
-func (ns Notifiers) DeployChanged(ctx context.Context, d Deploy) {
-	for _, n := range ns {
-		n.DeployChanged(ctx, d)
-	}
 }

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -64,18 +65,16 @@ type harness struct {
 	batch   map[string]*pipelinetest.BatchTarget // used instead of targets where set
 	project pipeline.Project
 	engine  *pipeline.Engine
-	changed chan struct{}
 	stopRun context.CancelFunc
 	runDone chan error
 }
 
-type notifier struct{ ch chan struct{} }
+// changes owes a notice for every change of a deploy, so that the store's
+// Noticed signal says that a deploy changed.
+type changes struct{}
 
-func (n notifier) DeployChanged(context.Context, pipeline.Deploy) {
-	select {
-	case n.ch <- struct{}{}:
-	default:
-	}
+func (changes) Notices(d pipeline.Deploy) []pipeline.Notice {
+	return []pipeline.Notice{{Platform: "test", Dest: fmt.Sprint("deploy ", d.ID), Kind: "change", Latest: true, DeployID: d.ID, State: d.State}}
 }
 
 func newHarness(t *testing.T, edit ...func(*pipeline.Project)) *harness {
@@ -85,7 +84,6 @@ func newHarness(t *testing.T, edit ...func(*pipeline.Project)) *harness {
 		clock:   clockwork.NewFakeClockAt(t0),
 		targets: map[string]*pipelinetest.Target{"staging": pipelinetest.NewTarget("s1", "s2"), "prod": pipelinetest.NewTarget("p1", "p2", "p3", "p4")},
 		project: demoProject(),
-		changed: make(chan struct{}, 1),
 	}
 	for _, f := range edit {
 		f(&h.project)
@@ -113,10 +111,10 @@ func (h *harness) start() {
 			}
 			return h.targets[env.Name], nil
 		},
-		Resolver: refs,
-		Notifier: notifier{h.changed},
-		Clock:    h.clock,
-		Tick:     time.Hour, // sweeps come from Kick
+		Resolver:    refs,
+		Subscribers: pipeline.Subscribers{changes{}},
+		Clock:       h.clock,
+		Tick:        time.Hour, // sweeps come from Kick
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -160,7 +158,7 @@ func (h *harness) wait(id int64, want pipeline.State) pipeline.Deploy {
 			return d
 		}
 		select {
-		case <-h.changed:
+		case <-h.store.Noticed():
 		case <-time.After(20 * time.Millisecond):
 		case <-deadline:
 			h.t.Fatalf("deploy %d is %s (%s), want %s", id, d.State, d.Reason, want)

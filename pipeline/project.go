@@ -164,3 +164,12 @@ func (a Actor) Is(names []string) bool {
 	}
 	return false
 }
+
+// ChatLink links an account on a chat platform to a ferry user, for people
+// whose account the configuration does not name (the link command).
+type ChatLink struct {
+	Platform string // "slack", …
+	ChatID   string // the account's ID on the platform
+	User     string // the ferry user
+	Created  time.Time
+}

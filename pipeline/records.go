@@ -53,6 +53,9 @@ type Deploy struct {
 	// project, environment and kind; "" for none. A deploy is created once
 	// per key, so a delivery handled twice asks once.
 	RequestKey string
+	// Origin is where it was asked for, in its platform's words (see
+	// WithOrigin); "" for a command with no place to follow it.
+	Origin string
 
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
@@ -69,6 +72,10 @@ type Transition struct {
 	Actor    string // who caused it; "ferry" for the engine
 	Reason   string
 	At       time.Time
+	// Notices says what the platforms are owed for the deploy as the
+	// transition leaves it; the store writes them in the transition's
+	// commit. Not kept with the transition; nil: nothing is owed.
+	Notices func(Deploy) []Notice
 }
 
 // UnitState is where one unit (a host, a pod, a directory) is in a deploy.

@@ -92,7 +92,7 @@ func (e *Engine) deny(ctx context.Context, a Actor, d Deploy, why error) (Deploy
 	if d.Version == "" {
 		d.Version = d.Ref
 	}
-	d.RequestKey = requestKey(ctx, d)
+	d.RequestKey, d.Origin = requestKey(ctx, d), OriginOf(ctx)
 	if err := e.store.CreateDeploy(ctx, &d); err != nil {
 		if !errors.Is(err, ErrDuplicate) { // a denial handled before says the same
 			e.log.Error("store denied deploy", "project", d.Project, "env", d.Env, "err", err)
@@ -108,7 +108,7 @@ func (e *Engine) deny(ctx context.Context, a Actor, d Deploy, why error) (Deploy
 
 // submit stores a new deploy and moves it on to approval or the queue.
 func (e *Engine) submit(ctx context.Context, a Actor, d Deploy, env Environment, action, detail string) (Deploy, error) {
-	d.RequestKey = requestKey(ctx, d)
+	d.RequestKey, d.Origin = requestKey(ctx, d), OriginOf(ctx)
 	err := e.store.CreateDeploy(ctx, &d)
 	switch {
 	case errors.Is(err, ErrDuplicate):

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Store keeps ferry's state. storage/sqlite implements it; a PostgreSQL store
+// Store keeps ferry's state. storage.SQLite implements it; a PostgreSQL store
 // can implement it without touching the pipeline. Methods return errors
 // wrapping ErrNotFound, ErrConflict and ErrDuplicate where callers decide on
 // them.
@@ -15,6 +15,7 @@ type Store interface {
 	ApprovalStore
 	LockStore
 	AuditStore
+	OutboxStore
 }
 
 // DeployFilter selects deploys; zero fields match everything.
@@ -40,7 +41,8 @@ type DeployStore interface {
 	Deploys(ctx context.Context, f DeployFilter) ([]Deploy, error)
 	// Transition moves deploy t.DeployID from t.From to t.To only if it is
 	// still in t.From (compare-and-swap), applies update to the other fields
-	// in the same transaction, and records t. If the deploy is no longer in
+	// in the same transaction, and records t with the notices t.Notices
+	// makes of the deploy it leaves (in that commit). If the deploy is no longer in
 	// t.From it returns an error wrapping ErrConflict and changes nothing.
 	Transition(ctx context.Context, t Transition, update func(*Deploy)) (Deploy, error)
 	// SetProgress records the batch being run and the end of a bake.

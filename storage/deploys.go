@@ -14,7 +14,7 @@ import (
 const selectDeploy = `SELECT id, project, env, kind, ref, commit_hash, version, release_name,
 	previous_version, previous_release, state, requester, reason, forced,
 	batch, batches, approvals_required, approval_deadline, bake_until,
-	created_at, updated_at, started_at, finished_at, committed_at, strategy, request_key
+	created_at, updated_at, started_at, finished_at, committed_at, strategy, request_key, origin
 	FROM deploys`
 
 func scanDeploy(sc scanner) (pipeline.Deploy, error) {
@@ -24,7 +24,7 @@ func scanDeploy(sc scanner) (pipeline.Deploy, error) {
 		&d.Batch, &d.Batches, &d.ApprovalsRequired, scanNanos(&d.ApprovalDeadline), scanNanos(&d.BakeUntil),
 		scanNanos(&d.CreatedAt), scanNanos(&d.UpdatedAt), scanNanos(&d.StartedAt), scanNanos(&d.FinishedAt),
 		scanNanos(&d.CommittedAt),
-		strategyColumn{&d.Strategy}, &d.RequestKey)
+		strategyColumn{&d.Strategy}, &d.RequestKey, &d.Origin)
 	return d, err
 }
 
@@ -47,13 +47,13 @@ func (s *SQLite) CreateDeploy(ctx context.Context, d *pipeline.Deploy) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO deploys (project, env, kind, ref, commit_hash, version,
 		release_name, previous_version, previous_release, state, requester, reason, forced,
 		batch, batches, approvals_required, approval_deadline, bake_until,
-		created_at, updated_at, started_at, finished_at, committed_at, strategy, request_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		created_at, updated_at, started_at, finished_at, committed_at, strategy, request_key, origin)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (request_key) WHERE request_key != '' DO NOTHING`,
 		nd.Project, nd.Env, nd.Kind, nd.Ref, nd.Commit, nd.Version,
 		nd.Release, nd.PreviousVersion, nd.PreviousRelease, nd.State, nd.Requester, nd.Reason, nd.Force,
 		nd.Batch, nd.Batches, nd.ApprovalsRequired, nanos(nd.ApprovalDeadline), nanos(nd.BakeUntil),
-		nanos(nd.CreatedAt), nanos(nd.UpdatedAt), nanos(nd.StartedAt), nanos(nd.FinishedAt), nanos(nd.CommittedAt), strategyColumn{&nd.Strategy}, nd.RequestKey)
+		nanos(nd.CreatedAt), nanos(nd.UpdatedAt), nanos(nd.StartedAt), nanos(nd.FinishedAt), nanos(nd.CommittedAt), strategyColumn{&nd.Strategy}, nd.RequestKey, nd.Origin)
 	if err != nil {
 		return fmt.Errorf("create deploy: %w", err)
 	}
@@ -182,6 +182,7 @@ func (s *SQLite) Transition(ctx context.Context, t pipeline.Transition, update f
 		t.At = s.now()
 	}
 	var d pipeline.Deploy
+	noticed := false
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		old, err := getDeploy(ctx, tx, t.DeployID)
 		if err != nil {
@@ -194,7 +195,7 @@ func (s *SQLite) Transition(ctx context.Context, t pipeline.Transition, update f
 		if update != nil {
 			update(&d)
 		}
-		d.ID, d.CreatedAt, d.Strategy = old.ID, old.CreatedAt, old.Strategy
+		d.ID, d.CreatedAt, d.Strategy, d.RequestKey, d.Origin = old.ID, old.CreatedAt, old.Strategy, old.RequestKey, old.Origin
 		d.State, d.UpdatedAt = t.To, t.At
 		if err := updateDeploy(ctx, tx, d); err != nil {
 			return err
@@ -202,10 +203,18 @@ func (s *SQLite) Transition(ctx context.Context, t pipeline.Transition, update f
 		_, err = tx.ExecContext(ctx, `INSERT INTO transitions (deploy_id, from_state, to_state, event, actor, reason, at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			t.DeployID, t.From, t.To, t.Event, t.Actor, t.Reason, nanos(t.At))
-		return err
+		if err != nil || t.Notices == nil {
+			return err
+		}
+		ns := t.Notices(d)
+		noticed = len(ns) > 0
+		return addNotices(ctx, tx, ns, s.now())
 	})
 	if err != nil {
 		return pipeline.Deploy{}, fmt.Errorf("transition: %w", err)
+	}
+	if noticed {
+		s.notify()
 	}
 	return d, nil
 }

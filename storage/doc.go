@@ -20,4 +20,8 @@
 //   - Rows of one deploy (transitions, units, logs, approvals) refer to it by
 //     foreign key; writing one for a deploy that does not exist fails with an
 //     error wrapping pipeline.ErrNotFound.
+//   - The outbox (outbox.go) is written in the commit of the change that owes
+//     it: Transition writes the notices of Transition.Notices with the
+//     transition. A delivered notice is deleted; what a destination made on
+//     its platform (a card's ts, a comment ID) stays in outbox_refs.
 package storage

@@ -52,6 +52,7 @@ type SQLite struct {
 	closing  chan struct{} // closed by Close
 	closed   sync.Once
 	grouping chan struct{} // closed when the group committer has stopped
+	noticed  chan struct{} // a commit added to the outbox (see Noticed)
 }
 
 // Open opens the SQLite database at path, creating the file if it does not
@@ -105,7 +106,8 @@ func open(ctx context.Context, path string) (*SQLite, error) {
 	owner := make([]byte, 8)
 	rand.Read(owner)
 	s := &SQLite{w: w, r: r, owner: hex.EncodeToString(owner),
-		group: make(chan *groupOp), closing: make(chan struct{}), grouping: make(chan struct{})}
+		group: make(chan *groupOp), closing: make(chan struct{}), grouping: make(chan struct{}),
+		noticed: make(chan struct{}, 1)}
 	go s.commitGroups()
 	return s, nil
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
-	"github.com/ferrybot/ferry/storage"
 )
 
 // platform names Slack in the store and in logs.
@@ -33,20 +32,21 @@ type Users interface {
 // it.
 type Store interface {
 	bot.InboxStore
-	ChatMessage(ctx context.Context, platform string, deployID int64) (storage.ChatMessage, error)
-	PutChatMessage(ctx context.Context, m storage.ChatMessage) error
-	ChatLink(ctx context.Context, platform, chatID string) (storage.ChatLink, error)
-	ChatLinksOf(ctx context.Context, platform, user string) ([]storage.ChatLink, error)
-	PutChatLink(ctx context.Context, l storage.ChatLink) error
+	ChatLink(ctx context.Context, platform, chatID string) (pipeline.ChatLink, error)
+	ChatLinksOf(ctx context.Context, platform, user string) ([]pipeline.ChatLink, error)
+	PutChatLink(ctx context.Context, l pipeline.ChatLink) error
 	Audit(ctx context.Context, e pipeline.AuditEntry) error
+	// AddNotices queues digests in the outbox.
+	AddNotices(ctx context.Context, ns []pipeline.Notice) error
 }
 
 // Config is what an Adapter needs.
 type Config struct {
-	Bot    *bot.Bot         // required: runs commands and builds cards
-	Engine *pipeline.Engine // required: projects, their channels and approvers
-	Users  Users            // required
-	Store  Store            // required
+	Bot *bot.Bot // required: runs commands
+	// Projects are ferry's projects: their channels, and who approves.
+	Projects []pipeline.Project
+	Users    Users // required
+	Store    Store // required
 	// BotToken (xoxb-…) calls the Web API. Required.
 	BotToken string
 	// SigningSecret verifies HTTP requests; "": the HTTP routes answer 404
@@ -63,8 +63,8 @@ type Config struct {
 	// LinkKey signs link tokens, at least 32 bytes; the web console must
 	// verify them with the same adapter.
 	LinkKey []byte
-	// UpdateEvery is the least time between two edits of one card; 0 means
-	// one second, a negative value no pause.
+	// UpdateEvery is the least time between two edits of one card (see
+	// Pace); 0 means one second, a negative value no pause.
 	UpdateEvery time.Duration
 	// APIURL is the Web API's base address, ending in /; "": Slack's. Tests
 	// point it at a fake.
@@ -86,12 +86,12 @@ const (
 	callAttempts = 4                // tries of one answer, across rate limits
 )
 
-// Adapter is ferry's Slack app: HTTP handlers, a Socket Mode client, and the
-// notifier that keeps deploy cards up to date. It is a pipeline.Notifier
-// and bot/web's Linker.
+// Adapter is ferry's Slack app: HTTP handlers, a Socket Mode client, and
+// the outbox's Slack sink, which keeps deploy cards up to date. It is
+// bot/web's Linker.
 type Adapter struct {
 	bot      *bot.Bot
-	engine   *pipeline.Engine
+	projects []pipeline.Project
 	users    Users
 	store    Store
 	api      *slackapi.Client
@@ -105,21 +105,18 @@ type Adapter struct {
 	log      *slog.Logger
 	clock    pipeline.Clock
 
-	out      *outbox
 	inbox    *bot.Inbox
 	refused  *bot.Refusals
 	dms      sync.Map // Slack user ID → the ID of their direct message channel
 	channels sync.Map // channel name → ID, for uploads
 }
 
-var _ pipeline.Notifier = (*Adapter)(nil)
-
 // New checks cfg and returns an adapter. Call Run to start its background
 // work.
 func New(cfg Config) (*Adapter, error) {
 	switch {
-	case cfg.Bot == nil || cfg.Engine == nil || cfg.Users == nil || cfg.Store == nil:
-		return nil, errors.New("slack: Bot, Engine, Users and Store are required")
+	case cfg.Bot == nil || cfg.Users == nil || cfg.Store == nil:
+		return nil, errors.New("slack: Bot, Users and Store are required")
 	case !strings.HasPrefix(cfg.BotToken, "xoxb-"):
 		return nil, errors.New("slack: BotToken must be a bot token (xoxb-…)")
 	case cfg.AppToken != "" && !strings.HasPrefix(cfg.AppToken, "xapp-"):
@@ -130,7 +127,7 @@ func New(cfg Config) (*Adapter, error) {
 		return nil, errors.New("slack: LinkKey must be at least 32 bytes")
 	}
 	a := &Adapter{
-		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, store: cfg.Store,
+		bot: cfg.Bot, projects: cfg.Projects, users: cfg.Users, store: cfg.Store,
 		http: cfg.HTTPClient, secret: []byte(cfg.SigningSecret), appToken: cfg.AppToken,
 		channel: cfg.DefaultChannel, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		linkKey: append([]byte(nil), cfg.LinkKey...), every: cfg.UpdateEvery,
@@ -159,7 +156,6 @@ func New(cfg Config) (*Adapter, error) {
 		opts = append(opts, slackapi.OptionAppLevelToken(cfg.AppToken))
 	}
 	a.api = slackapi.New(cfg.BotToken, opts...)
-	a.out = newOutbox()
 	a.refused = &bot.Refusals{Platform: platform, Log: a.log, Now: a.clock.Now}
 	var err error
 	a.inbox, err = bot.NewInbox(bot.InboxConfig{Platform: platform, Store: cfg.Store, Handle: a.handle,
@@ -178,13 +174,13 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // Refusals counts the requests the handlers refused, by reason.
 func (a *Adapter) Refusals() []bot.Refusal { return a.refused.Counts() }
 
-// Run starts the card worker and, with an app token, Socket Mode, and runs
-// the commands the handlers acknowledged, first those a previous ferry
-// acknowledged and did not run. When ctx ends it stops taking commands,
-// waits for those running, and returns.
+// Run starts Socket Mode, with an app token, and runs the commands the
+// handlers acknowledged, first those a previous ferry acknowledged and did
+// not run. When ctx ends it stops taking commands, waits for those
+// running, and returns. Cards are sent by the outbox's dispatcher, through
+// Deliver.
 func (a *Adapter) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Go(func() { a.deliver(ctx) })
 	if a.appToken != "" {
 		wg.Go(func() { a.runSocket(ctx) })
 	}

@@ -97,7 +97,6 @@ func BenchmarkCanaryAPICalls(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(total), "api-calls")
-				b.ReportMetric(float64(f.notified.Load()), "notifications")
 				b.ReportMetric(float64(counts["chat.postMessage"]), "postMessage")
 				b.ReportMetric(float64(counts["chat.update"]), "update")
 				b.ReportMetric(float64(counts["conversations.open"]), "conversations.open")

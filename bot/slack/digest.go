@@ -3,6 +3,7 @@ package slack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -11,9 +12,13 @@ import (
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/dashboards"
+	"github.com/ferrybot/ferry/pipeline"
 )
 
-var _ dashboards.Poster = (*Adapter)(nil)
+var (
+	_ dashboards.Poster = (*Adapter)(nil)
+	_ dashboards.Poster = digestQueue{}
+)
 
 // digestMessage renders a digest in Block Kit: a header, the period, the
 // delivery numbers and the DORA metrics as fields with their change, and
@@ -82,11 +87,15 @@ var channelIDPattern = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
 // files.completeUploadExternal with the digest's blocks). It needs the
 // files:write scope, and channels:read to look a #name up.
 func (a *Adapter) PostDigest(ctx context.Context, channel string, g dashboards.Digest, chart []byte) error {
+	return a.uploadDigest(ctx, channel, digestMessage(g), chart)
+}
+
+// uploadDigest posts a rendered digest with its chart.
+func (a *Adapter) uploadDigest(ctx context.Context, channel string, msg message, chart []byte) error {
 	id, err := a.channelID(ctx, channel)
 	if err != nil {
 		return err
 	}
-	msg := digestMessage(g)
 	return a.call(ctx, "files.uploadV2", func() error {
 		_, err := a.api.UploadFileContext(ctx, slackapi.UploadFileParameters{
 			Reader: bytes.NewReader(chart), FileSize: len(chart), Filename: "digest.png",
@@ -95,6 +104,40 @@ func (a *Adapter) PostDigest(ctx context.Context, channel string, g dashboards.D
 		})
 		return err
 	})
+}
+
+// Digests is the dashboards.Poster of a running ferry: it puts each digest
+// in the outbox, so that one Slack cannot take now is posted when it can
+// (PostDigest posts at once, for ferry digest --send).
+func (a *Adapter) Digests() dashboards.Poster { return digestQueue{a} }
+
+type digestQueue struct{ a *Adapter }
+
+// digestPayload is a queued digest, rendered when it was due.
+type digestPayload struct {
+	Channel string          `json:"channel"`
+	Text    string          `json:"text"`
+	Blocks  slackapi.Blocks `json:"blocks"`
+	Chart   []byte          `json:"chart"`
+}
+
+// PostDigest implements dashboards.Poster: it queues the digest.
+func (q digestQueue) PostDigest(ctx context.Context, channel string, g dashboards.Digest, chart []byte) error {
+	msg := digestMessage(g)
+	b, err := json.Marshal(digestPayload{Channel: channel, Text: msg.Text, Blocks: slackapi.Blocks{BlockSet: msg.Blocks}, Chart: chart})
+	if err != nil {
+		return fmt.Errorf("digest for %s: %w", channel, err)
+	}
+	return q.a.store.AddNotices(ctx, []pipeline.Notice{{Platform: platform, Dest: "digest " + channel, Kind: "digest", Payload: b}})
+}
+
+// sendDigest posts a queued digest.
+func (a *Adapter) sendDigest(ctx context.Context, payload []byte) error {
+	var p digestPayload
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return bot.Permanent(fmt.Errorf("a queued digest that does not decode: %w", err))
+	}
+	return a.uploadDigest(ctx, p.Channel, message{Text: p.Text, Blocks: p.Blocks.BlockSet}, p.Chart)
 }
 
 // channelID returns the ID of a channel given by ID or #name, looking names

@@ -44,15 +44,17 @@
 //
 // # Cards
 //
-// The Adapter is a pipeline.Notifier. DeployChanged returns at once: it marks
-// the deploy dirty in an outbox, and one worker (started by Run) renders the
-// deploy's current card from the store and posts it (chat.postMessage, in the
-// project's channel or the default one) or edits it in place (chat.update).
-// Changes that arrive while a card waits are coalesced, since only the latest
-// card matters; edits of one card are at least Config.UpdateEvery apart. A
-// 429 pauses the worker for its Retry-After; other failures are retried with
-// exponential backoff and never reach the engine. Where each card is (channel
-// and ts) is kept in the database, so a restarted ferry edits the same
-// message. When a deploy ends, its requester gets a direct message. Cards
-// awaiting approval mention the people who may approve it.
+// The Adapter is the outbox's Slack sink. Each change of a deploy owes Slack
+// a notice (Subscriber), written in the change's commit; the dispatcher
+// (bot.Dispatcher) hands it to Deliver with the deploy's current card, which
+// is posted (chat.postMessage, in the project's channel or the default one)
+// or edited in place (chat.update). Notices that wait fold into one edit,
+// since only the latest card matters; edits of one card are at least
+// Config.UpdateEvery apart (Pace). A 429 holds every Slack notice for its
+// Retry-After, in the store; other failures are retried with backoff and
+// never reach the engine. Where each card is (channel and ts) is kept in
+// the outbox, so a restarted ferry edits the same message. When a deploy
+// ends, its requester gets a direct message. Cards awaiting approval mention
+// the people who may approve it. Scheduled digests go through the outbox too
+// (Digests).
 package slack

@@ -81,7 +81,8 @@ type fixture struct {
 	trigger  atomic.Int64
 	cancel   context.CancelFunc
 	done     chan struct{}
-	notified *atomic.Int64 // the engine's notifications
+	// stopOutbox stops the dispatcher that delivers the adapter's notices.
+	stopOutbox func()
 }
 
 type setup struct {
@@ -107,8 +108,6 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 		"staging": pipelinetest.NewTarget("s1", "s2"),
 		"prod":    pipelinetest.NewTarget("p1", "p2", "p3", "p4"),
 	}
-	var notifier lateNotifier
-	f.notified = &notifier.count
 	f.engine, err = pipeline.New(pipeline.Config{
 		Store: st, Projects: []pipeline.Project{demoProject()},
 		Target: func(_ pipeline.Project, env pipeline.Environment) (pipeline.Target, error) {
@@ -118,7 +117,7 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 			"main":   {Hash: "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", Branch: "main"},
 			"v1.0.0": {Hash: "2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", Tag: "v1.0.0"},
 		},
-		Notifier: &notifier, Clock: f.engClock, Tick: time.Hour,
+		Subscribers: pipeline.Subscribers{Subscriber{}}, Clock: f.engClock, Tick: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +130,7 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 		every = -1
 	}
 	acfg := Config{
-		Bot: f.bot, Engine: f.engine, Users: f.users, Store: st,
+		Bot: f.bot, Projects: []pipeline.Project{demoProject()}, Users: f.users, Store: st,
 		BotToken: f.slack.BotToken, SigningSecret: signingSecret, DefaultChannel: "#general",
 		BaseURL: "https://ferry.example.com", LinkKey: []byte(strings.Repeat("L", 32)),
 		UpdateEvery: every, APIURL: f.slack.APIURL(), Clock: cfg.clock,
@@ -146,7 +145,6 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 		t.Fatal(err)
 	}
 	f.clock = f.adapter.clock
-	notifier.set(f.adapter)
 	f.ts = httptest.NewServer(f.adapter.Handler())
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -154,10 +152,12 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = f.engine.Run(runCtx) })
 	wg.Go(func() { _ = f.adapter.Run(runCtx) })
+	f.stopOutbox = f.dispatch(f.adapter)
 	go func() { wg.Wait(); close(f.done) }()
 	t.Cleanup(func() {
 		f.ts.Close()
 		cancel()
+		f.stopOutbox()
 		<-f.done
 		st.Close()
 	})
@@ -167,23 +167,20 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 	return f
 }
 
-// lateNotifier lets the engine be built before the adapter it notifies.
-type lateNotifier struct {
-	mu    sync.Mutex
-	n     pipeline.Notifier
-	count atomic.Int64
-}
-
-func (l *lateNotifier) set(n pipeline.Notifier) { l.mu.Lock(); l.n = n; l.mu.Unlock() }
-
-func (l *lateNotifier) DeployChanged(ctx context.Context, d pipeline.Deploy) {
-	l.count.Add(1)
-	l.mu.Lock()
-	n := l.n
-	l.mu.Unlock()
-	if n != nil {
-		n.DeployChanged(ctx, d)
+// dispatch delivers the outbox through a, on the adapter's clock, until
+// the returned function is called.
+func (f *fixture) dispatch(a *Adapter) (stop func()) {
+	f.t.Helper()
+	d, err := bot.NewDispatcher(bot.DispatcherConfig{Store: f.store, Bot: f.bot, Sinks: map[string]bot.Sink{platform: a},
+		Wake: f.store.Noticed(), Clock: a.clock})
+	if err != nil {
+		f.t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-done }) }
 }
 
 func payload(t testing.TB, name string) []byte {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
-	"github.com/ferrybot/ferry/storage"
 )
 
 // actor is who a Slack user acts as: the ferry user whose chat.slack is
@@ -175,7 +174,7 @@ func (a *Adapter) Link(ctx context.Context, token, user string) error {
 	if receipt != pipeline.Received {
 		return fmt.Errorf("%w: this link address was used already; say /ferry link in Slack for a new one", pipeline.ErrConflict)
 	}
-	if err := a.store.PutChatLink(ctx, storage.ChatLink{Platform: platform, ChatID: c.user, User: user}); err != nil {
+	if err := a.store.PutChatLink(ctx, pipeline.ChatLink{Platform: platform, ChatID: c.user, User: user}); err != nil {
 		return fmt.Errorf("link %s: %w", c.account(), err)
 	}
 	if err := a.store.Audit(ctx, pipeline.AuditEntry{At: a.clock.Now(), Actor: user, Action: "link", Detail: "slack " + c.user + " " + c.team}); err != nil {

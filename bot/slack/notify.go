@@ -5,215 +5,109 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
+	"strings"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
-	"github.com/ferrybot/ferry/storage"
 )
 
-// Retries of a card that cannot be posted: backoff doubles from minBackoff
-// to maxBackoff, and after maxAttempts failures in a row the change is
-// dropped (the deploy's next change tries again).
-const (
-	minBackoff  = time.Second
-	maxBackoff  = 5 * time.Minute
-	maxAttempts = 8
+// Subscriber is what Slack is owed when a deploy changes: its card, posted
+// once and then edited in place, and, when the deploy ends, a direct
+// message to its requester. It needs nothing: the Adapter's Deliver decides
+// the channel and the people.
+type Subscriber struct{}
+
+var (
+	_ pipeline.Subscriber = Subscriber{}
+	_ bot.Sink            = (*Adapter)(nil)
+	_ bot.Pacer           = (*Adapter)(nil)
 )
 
-// outbox holds the deploys whose card is out of date. Only the latest card
-// matters, so a deploy is in it once however often it changes.
-type outbox struct {
-	mu     sync.Mutex
-	items  map[int64]*outItem
-	paused time.Time     // rate limited until then
-	wake   chan struct{} // a deploy changed
-}
-
-type outItem struct {
-	dirty    bool      // changed since its card was last sent
-	sent     time.Time // when its card was last sent
-	retry    time.Time // not before, after a failure
-	attempts int       // failures in a row
-}
-
-func newOutbox() *outbox {
-	return &outbox{items: map[int64]*outItem{}, wake: make(chan struct{}, 1)}
-}
-
-// DeployChanged implements pipeline.Notifier. It returns at once: the card
-// is sent by the worker Run starts.
-func (a *Adapter) DeployChanged(_ context.Context, d pipeline.Deploy) {
-	o := a.out
-	o.mu.Lock()
-	it := o.items[d.ID]
-	if it == nil {
-		it = &outItem{}
-		o.items[d.ID] = it
+// Notices implements pipeline.Subscriber.
+func (Subscriber) Notices(d pipeline.Deploy) []pipeline.Notice {
+	ns := []pipeline.Notice{{Platform: platform, Dest: fmt.Sprint("card ", d.ID), Kind: "card", Latest: true, DeployID: d.ID, State: d.State}}
+	if d.State.Done() {
+		ns = append(ns, pipeline.Notice{Platform: platform, Dest: fmt.Sprint("dm ", d.ID), Kind: "dm", DeployID: d.ID, State: d.State})
 	}
-	it.dirty = true
-	o.mu.Unlock()
-	select {
-	case o.wake <- struct{}{}:
+	return ns
+}
+
+// Pace implements bot.Pacer: a card is edited at most once per
+// Config.UpdateEvery.
+func (a *Adapter) Pace() time.Duration { return a.every }
+
+// Deliver implements bot.Sink: it posts or edits a deploy's card (ref is
+// its "channel ts"), sends a requester their direct message, or posts a
+// digest.
+func (a *Adapter) Deliver(ctx context.Context, o bot.Outgoing, ref string) (string, error) {
+	var err error
+	switch o.Kind {
+	case "card":
+		ref, err = a.sendCard(ctx, o.Card, ref)
+	case "dm":
+		err = a.tellRequester(ctx, o.Card, o.State)
+	case "digest":
+		err = a.sendDigest(ctx, o.Payload)
 	default:
+		err = bot.Permanent(fmt.Errorf("slack delivers no %q notices", o.Kind))
 	}
+	return ref, slackError(err)
 }
 
-// next returns the deploy whose card is due first: ready if due by now,
-// else when it will be. ok is false when no card is out of date.
-func (o *outbox) next(now time.Time, every time.Duration) (id int64, due time.Time, ok bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for i, it := range o.items {
-		if !it.dirty {
-			continue
-		}
-		at := it.retry
-		if !it.sent.IsZero() && it.sent.Add(every).After(at) {
-			at = it.sent.Add(every)
-		}
-		if o.paused.After(at) {
-			at = o.paused
-		}
-		if !ok || at.Before(due) || at.Equal(due) && i < id {
-			id, due, ok = i, at, true
-		}
-	}
-	if ok && due.Before(now) {
-		due = now
-	}
-	return id, due, ok
-}
-
-// deliver sends cards until ctx ends.
-func (a *Adapter) deliver(ctx context.Context) {
-	o := a.out
-	for ctx.Err() == nil {
-		now := a.clock.Now()
-		id, due, ok := o.next(now, a.every)
-		var timer <-chan time.Time
-		if ok && due.After(now) {
-			timer = a.clock.After(due.Sub(now))
-		}
-		if ok && timer == nil {
-			a.deliverOne(ctx, id)
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-o.wake:
-		case <-timer:
-		}
-	}
-}
-
-// deliverOne sends the current card of a deploy and records how it went.
-func (a *Adapter) deliverOne(ctx context.Context, id int64) {
-	o := a.out
-	o.mu.Lock()
-	it := o.items[id]
-	it.dirty = false // a change while sending marks it again
-	o.mu.Unlock()
-
-	done, err := a.sendCard(ctx, id)
-	now := a.clock.Now()
-	o.mu.Lock()
-	defer o.mu.Unlock()
+// slackError says when a failed call may be tried again: after a rate
+// limit's Retry-After, never when Slack refuses what was asked.
+func slackError(err error) error {
 	var limited *slackapi.RateLimitedError
+	var refused slackapi.SlackErrorResponse
 	switch {
 	case err == nil:
-		it.sent, it.attempts, it.retry = now, 0, time.Time{}
-		if done && !it.dirty {
-			delete(o.items, id)
-		}
-	case ctx.Err() != nil:
-		it.dirty = true
+		return nil
 	case errors.As(err, &limited):
-		a.log.WarnContext(ctx, "slack: rate limited", "platform", platform, "deploy_id", id, "retry_after", limited.RetryAfter)
-		it.dirty = true
-		o.paused = now.Add(max(limited.RetryAfter, time.Second))
-	default:
-		it.attempts++
-		if it.attempts >= maxAttempts {
-			a.logErr(ctx, "card not sent; giving up until the deploy changes", err, "deploy_id", id, "attempts", it.attempts)
-			delete(o.items, id)
-			return
-		}
-		a.logErr(ctx, "card not sent; will retry", err, "deploy_id", id, "attempts", it.attempts)
-		it.dirty = true
-		it.retry = now.Add(min(maxBackoff, minBackoff<<(it.attempts-1)))
+		return bot.RetryAfter(limited.RetryAfter, err)
+	case errors.As(err, &refused) && slices.Contains([]string{"channel_not_found", "not_in_channel", "is_archived",
+		"invalid_auth", "account_inactive", "token_revoked", "missing_scope", "invalid_blocks"}, refused.Err):
+		return bot.Permanent(err)
 	}
+	return err
 }
 
-// sendCard posts or edits the card of a deploy, and tells its requester
-// when it ended. done reports that the deploy has ended and they were told.
-func (a *Adapter) sendCard(ctx context.Context, id int64) (done bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	card, err := a.bot.Card(ctx, id)
-	if err != nil {
-		return false, fmt.Errorf("card of deploy %d: %w", id, err)
-	}
+// sendCard posts a deploy's card, or edits it where ref says it is, and
+// returns where it is.
+func (a *Adapter) sendCard(ctx context.Context, card bot.Card, ref string) (string, error) {
 	msg := cardMessage(a.cardInput(ctx, card))
-	ref, err := a.store.ChatMessage(ctx, platform, id)
-	switch {
-	case errors.Is(err, pipeline.ErrNotFound):
-		if ref, err = a.postCard(ctx, card, msg); err != nil {
-			return false, err
-		}
-	case err != nil:
-		return false, err
-	default:
-		_, _, _, err = a.api.UpdateMessageContext(ctx, ref.Channel, ref.TS, slackapi.MsgOptionText(msg.Text, false), slackapi.MsgOptionBlocks(msg.Blocks...))
-		if isGone(err) { // deleted by someone: post it again
-			a.log.InfoContext(ctx, "slack: card gone, posting it again", "platform", platform, "deploy_id", id)
-			ref, err = a.postCard(ctx, card, msg)
-		}
-		if err != nil {
-			return false, fmt.Errorf("chat.update of deploy %d: %w", id, err)
-		}
+	channel, ts, ok := strings.Cut(ref, " ")
+	if !ok {
+		return a.postCard(ctx, card, msg)
 	}
-	if !card.State.Done() {
-		return false, nil
+	_, _, _, err := a.api.UpdateMessageContext(ctx, channel, ts, slackapi.MsgOptionText(msg.Text, false), slackapi.MsgOptionBlocks(msg.Blocks...))
+	if isGone(err) { // deleted by someone: post it again
+		a.log.InfoContext(ctx, "slack: card gone, posting it again", "platform", platform, "deploy_id", card.DeployID)
+		return a.postCard(ctx, card, msg)
 	}
-	if ref.Notified != card.State {
-		if err := a.tellRequester(ctx, card); err != nil {
-			return false, err
-		}
-		ref.Notified = card.State
-		if err := a.store.PutChatMessage(ctx, ref); err != nil {
-			return false, err
-		}
+	if err != nil {
+		return ref, fmt.Errorf("chat.update of deploy %d: %w", card.DeployID, err)
 	}
-	return true, nil
+	return ref, nil
 }
 
-// postCard posts the first card of a deploy and remembers where it is.
-func (a *Adapter) postCard(ctx context.Context, card bot.Card, msg message) (storage.ChatMessage, error) {
-	ref := storage.ChatMessage{Platform: platform, DeployID: card.DeployID}
+// postCard posts the first card of a deploy in its project's channel, or
+// the default one, and returns where it is.
+func (a *Adapter) postCard(ctx context.Context, card bot.Card, msg message) (string, error) {
 	channel := a.channel
-	for _, p := range a.engine.Projects() {
-		if p.Name == card.Project && p.Channel != "" {
-			channel = p.Channel
-		}
+	if p, ok := a.project(card.Project); ok && p.Channel != "" {
+		channel = p.Channel
 	}
 	if channel == "" {
-		return ref, fmt.Errorf("deploy %d: project %s has no channel and there is no default channel", card.DeployID, card.Project)
+		return "", bot.Permanent(fmt.Errorf("deploy %d: project %s has no channel and there is no default channel; set slack.default_channel or the project's channel", card.DeployID, card.Project))
 	}
 	ch, ts, err := a.api.PostMessageContext(ctx, channel, slackapi.MsgOptionText(msg.Text, false), slackapi.MsgOptionBlocks(msg.Blocks...))
 	if err != nil {
-		return ref, fmt.Errorf("chat.postMessage of deploy %d to %s: %w", card.DeployID, channel, err)
+		return "", fmt.Errorf("chat.postMessage of deploy %d to %s: %w", card.DeployID, channel, err)
 	}
-	ref.Channel, ref.TS = ch, ts
-	if err := a.store.PutChatMessage(ctx, ref); err != nil {
-		// The card is posted; without its ts the next change posts another.
-		a.logErr(ctx, "remember card", err, "deploy_id", card.DeployID)
-	}
-	return ref, nil
+	return ch + " " + ts, nil
 }
 
 // isGone reports whether chat.update failed because the message is gone.
@@ -222,13 +116,15 @@ func isGone(err error) bool {
 	return errors.As(err, &e) && (e.Err == "message_not_found" || e.Err == "channel_not_found")
 }
 
-// tellRequester sends the requester of an ended deploy a direct message,
-// if their Slack ID is known.
-func (a *Adapter) tellRequester(ctx context.Context, card bot.Card) error {
+// tellRequester sends the requester of a deploy that ended (in state: the
+// deploy may have moved on since) a direct message, if their Slack ID is
+// known.
+func (a *Adapter) tellRequester(ctx context.Context, card bot.Card, state pipeline.State) error {
 	user := a.slackID(ctx, card.Requester)
 	if user == "" {
 		return nil
 	}
+	card.State = state
 	if err := a.dm(ctx, user, dmMessage(card)); err != nil {
 		return fmt.Errorf("the requester of deploy %d: %w", card.DeployID, err)
 	}
@@ -252,6 +148,16 @@ func (a *Adapter) dm(ctx context.Context, user string, msg message) error {
 	return nil
 }
 
+// project is the configured project of that name.
+func (a *Adapter) project(name string) (pipeline.Project, bool) {
+	for _, p := range a.projects {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return pipeline.Project{}, false
+}
+
 // cardInput adds to a card what Slack shows of people: the requester and,
 // while it awaits approval, who may approve it, as mentions.
 func (a *Adapter) cardInput(ctx context.Context, c bot.Card) cardInput {
@@ -263,8 +169,8 @@ func (a *Adapter) cardInput(ctx context.Context, c bot.Card) cardInput {
 		return in
 	}
 	var from []string
-	for _, p := range a.engine.Projects() {
-		if env, ok := p.Env(c.Env); ok && p.Name == c.Project {
+	if p, ok := a.project(c.Project); ok {
+		if env, ok := p.Env(c.Env); ok {
 			from = env.Approvals.From
 		}
 	}

@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -9,13 +8,15 @@ import (
 
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
+	"github.com/ferrybot/ferry/storage"
 )
 
 // TestRateLimitedUpdate answers chat.update with 429 and Retry-After: the
-// card waits that long on the adapter's clock, then shows the deploy's
-// latest state; the engine never waited.
+// card's notice waits that long in the store, on the dispatcher's clock,
+// then the card shows the deploy's latest state; the engine never waited.
 func TestRateLimitedUpdate(t *testing.T) {
-	clock := clockwork.NewFakeClockAt(time.Now())
+	start := time.Now()
+	clock := clockwork.NewFakeClockAt(start)
 	f := newFixture(t, setup{clock: clock})
 	f.slack.RateLimit("chat.update", 30, 30)
 	target := f.targets["staging"]
@@ -28,43 +29,46 @@ func TestRateLimitedUpdate(t *testing.T) {
 	// The engine goes on while Slack makes ferry wait.
 	close(hold)
 	f.waitDeploy(1, pipeline.StateSucceeded)
-	for range 2 { // two 429s, 30 s each, on the adapter's clock
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := clock.BlockUntilContext(ctx, 1); err != nil {
-			t.Fatalf("the worker is not waiting out the rate limit: %v", err)
+	f.slack.Until(t, "the card's notice held 30 s", func() bool {
+		ns, err := f.store.Notices(t.Context(), storage.NoticeFilter{Platform: platform})
+		return err == nil && len(ns) > 0 && !ns[0].NotBefore.Before(start.Add(30*time.Second))
+	})
+	for i := 0; f.slack.Count("chat.update") < 3; i++ { // two 429s, 30 s each
+		if i == 100 {
+			t.Fatalf("%d chat.update calls after %v on the dispatcher's clock", f.slack.Count("chat.update"), clock.Since(start))
 		}
-		cancel()
-		clock.Advance(30 * time.Second)
+		clock.Advance(5 * time.Second)
+		time.Sleep(5 * time.Millisecond) // let the dispatcher look
+	}
+	if waited := clock.Since(start); waited < 60*time.Second {
+		t.Errorf("the card was edited after %v on the dispatcher's clock; Retry-After asked for 60 s", waited)
 	}
 	card := f.card(1, pipeline.StateSucceeded)
-	if card.Updates < 1 || f.slack.Count("chat.update") < 3 {
+	if card.Updates < 1 {
 		t.Fatalf("card %+v after %d chat.update calls", card, f.slack.Count("chat.update"))
-	}
-	if n := len(f.slack.Calls("chat.postMessage")); n < 1 {
-		t.Fatal("no card")
 	}
 }
 
-// TestCardSurvivesRestart edits the card a previous adapter posted: where
-// it is comes from the database.
+// TestCardSurvivesRestart edits the card a previous ferry posted: where it
+// is comes from the database.
 func TestCardSurvivesRestart(t *testing.T) {
 	f := newFixture(t)
 	f.command(uAlice, "deploy demo to staging")
 	f.waitDeploy(1, pipeline.StateSucceeded)
 	first := f.card(1, pipeline.StateSucceeded)
+	f.stopOutbox()
 
-	second, err := New(Config{Bot: f.bot, Engine: f.engine, Users: f.users, Store: f.store, BotToken: f.slack.BotToken,
+	second, err := New(Config{Bot: f.bot, Projects: []pipeline.Project{demoProject()}, Users: f.users, Store: f.store, BotToken: f.slack.BotToken,
 		SigningSecret: signingSecret, UpdateEvery: -1, APIURL: f.slack.APIURL()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = second.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	d, _ := f.store.Deploy(ctx, 1)
-	second.DeployChanged(ctx, d)
-	f.slack.Until(t, "the restarted adapter's edit", func() bool {
+	defer f.dispatch(second)()
+	d, _ := f.store.Deploy(t.Context(), 1)
+	if err := f.store.AddNotices(t.Context(), Subscriber{}.Notices(d)[:1]); err != nil {
+		t.Fatal(err)
+	}
+	f.slack.Until(t, "the restarted ferry's edit", func() bool {
 		for _, m := range f.slack.Messages() {
 			if m.TS == first.TS && m.Updates > first.Updates {
 				return true
@@ -79,25 +83,6 @@ func TestCardSurvivesRestart(t *testing.T) {
 		}
 	}
 	if cards != 1 {
-		t.Fatalf("%d cards in the channel; the restarted adapter posted a new one", cards)
-	}
-}
-
-// TestDeployChangedReturnsAtOnce: the notifier never waits for Slack.
-func TestDeployChangedReturnsAtOnce(t *testing.T) {
-	f := newFixture(t)
-	f.slack.RateLimit("chat.postMessage", 3600)
-	start := time.Now()
-	for i := range 1000 {
-		f.adapter.DeployChanged(context.Background(), pipeline.Deploy{ID: int64(i%10 + 1)})
-	}
-	if took := time.Since(start); took > time.Second {
-		t.Fatalf("1000 notifications took %v", took)
-	}
-	f.adapter.out.mu.Lock()
-	n := len(f.adapter.out.items)
-	f.adapter.out.mu.Unlock()
-	if n > 10 {
-		t.Fatalf("%d items for 10 deploys; changes were not coalesced", n)
+		t.Fatalf("%d cards in the channel; the restarted ferry posted a new one", cards)
 	}
 }

@@ -103,8 +103,8 @@ func (a *Adapter) dangerous(c bot.Command) bool {
 	if c.Verb != bot.VerbRollback {
 		return false
 	}
-	for _, p := range a.engine.Projects() {
-		if env, ok := p.Env(c.Env); ok && p.Name == c.Project {
+	if p, ok := a.project(c.Project); ok {
+		if env, ok := p.Env(c.Env); ok {
 			return production(env)
 		}
 	}

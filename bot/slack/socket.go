@@ -15,6 +15,7 @@ import (
 // connection dies; when it gives up (a refused token, say) a new client is
 // started after a backoff.
 func (a *Adapter) runSocket(ctx context.Context) {
+	const minBackoff, maxBackoff = time.Second, 5 * time.Minute
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		smc := socketmode.New(a.api, socketmode.OptionLog(slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)))

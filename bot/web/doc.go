@@ -38,7 +38,9 @@
 // requests are refused besides (http.CrossOriginProtection). The API takes
 // bearer tokens instead of cookies. Request bodies are capped at 64 KiB.
 //
-// The Server is the engine's pipeline.Notifier: each change of a deploy is
-// rendered to HTML once, off the engine's goroutine, and offered to every
-// event stream; a stream that cannot keep up is dropped, never waited for.
+// The Server is the outbox's web sink (Subscriber, Deliver): each change of
+// a deploy owes the console a notice, which the dispatcher hands over; its
+// card is rendered to HTML once, only while somebody watches, and offered
+// to every event stream; a stream that cannot keep up is dropped, never
+// waited for.
 package web

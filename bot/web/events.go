@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
 )
 
@@ -15,85 +16,55 @@ import (
 // dropped; the browser reconnects by itself.
 const streamBuffer = 32
 
-// hub fans rendered card events out to the event streams. Changes are
-// queued by deploy, so a burst of changes to one deploy renders it once,
-// and rendered by one goroutine that runs only while there is work.
+// hub fans rendered card events out to the event streams.
 type hub struct {
-	mu       sync.Mutex
-	subs     map[chan []byte]struct{}
-	pending  []int64
-	queued   map[int64]bool
-	draining bool
-	closed   bool
-	done     chan struct{} // closed by Close: every stream ends
-	wg       sync.WaitGroup
-	// ctx bounds the rendering, not the engine's context: a change is
-	// reported from a deploy's worker, whose context ends with the deploy.
-	ctx    context.Context
-	cancel context.CancelFunc
+	mu     sync.Mutex
+	subs   map[chan []byte]struct{}
+	closed bool
+	done   chan struct{} // closed by Close: every stream ends
 }
 
 func newHub() *hub {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &hub{subs: map[chan []byte]struct{}{}, queued: map[int64]bool{}, done: make(chan struct{}), ctx: ctx, cancel: cancel}
+	return &hub{subs: map[chan []byte]struct{}{}, done: make(chan struct{})}
 }
 
-// DeployChanged implements pipeline.Notifier. It returns at once: the card
-// is rendered on another goroutine, and only if somebody is watching.
-func (s *Server) DeployChanged(_ context.Context, d pipeline.Deploy) {
-	h := s.hub
+// Subscriber is what the web console is owed when a deploy changes: its
+// card, in the open pages that follow deploys.
+type Subscriber struct{}
+
+var (
+	_ pipeline.Subscriber = Subscriber{}
+	_ bot.Sink            = (*Server)(nil)
+)
+
+// Notices implements pipeline.Subscriber.
+func (Subscriber) Notices(d pipeline.Deploy) []pipeline.Notice {
+	return []pipeline.Notice{{Platform: "web", Dest: fmt.Sprint("deploy ", d.ID), Kind: "card", Latest: true, DeployID: d.ID, State: d.State}}
+}
+
+// Deliver implements bot.Sink: it offers the deploy's card to every open
+// event stream, rendered once and only if somebody is watching. A stream
+// that has fallen behind is dropped; its browser reconnects by itself.
+func (s *Server) Deliver(_ context.Context, o bot.Outgoing, ref string) (string, error) {
+	if !s.hub.watched() {
+		return ref, nil
+	}
+	ev, err := s.cardEvent(o.Card)
+	if err != nil {
+		return ref, bot.Permanent(fmt.Errorf("render the card of deploy %d: %w", o.DeployID, err))
+	}
+	s.hub.broadcast(ev)
+	return ref, nil
+}
+
+func (h *hub) watched() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed || len(h.subs) == 0 {
-		return
-	}
-	if !h.queued[d.ID] {
-		h.queued[d.ID] = true
-		h.pending = append(h.pending, d.ID)
-	}
-	if !h.draining {
-		h.draining = true
-		h.wg.Add(1)
-		go s.drain()
-	}
-}
-
-// drain renders each pending deploy's card once and offers it to every
-// stream, until nothing is pending.
-func (s *Server) drain() {
-	h := s.hub
-	defer h.wg.Done()
-	for {
-		h.mu.Lock()
-		if len(h.pending) == 0 || h.closed {
-			h.draining = false
-			h.mu.Unlock()
-			return
-		}
-		id := h.pending[0]
-		h.pending = h.pending[1:]
-		delete(h.queued, id)
-		h.mu.Unlock()
-
-		ev, err := s.cardEvent(h.ctx, id)
-		if err != nil {
-			if h.ctx.Err() == nil { // not stopped by Close
-				s.log.Error("web: render card event", "platform", "web", "deploy_id", id, "err", err)
-			}
-			continue
-		}
-		h.broadcast(ev)
-	}
+	return !h.closed && len(h.subs) > 0
 }
 
 // cardEvent renders a deploy's card as an event-stream frame.
-func (s *Server) cardEvent(ctx context.Context, id int64) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	c, err := s.bot.Card(ctx, id)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) cardEvent(c bot.Card) ([]byte, error) {
 	html, err := s.cardHTML(cardView{Card: c})
 	if err != nil {
 		return nil, err
@@ -101,7 +72,7 @@ func (s *Server) cardEvent(ctx context.Context, id int64) ([]byte, error) {
 	data, err := json.Marshal(struct {
 		ID   int64  `json:"id"`
 		HTML string `json:"html"`
-	}{id, html})
+	}{c.DeployID, html})
 	if err != nil {
 		return nil, err
 	}
@@ -143,20 +114,17 @@ func (h *hub) unsubscribe(ch chan []byte) {
 	}
 }
 
-// Close ends every event stream and stops the card being rendered, so
-// that http.Server.Shutdown need not wait for streams that never end
-// (cmd/ferry registers it with RegisterOnShutdown). Later changes are not
-// rendered.
+// Close ends every event stream, so that http.Server.Shutdown need not
+// wait for streams that never end (cmd/ferry registers it with
+// RegisterOnShutdown). Later changes are not shown.
 func (s *Server) Close() {
 	h := s.hub
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if !h.closed {
 		h.closed = true
 		close(h.done)
-		h.cancel()
 	}
-	h.mu.Unlock()
-	h.wg.Wait()
 }
 
 // events streams card events to a signed-in browser, with a ping comment

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
 )
 
@@ -141,12 +142,13 @@ func TestSlowStreamDropped(t *testing.T) {
 	h.unsubscribe(fast)
 }
 
+// TestNoStreamsNoRendering: with nobody watching, a card is not rendered,
+// even one that cannot be.
 func TestNoStreamsNoRendering(t *testing.T) {
 	f := newFixture(t)
-	f.srv.DeployChanged(context.Background(), pipeline.Deploy{ID: 42})
-	f.srv.hub.mu.Lock()
-	defer f.srv.hub.mu.Unlock()
-	if len(f.srv.hub.pending) != 0 || f.srv.hub.draining {
-		t.Errorf("a change was queued with nobody watching")
+	broken := bot.Outgoing{Notice: pipeline.Notice{Platform: "web", Dest: "deploy 42", Kind: "card", DeployID: 42}}
+	f.srv.parts = nil // rendering now panics
+	if _, err := f.srv.Deliver(context.Background(), broken, ""); err != nil {
+		t.Errorf("Deliver with no stream = %v; want nothing done", err)
 	}
 }

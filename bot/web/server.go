@@ -83,8 +83,6 @@ type Server struct {
 	hub     *hub
 }
 
-var _ pipeline.Notifier = (*Server)(nil)
-
 // New checks cfg and returns a server.
 func New(cfg Config) (*Server, error) {
 	if cfg.Bot == nil || cfg.Engine == nil || cfg.Users == nil {

@@ -173,10 +173,9 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if !fixed { // a browser drops cookies that expired by its own clock
 		f.clock.now = time.Now()
 	}
-	var notifier notifierFunc
 	e, err := pipeline.New(pipeline.Config{
 		Store: st, Projects: cfg.projects, Target: cfg.target, Resolver: cfg.resolver,
-		Notifier: &notifier, Clock: cfg.clock, Tick: time.Hour,
+		Subscribers: pipeline.Subscribers{Subscriber{}}, Clock: cfg.clock, Tick: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -194,13 +193,19 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notifier.set(f.srv.DeployChanged)
 	f.ts.Config.Handler = f.srv.Handler()
 	f.ts.Start()
+	outbox, err := bot.NewDispatcher(bot.DispatcherConfig{Store: st, Bot: f.bot, Sinks: map[string]bot.Sink{"web": f.srv}, Wake: st.Noticed(), Clock: cfg.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { _ = e.Run(runCtx); close(done) }()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = e.Run(runCtx) })
+	wg.Go(func() { _ = outbox.Run(runCtx) })
+	go func() { wg.Wait(); close(done) }()
 	t.Cleanup(func() {
 		f.ts.CloseClientConnections()
 		f.srv.Close()
@@ -210,27 +215,6 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 		st.Close()
 	})
 	return f
-}
-
-// notifierFunc lets the engine be built before the server it notifies.
-type notifierFunc struct {
-	mu sync.Mutex
-	fn func(context.Context, pipeline.Deploy)
-}
-
-func (n *notifierFunc) set(fn func(context.Context, pipeline.Deploy)) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.fn = fn
-}
-
-func (n *notifierFunc) DeployChanged(ctx context.Context, d pipeline.Deploy) {
-	n.mu.Lock()
-	fn := n.fn
-	n.mu.Unlock()
-	if fn != nil {
-		fn(ctx, d)
-	}
 }
 
 // client is a browser without script: it keeps cookies and does not follow

@@ -42,6 +42,7 @@ type app struct {
 	github  *forgegithub.Adapter // nil without github: in ferry.yaml
 	dash    *dashboards.Dashboards
 	digests *dashboards.Scheduler // nil without digest channels
+	outbox  *bot.Dispatcher
 	charts  dashboards.Signer
 	drivers *drivers
 	handler http.Handler
@@ -76,22 +77,31 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		return nil, err
 	}
 	// ferry on SQLite is one process: what the one before it claimed in
-	// the inbox and did not finish is owed now.
-	if err := st.ReleaseClaims(ctx); err != nil {
+	// the inbox and the outbox and did not finish is owed now.
+	if err := errors.Join(st.ReleaseClaims(ctx), st.ReleaseNoticeClaims(ctx)); err != nil {
 		st.Close()
 		return nil, err
 	}
 	a := &app{cfg: cfg, store: st, drivers: drivers, log: log}
 	a.metrics = newMetrics(st)
-	webNotifier, slackNotifier, githubNotifier := &lateNotifier{}, &lateNotifier{}, &lateNotifier{}
+	// What each platform is owed when a deploy changes goes to the outbox
+	// in the change's commit; the dispatcher delivers it through the
+	// adapters below, which the engine does not know.
+	subs := pipeline.Subscribers{a.metrics, web.Subscriber{}}
+	if cfg.Slack.Enabled() {
+		subs = append(subs, slackbot.Subscriber{})
+	}
+	if cfg.GitHub.Enabled() {
+		subs = append(subs, forgegithub.NewSubscriber(cfg.Projects, cfg.GitHub.BaseURL))
+	}
 	a.engine, err = pipeline.New(pipeline.Config{
-		Store:    st,
-		Projects: cfg.Projects,
-		Target:   drivers.target,
-		Resolver: resolver,
-		Notifier: pipeline.Notifiers{a.metrics, webNotifier, slackNotifier, githubNotifier},
-		Clock:    clock,
-		Logger:   log,
+		Store:       st,
+		Projects:    cfg.Projects,
+		Target:      drivers.target,
+		Resolver:    resolver,
+		Subscribers: subs,
+		Clock:       clock,
+		Logger:      log,
 	})
 	key := []byte(cfg.SessionSecret)
 	if len(key) == 0 {
@@ -110,17 +120,16 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		var linker web.Linker // stays a nil interface without Slack
 		if cfg.Slack.Enabled() {
 			a.slack, err = slackbot.New(slackbot.Config{
-				Bot: a.bot, Engine: a.engine, Users: cfg, Store: st,
+				Bot: a.bot, Projects: cfg.Projects, Users: cfg, Store: st,
 				BotToken: cfg.Slack.BotToken, SigningSecret: cfg.Slack.SigningSecret,
 				AppToken: cfg.Slack.AppToken, DefaultChannel: cfg.Slack.DefaultChannel,
 				BaseURL: baseURL, LinkKey: deriveKey(key, "ferry chat link tokens"), Logger: log,
 			})
 			if err == nil {
 				linker = a.slack
-				slackNotifier.set(a.slack)
 			}
 			if err == nil && len(cfg.Dashboards.Digests) > 0 {
-				a.digests, err = newScheduler(cfg, a.dash, st, a.slack, clock, log)
+				a.digests, err = newScheduler(cfg, a.dash, st, a.slack.Digests(), clock, log)
 			}
 		}
 		if err == nil && cfg.GitHub.Enabled() {
@@ -139,19 +148,18 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 					RepoConfig: repoConfig, RedeliverInterval: cfg.GitHub.RedeliverInterval,
 				})
 			}
-			if err == nil {
-				githubNotifier.set(a.github)
-			}
 		}
 		if err == nil {
 			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Logger: log})
 		}
 	}
+	if err == nil {
+		a.outbox, err = newDispatcher(a, clock)
+	}
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	webNotifier.set(a.web)
 	inbox := &inboxCollector{st: st, refused: map[string]func() []bot.Refusal{}}
 	if a.slack != nil {
 		inbox.refused["slack"] = a.slack.Refusals
@@ -162,6 +170,20 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	a.metrics.reg.MustRegister(inbox)
 	a.handler = a.routes()
 	return a, nil
+}
+
+// newDispatcher delivers the outbox through the sinks of the platforms
+// ferry.yaml has.
+func newDispatcher(a *app, clock pipeline.Clock) (*bot.Dispatcher, error) {
+	sinks := map[string]bot.Sink{metricsPlatform: a.metrics, "web": a.web}
+	if a.slack != nil {
+		sinks["slack"] = a.slack
+	}
+	if a.github != nil {
+		sinks["github"] = a.github
+	}
+	return bot.NewDispatcher(bot.DispatcherConfig{Store: a.store, Bot: a.bot, Sinks: sinks, Wake: a.store.Noticed(),
+		GiveUp: a.cfg.GiveUp, Clock: clock, Logger: a.log})
 }
 
 // close releases the store and the targets' connections.
@@ -299,26 +321,5 @@ func (d *drivers) close() {
 		if c, ok := t.(io.Closer); ok {
 			c.Close()
 		}
-	}
-}
-
-// lateNotifier forwards to a notifier made after the engine it listens to.
-type lateNotifier struct {
-	mu sync.RWMutex
-	n  pipeline.Notifier
-}
-
-func (l *lateNotifier) set(n pipeline.Notifier) {
-	l.mu.Lock()
-	l.n = n
-	l.mu.Unlock()
-}
-
-func (l *lateNotifier) DeployChanged(ctx context.Context, d pipeline.Deploy) {
-	l.mu.RLock()
-	n := l.n
-	l.mu.RUnlock()
-	if n != nil {
-		n.DeployChanged(ctx, d)
 	}
 }

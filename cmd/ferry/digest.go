@@ -9,7 +9,6 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
-	slackbot "github.com/ferrybot/ferry/bot/slack"
 	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/dashboards"
 	"github.com/ferrybot/ferry/dashboards/chart"
@@ -38,7 +37,7 @@ func newDashboards(cfg *config.Config, st *storage.SQLite, charts dashboards.Sig
 
 // newScheduler builds the scheduler of the configured digests, posting to
 // Slack.
-func newScheduler(cfg *config.Config, d *dashboards.Dashboards, st *storage.SQLite, slack *slackbot.Adapter, clock pipeline.Clock, log *slog.Logger) (*dashboards.Scheduler, error) {
+func newScheduler(cfg *config.Config, d *dashboards.Dashboards, st *storage.SQLite, poster dashboards.Poster, clock pipeline.Clock, log *slog.Logger) (*dashboards.Scheduler, error) {
 	var chans []dashboards.Channel
 	for _, g := range cfg.Dashboards.Digests {
 		scope, err := d.ParseScope(g.Scope)
@@ -47,7 +46,7 @@ func newScheduler(cfg *config.Config, d *dashboards.Dashboards, st *storage.SQLi
 		}
 		chans = append(chans, dashboards.Channel{Name: g.Channel, Scope: scope, Schedule: g.Schedule})
 	}
-	sc := dashboards.SchedulerConfig{Dashboards: d, Ledger: st, Poster: slack, Chart: chart.PNG, Channels: chans, Logger: log}
+	sc := dashboards.SchedulerConfig{Dashboards: d, Ledger: st, Poster: poster, Chart: chart.PNG, Channels: chans, Logger: log}
 	if c, ok := clock.(clockwork.Clock); ok {
 		sc.Clock = c // tests run the schedule on a fake clock
 	}
@@ -89,7 +88,13 @@ func digest(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "ferry: no digest to send: add dashboards.digest.channels and a slack: section to the configuration")
 		return exitError(1)
 	}
-	if err := a.digests.SendNow(ctx); err != nil {
+	// ferry serve queues digests in the outbox; this posts them at once,
+	// and fails if Slack refuses.
+	now, err := newScheduler(cfg, a.dash, a.store, a.slack, nil, log)
+	if err != nil {
+		return err
+	}
+	if err := now.SendNow(ctx); err != nil {
 		return err
 	}
 	for _, g := range cfg.Dashboards.Digests {

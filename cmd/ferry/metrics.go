@@ -2,29 +2,28 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
 )
 
 // metrics is what /metrics serves: deploys by state and the queue depth,
 // counted from the store at each scrape; deploy durations, observed as
-// deploys end; and HTTP latency by route.
+// deploys end (through the outbox: each is observed once); and HTTP
+// latency by route.
 type metrics struct {
 	reg      *prometheus.Registry
 	duration *prometheus.HistogramVec
 	http     *prometheus.HistogramVec
-
-	mu   sync.Mutex
-	seen map[int64]pipeline.State // deploys in flight, by their last state
 }
 
 func newMetrics(st *storage.SQLite) *metrics {
@@ -40,7 +39,6 @@ func newMetrics(st *storage.SQLite) *metrics {
 			Help:    "HTTP request latency by route pattern and status code.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route", "code"}),
-		seen: map[int64]pipeline.State{},
 	}
 	m.reg.MustRegister(m.duration, m.http, &stateCollector{st: st},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -51,22 +49,26 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// DeployChanged implements pipeline.Notifier: it observes the duration of
-// each deploy that ends.
-func (m *metrics) DeployChanged(_ context.Context, d pipeline.Deploy) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.seen[d.ID] == d.State {
-		return
-	}
+// metricsPlatform names the metrics in the outbox.
+const metricsPlatform = "metrics"
+
+// Notices implements pipeline.Subscriber: a deploy that ends owes the
+// metrics its duration.
+func (m *metrics) Notices(d pipeline.Deploy) []pipeline.Notice {
 	if !d.State.Done() {
-		m.seen[d.ID] = d.State
-		return
+		return nil
 	}
-	delete(m.seen, d.ID)
+	return []pipeline.Notice{{Platform: metricsPlatform, Dest: fmt.Sprint("deploy ", d.ID), Kind: "ended", DeployID: d.ID, State: d.State}}
+}
+
+// Deliver implements bot.Sink: it observes the duration of a deploy that
+// ended, in the state it ended in.
+func (m *metrics) Deliver(_ context.Context, o bot.Outgoing, ref string) (string, error) {
+	d := o.Deploy
 	if !d.StartedAt.IsZero() && !d.FinishedAt.IsZero() {
-		m.duration.WithLabelValues(d.Project, d.Env, string(d.State)).Observe(d.FinishedAt.Sub(d.StartedAt).Seconds())
+		m.duration.WithLabelValues(d.Project, d.Env, string(o.State)).Observe(d.FinishedAt.Sub(d.StartedAt).Seconds())
 	}
+	return ref, nil
 }
 
 // instrument records the latency of every request under its route

@@ -38,11 +38,16 @@ type Users interface {
 	Actor(name string) pipeline.Actor
 }
 
-// Store keeps deliveries; *storage.SQLite has it.
+// Store keeps deliveries and what ferry made on GitHub; *storage.SQLite
+// has it.
 type Store interface {
 	bot.InboxStore
 	// KnownDeliveries returns which of ids were recorded.
 	KnownDeliveries(ctx context.Context, platform string, ids []string) (map[string]bool, error)
+	// NoticeRef and PutNoticeRef keep what an outbox destination made (a
+	// sticky comment's ID), and the App installation of each repository.
+	NoticeRef(ctx context.Context, platform, dest string) (string, error)
+	PutNoticeRef(ctx context.Context, platform, dest, ref string) error
 }
 
 // RepoConfig applies a repository's .ferry.yaml (data; nil when it has
@@ -117,14 +122,9 @@ type Adapter struct {
 	baseURL string
 	host    string // the API's Enterprise host; "" for github.com
 
-	outMu       sync.Mutex
-	outbox      map[int64]pipeline.Deploy // deploys whose status is to post
-	wake        chan struct{}
-	installs    map[string]int64 // owner/name, lower case → App installation
-	follow      map[int64]prRef  // deploys asked for on a pull request, until final
-	stickies    map[string]int64 // prRef.key → ferry's comment on it
-	stickyMu    sync.Mutex       // held while a sticky comment is found and written
-	deployments map[int64]int64  // ferry deploy → GitHub Deployment
+	instMu   sync.Mutex
+	installs map[string]int64 // owner/name, lower case → App installation
+	stickyMu sync.Mutex       // held while a sticky comment is found and written
 
 	permMu  sync.Mutex
 	perms   map[string]permEntry // owner/repo/login → permission
@@ -147,12 +147,8 @@ func New(cfg Config) (*Adapter, error) {
 		return nil, errors.New("github: WebhookSecret is required")
 	}
 	a := &Adapter{engine: cfg.Engine, users: cfg.Users, store: cfg.Store, secret: []byte(cfg.WebhookSecret), bot: cfg.Bot, log: cfg.Logger, clock: cfg.Clock, perms: map[string]permEntry{},
-		baseURL: cfg.BaseURL, outbox: map[int64]pipeline.Deploy{}, wake: make(chan struct{}, 1), installs: map[string]int64{},
-		follow: map[int64]prRef{}, stickies: map[string]int64{}, deployments: map[int64]int64{},
-		repoConfig: cfg.RepoConfig, redeliverEvery: cfg.RedeliverInterval}
-	if cfg.APIURL != "" {
-		a.host = strings.SplitN(repoKey(cfg.APIURL), "/", 2)[0]
-	}
+		baseURL: cfg.BaseURL, installs: map[string]int64{},
+		repoConfig: cfg.RepoConfig, redeliverEvery: cfg.RedeliverInterval, host: apiHost(cfg.APIURL)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -223,7 +219,7 @@ func (a *Adapter) client(installation int64) (*gh.Client, error) {
 	case a.api != nil:
 		return a.api, nil
 	case a.app == nil:
-		return nil, errors.New("no token and no App configured")
+		return nil, bot.Permanent(errors.New("no token and no App configured: set github.token or github.app_id"))
 	case installation == 0:
 		return nil, errors.New("the delivery names no App installation")
 	}
@@ -260,13 +256,12 @@ func (a *Adapter) Refusals() []bot.Refusal { return a.refused.Counts() }
 // Run processes the deliveries the handler acknowledged, first those a
 // previous ferry acknowledged and did not process. When ctx ends it stops
 // taking deliveries, waits for those being processed, and returns.
+// Statuses and comments are sent by the outbox's dispatcher, through
+// Deliver.
 func (a *Adapter) Run(ctx context.Context) error {
-	stop, done, redelivered := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	go func() { a.statuses(context.WithoutCancel(ctx), stop); close(done) }()
+	redelivered := make(chan struct{})
 	go func() { a.redeliverLoop(ctx); close(redelivered) }()
 	err := a.inbox.Run(ctx)
-	close(stop) // after the jobs, so that the statuses of what they did are posted
-	<-done
 	<-redelivered
 	return err
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -35,22 +35,30 @@ func deploymentState(s pipeline.State) string {
 }
 
 // postDeployment keeps a GitHub Deployment of the deploy's commit in its
-// environment, created the first time the deploy is seen (a denied
-// request gets none), with a status for each change: its log_url is the
-// deploy's page, its environment_url the environment's url: with the
-// deploy's version filled in. A success makes GitHub mark the
-// environment's earlier deployments inactive. The Deployment is a
-// production environment when the environment is named prod or
-// production (prod-eu too), and transient when its url differs from one
-// deploy to the next (a preview per branch). Failures are logged and never
-// reach the engine.
-func (a *Adapter) postDeployment(ctx context.Context, api *gh.Client, log *slog.Logger, owner, repo string, d pipeline.Deploy) {
-	id, err := a.deploymentOf(ctx, api, owner, repo, d)
-	if err != nil || id == 0 {
-		if err != nil {
-			log.ErrorContext(ctx, "github: deployment", "err", err)
+// environment — ref is its ID, "" until it is created the first time (a
+// denied request gets none) — and adds a status saying the deploy's state:
+// its log_url is the deploy's page, its environment_url the environment's
+// url: with the deploy's version filled in. A success makes GitHub mark
+// the environment's earlier deployments inactive. The Deployment is a
+// production environment when the environment is named prod or production
+// (prod-eu too), and transient when its url differs from one deploy to the
+// next (a preview per branch). It returns the Deployment's ID.
+func (a *Adapter) postDeployment(ctx context.Context, d pipeline.Deploy, ref string) (string, error) {
+	fullName, ok := a.repoOfProject(d.Project)
+	if !ok {
+		return ref, nil
+	}
+	api, err := a.clientFor(ctx, fullName)
+	if err != nil {
+		return ref, err
+	}
+	owner, repo, _ := strings.Cut(fullName, "/")
+	id, _ := strconv.ParseInt(ref, 10, 64)
+	if id == 0 {
+		if id, err = a.deploymentOf(ctx, api, owner, repo, d); err != nil || id == 0 {
+			return ref, err
 		}
-		return
+		ref = strconv.FormatInt(id, 10)
 	}
 	req := &gh.DeploymentStatusRequest{
 		State: gh.Ptr(deploymentState(d.State)), Description: gh.Ptr(statusDescription(d)),
@@ -60,28 +68,21 @@ func (a *Adapter) postDeployment(ctx context.Context, api *gh.Client, log *slog.
 		req.LogURL = &u
 	}
 	if u, err := a.envOf(d).URLFor(d); err != nil {
-		log.ErrorContext(ctx, "github: environment url", "err", err)
+		a.log.ErrorContext(ctx, "github: environment url", "platform", platform, "deploy_id", d.ID, "err", err)
 	} else if u != "" {
 		req.EnvironmentURL = &u
 	}
-	if err := a.call(ctx, "repos.create_deployment_status", func() error {
+	return ref, a.call(ctx, "repos.create_deployment_status", func() error {
 		_, _, err := api.Repositories.CreateDeploymentStatus(ctx, owner, repo, id, req)
 		return err
-	}); err != nil {
-		log.ErrorContext(ctx, "github: deployment status", "err", err)
-	}
+	})
 }
 
-// deploymentOf returns the GitHub Deployment of a deploy: remembered,
-// found among the commit's deployments by the ferry_deploy of its payload
-// (after a restart), or created; 0 for a denied deploy that has none.
+// deploymentOf finds the GitHub Deployment of a deploy among the commit's
+// deployments by the ferry_deploy of its payload (one a ferry made before
+// it could keep its ID), or creates it; 0 for a denied deploy, which has
+// none.
 func (a *Adapter) deploymentOf(ctx context.Context, api *gh.Client, owner, repo string, d pipeline.Deploy) (int64, error) {
-	a.outMu.Lock()
-	id, ok := a.deployments[d.ID]
-	a.outMu.Unlock()
-	if ok {
-		return id, nil
-	}
 	var found []*gh.Deployment
 	if err := a.call(ctx, "repos.list_deployments", func() (err error) {
 		found, _, err = api.Repositories.ListDeployments(ctx, owner, repo, &gh.DeploymentsListOptions{SHA: d.Commit, Environment: d.Env, Task: deploymentTask})
@@ -89,6 +90,7 @@ func (a *Adapter) deploymentOf(ctx context.Context, api *gh.Client, owner, repo 
 	}); err != nil {
 		return 0, err
 	}
+	var id int64
 	for _, g := range found {
 		var p struct {
 			FerryDeploy int64 `json:"ferry_deploy"`
@@ -97,29 +99,21 @@ func (a *Adapter) deploymentOf(ctx context.Context, api *gh.Client, owner, repo 
 			id = g.GetID()
 		}
 	}
-	if id == 0 && d.State != pipeline.StateDenied {
-		env := a.envOf(d)
-		var g *gh.Deployment
-		err := a.call(ctx, "repos.create_deployment", func() (err error) {
-			g, _, err = api.Repositories.CreateDeployment(ctx, owner, repo, &gh.DeploymentRequest{
-				Ref: gh.Ptr(d.Commit), Task: gh.Ptr(deploymentTask), AutoMerge: gh.Ptr(false), RequiredContexts: &[]string{},
-				Payload: map[string]any{"ferry_deploy": d.ID}, Environment: gh.Ptr(d.Env),
-				Description:           gh.Ptr(fmt.Sprintf("%s %s to %s", strings.ToLower(string(d.Kind)), d.Version, d.Env)),
-				ProductionEnvironment: gh.Ptr(production(d.Env)), TransientEnvironment: gh.Ptr(env.URLPerDeploy()),
-			})
-			return err
+	if id != 0 || d.State == pipeline.StateDenied {
+		return id, nil
+	}
+	env := a.envOf(d)
+	var g *gh.Deployment
+	err := a.call(ctx, "repos.create_deployment", func() (err error) {
+		g, _, err = api.Repositories.CreateDeployment(ctx, owner, repo, &gh.DeploymentRequest{
+			Ref: gh.Ptr(d.Commit), Task: gh.Ptr(deploymentTask), AutoMerge: gh.Ptr(false), RequiredContexts: &[]string{},
+			Payload: map[string]any{"ferry_deploy": d.ID}, Environment: gh.Ptr(d.Env),
+			Description:           gh.Ptr(fmt.Sprintf("%s %s to %s", strings.ToLower(string(d.Kind)), d.Version, d.Env)),
+			ProductionEnvironment: gh.Ptr(production(d.Env)), TransientEnvironment: gh.Ptr(env.URLPerDeploy()),
 		})
-		if err != nil {
-			return 0, err
-		}
-		id = g.GetID()
-	}
-	if id != 0 {
-		a.outMu.Lock()
-		a.deployments[d.ID] = id
-		a.outMu.Unlock()
-	}
-	return id, nil
+		return err
+	})
+	return g.GetID(), err
 }
 
 // envOf is the environment of a deploy as ferry.yaml configures it; the

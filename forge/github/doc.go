@@ -47,9 +47,9 @@
 // refused. ferry answers every command in its one sticky comment on the
 // pull request (found by a marker, <!-- ferry -->, and edited; added when
 // there is none), mentioning the author: what was done, or why nothing was.
-// A deploy asked for on the pull request (by comment, label or review) is
-// followed: each change of its state rewrites the sticky comment with its
-// card, until it ends. Comments that do not address
+// A deploy asked for on the pull request (by comment, label or review)
+// keeps it as its origin, and is followed: each change of its state
+// rewrites the sticky comment with its card, through the outbox. Comments that do not address
 // ferry cost no API call.
 //
 // # A repository's .ferry.yaml
@@ -76,4 +76,7 @@
 // Each deploy sets the commit status ferry/<env> and keeps a GitHub
 // Deployment with a status per change, whose environment_url is the
 // environment's url: and log_url the deploy's page (see postDeployment).
+// Both are notices of the outbox (Subscriber, Deliver): retried, folded into
+// the latest state, and delivered after a restart; the Deployment's ID and
+// the App installation of each repository are kept in the store.
 package github

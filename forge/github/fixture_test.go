@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,10 +82,10 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 	t.Cleanup(func() { st.Close() })
 	target := pipelinetest.NewTarget("h1")
 	clock := clockwork.NewFakeClockAt(t0)
-	fwd := &forward{}
 	eng, err := pipeline.New(pipeline.Config{
-		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock, Notifier: fwd,
-		Target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
+		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock,
+		Subscribers: pipeline.Subscribers{NewSubscriber([]pipeline.Project{testProject()}, "")},
+		Target:      func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
 		Resolver: pipelinetest.Resolver{
 			"master":  {Hash: after, Branch: "master"},
 			"patch-2": {Hash: "b7a1f9c27caa4e03c14a88feb56e2d4f7500aa63", Branch: "patch-2"},
@@ -99,11 +100,11 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 		users = &config.Config{}
 	}
 	cfg := Config{Engine: eng, Users: users, Store: st, WebhookSecret: secret, Clock: clock}
+	b, err := bot.New(bot.Config{Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if fg != nil {
-		b, err := bot.New(bot.Config{Engine: eng})
-		if err != nil {
-			t.Fatal(err)
-		}
 		cfg.Bot, cfg.Token, cfg.APIURL = b, apiToken, fg.BaseURL()
 	}
 	for _, m := range mods {
@@ -113,11 +114,17 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 	if err != nil {
 		t.Fatal(err)
 	}
-	fwd.n = a
+	outbox, err := bot.NewDispatcher(bot.DispatcherConfig{Store: st, Bot: b, Sinks: map[string]bot.Sink{platform: a}, Wake: st.Noticed()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := &fixture{t: t, store: st, engine: eng, adapter: a, clock: clock, done: make(chan struct{})}
 	var runCtx context.Context
 	runCtx, f.cancel = context.WithCancel(ctx)
-	go func() { _ = a.Run(runCtx); close(f.done) }()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.Run(runCtx) })
+	wg.Go(func() { _ = outbox.Run(runCtx) })
+	go func() { wg.Wait(); close(f.done) }()
 	for !a.inbox.Accepting() {
 		// Run has not started yet; it does at once.
 		select {
@@ -133,20 +140,31 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 	return f
 }
 
-// drain waits until every acknowledged delivery is processed, then stops
-// Run, which posts what they owe.
+// drain waits until every acknowledged delivery is processed and what
+// they owe GitHub is delivered (or given up), then stops Run.
 func (f *fixture) drain() {
+	deadline := time.After(10 * time.Second)
 	for {
 		backlog, err := f.store.InboxBacklog(context.Background())
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		if len(backlog) == 0 {
+		owed, err := f.store.OutboxBacklogs(context.Background())
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		pending := 0
+		for _, o := range owed {
+			pending += o.Pending
+		}
+		if len(backlog) == 0 && pending == 0 {
 			break
 		}
 		select {
 		case <-f.done:
 			f.t.Fatalf("Run returned with deliveries owed: %+v", backlog)
+		case <-deadline:
+			f.t.Fatalf("still owed after 10 s: deliveries %+v, notices %+v", backlog, owed)
 		case <-time.After(time.Millisecond):
 		}
 	}
@@ -203,16 +221,6 @@ func (f *fixture) deploys() []pipeline.Deploy {
 type nopEngine struct{ Engine }
 
 type nopStore struct{ Store }
-
-// forward passes the engine's notifications to the adapter, made after the
-// engine.
-type forward struct{ n pipeline.Notifier }
-
-func (f *forward) DeployChanged(ctx context.Context, d pipeline.Deploy) {
-	if f.n != nil {
-		f.n.DeployChanged(ctx, d)
-	}
-}
 
 // projects is an Engine with projects only.
 type projects struct {

@@ -26,10 +26,10 @@ func (a *Adapter) process(ctx context.Context, delivery string, ev any) {
 		GetInstallation() *gh.Installation
 		GetRepo() *gh.Repository
 	}); ok {
-		a.noteInstallation(e.GetRepo().GetFullName(), e.GetInstallation().GetID())
+		a.noteInstallation(ctx, e.GetRepo().GetFullName(), e.GetInstallation().GetID())
 	}
 	if e, ok := ev.(*gh.PushEvent); ok {
-		a.noteInstallation(e.GetRepo().GetFullName(), e.GetInstallation().GetID())
+		a.noteInstallation(ctx, e.GetRepo().GetFullName(), e.GetInstallation().GetID())
 	}
 	switch e := ev.(type) {
 	case *gh.PushEvent:

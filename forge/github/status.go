@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	gh "github.com/google/go-github/v88/github"
@@ -14,68 +14,15 @@ import (
 	"github.com/ferrybot/ferry/pipeline"
 )
 
-// flushTimeout bounds the last posting of statuses when Run stops.
-const flushTimeout = 5 * time.Second
-
-var _ pipeline.Notifier = (*Adapter)(nil)
-
-// DeployChanged implements pipeline.Notifier: it returns at once, and
-// Run's worker sets the commit status ferry/<env> of the deploy's commit
-// on GitHub. Changes of one deploy that arrive before the worker gets to it
-// are coalesced: only the latest state is posted. Deploys of projects
-// whose repo is not on this GitHub are skipped.
-func (a *Adapter) DeployChanged(_ context.Context, d pipeline.Deploy) {
-	if d.Commit == "" {
-		return
+// postStatus sets ferry/<env> on the deploy's commit, saying its state now.
+func (a *Adapter) postStatus(ctx context.Context, d pipeline.Deploy) error {
+	fullName, ok := a.repoOfProject(d.Project)
+	if !ok {
+		return nil // its repository moved off this GitHub since
 	}
-	if _, ok := a.repoOfProject(d.Project); !ok {
-		return
-	}
-	a.outMu.Lock()
-	a.outbox[d.ID] = d
-	a.outMu.Unlock()
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
-}
-
-// statuses posts the outbox until stop is closed, then posts what is left
-// once, within flushTimeout. Changes after that are not posted.
-func (a *Adapter) statuses(ctx context.Context, stop <-chan struct{}) {
-	for {
-		select {
-		case <-a.wake:
-			a.flush(ctx, jobTimeout)
-		case <-stop:
-			a.flush(ctx, flushTimeout)
-			return
-		}
-	}
-}
-
-func (a *Adapter) flush(ctx context.Context, limit time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	a.outMu.Lock()
-	batch := a.outbox
-	a.outbox = map[int64]pipeline.Deploy{}
-	a.outMu.Unlock()
-	for _, d := range batch {
-		a.postStatus(ctx, d)
-		a.progress(ctx, d)
-	}
-}
-
-// postStatus sets ferry/<env> on the deploy's commit; a failure is logged
-// and never reaches the engine.
-func (a *Adapter) postStatus(ctx context.Context, d pipeline.Deploy) {
-	log := a.log.With("platform", platform, "deploy_id", d.ID, "project", d.Project, "env", d.Env)
-	fullName, _ := a.repoOfProject(d.Project)
-	api, err := a.client(a.installationOf(fullName))
+	api, err := a.clientFor(ctx, fullName)
 	if err != nil {
-		log.InfoContext(ctx, "github: no API access for a commit status", "err", err)
-		return
+		return err
 	}
 	owner, repo, _ := strings.Cut(fullName, "/")
 	st := gh.RepoStatus{
@@ -85,13 +32,10 @@ func (a *Adapter) postStatus(ctx context.Context, d pipeline.Deploy) {
 	if u := bot.DeployURL(a.baseURL, d.ID); u != "" {
 		st.TargetURL = &u
 	}
-	if err := a.call(ctx, "repos.create_status", func() error {
+	return a.call(ctx, "repos.create_status", func() error {
 		_, _, err := api.Repositories.CreateStatus(ctx, owner, repo, d.Commit, st)
 		return err
-	}); err != nil {
-		log.ErrorContext(ctx, "github: commit status", "err", err)
-	}
-	a.postDeployment(ctx, api, log, owner, repo, d)
+	})
 }
 
 // statusState maps a deploy's state to a commit status state.
@@ -121,40 +65,81 @@ func statusDescription(d pipeline.Deploy) string {
 }
 
 // repoOfProject is owner/name of a project's repository when it is on
-// this GitHub (github.com, or the Enterprise host of APIURL), or is
-// written owner/name.
+// this GitHub.
 func (a *Adapter) repoOfProject(name string) (string, bool) {
 	for _, p := range a.engine.Projects() {
-		if p.Name != name {
-			continue
+		if p.Name == name {
+			return repoOn(p.Repo, a.host)
 		}
-		parts := strings.Split(repoPath(p.Repo), "/")
-		switch {
-		case len(parts) == 2 && !strings.Contains(parts[0], "."):
-			return parts[0] + "/" + parts[1], true
-		case len(parts) == 3 && (strings.EqualFold(parts[0], a.host) || a.host == "" && strings.EqualFold(parts[0], "github.com")):
-			return parts[1] + "/" + parts[2], true
-		}
-		return "", false
 	}
 	return "", false
 }
 
-// noteInstallation remembers which App installation a repository's
-// deliveries come from, for calls that no delivery starts (statuses).
-func (a *Adapter) noteInstallation(fullName string, id int64) {
-	if id == 0 || fullName == "" {
-		return
+// repoOn is owner/name of a repository when it is on the GitHub of host
+// (github.com for ""), or is written owner/name.
+func repoOn(repoURL, host string) (string, bool) {
+	parts := strings.Split(repoPath(repoURL), "/")
+	switch {
+	case len(parts) == 2 && !strings.Contains(parts[0], "."):
+		return parts[0] + "/" + parts[1], true
+	case len(parts) == 3 && (strings.EqualFold(parts[0], host) || host == "" && strings.EqualFold(parts[0], "github.com")):
+		return parts[1] + "/" + parts[2], true
 	}
-	a.outMu.Lock()
-	a.installs[strings.ToLower(fullName)] = id
-	a.outMu.Unlock()
+	return "", false
 }
 
-func (a *Adapter) installationOf(fullName string) int64 {
-	a.outMu.Lock()
-	defer a.outMu.Unlock()
-	return a.installs[strings.ToLower(fullName)]
+// apiHost is the Enterprise host of an API URL; "" for github.com.
+func apiHost(apiURL string) string {
+	if apiURL == "" {
+		return ""
+	}
+	return strings.SplitN(repoKey(apiURL), "/", 2)[0]
+}
+
+// noteInstallation remembers which App installation a repository's
+// deliveries come from, for calls that no delivery starts (statuses), in
+// the store too, so that a restarted ferry knows it.
+func (a *Adapter) noteInstallation(ctx context.Context, fullName string, id int64) {
+	if id == 0 || fullName == "" || a.app == nil {
+		return
+	}
+	key := strings.ToLower(fullName)
+	a.instMu.Lock()
+	known := a.installs[key] == id
+	a.installs[key] = id
+	a.instMu.Unlock()
+	if !known {
+		if err := a.store.PutNoticeRef(ctx, platform, "installation "+key, strconv.FormatInt(id, 10)); err != nil {
+			a.log.ErrorContext(ctx, "github: remember an App installation", "platform", platform, "repo", fullName, "err", err)
+		}
+	}
+}
+
+// installationOf is the App installation of a repository's deliveries; 0
+// with a token, or when no delivery from it came yet.
+func (a *Adapter) installationOf(ctx context.Context, fullName string) (int64, error) {
+	if a.app == nil {
+		return 0, nil
+	}
+	key := strings.ToLower(fullName)
+	a.instMu.Lock()
+	id, ok := a.installs[key]
+	a.instMu.Unlock()
+	if ok {
+		return id, nil
+	}
+	ref, err := a.store.NoticeRef(ctx, platform, "installation "+key)
+	if err != nil || ref == "" {
+		return 0, err
+	}
+	id, err = strconv.ParseInt(ref, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("the App installation of %s: %w", fullName, err)
+	}
+	a.instMu.Lock()
+	a.installs[key] = id
+	a.instMu.Unlock()
+	return id, nil
 }
 
 // configContext is the commit status of a commit whose .ferry.yaml ferry

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	gh "github.com/google/go-github/v88/github"
@@ -20,34 +21,56 @@ const stickyMarker = "<!-- ferry -->"
 type prRef struct {
 	repo   string // owner/name
 	number int
-	login  string         // who asked
-	shown  pipeline.State // the deploy's state the sticky comment shows
+	login  string // who asked
 }
 
 func (p prRef) key() string { return strings.ToLower(p.repo) + "#" + fmt.Sprint(p.number) }
 
-// do runs a command for a pull request and follows the deploys in its
-// reply, so that their progress edits the pull request's sticky comment.
+// do runs a command for a pull request. A deploy it creates keeps the pull
+// request as its origin, so that its progress edits the pull request's
+// sticky comment (Subscriber).
 func (a *Adapter) do(ctx context.Context, actor pipeline.Actor, cmd bot.Command, pr prRef) bot.Reply {
-	return a.followed(a.bot.Do(ctx, actor, cmd), pr)
+	return a.shown(ctx, a.bot.Do(pipeline.WithOrigin(ctx, pr.origin()), actor, cmd))
 }
 
 // request asks for a deploy for a pull request, as do runs a command.
 func (a *Adapter) request(ctx context.Context, actor pipeline.Actor, req pipeline.Request, pr prRef) bot.Reply {
-	return a.followed(a.bot.Request(ctx, actor, req), pr)
+	return a.shown(ctx, a.bot.Request(pipeline.WithOrigin(ctx, pr.origin()), actor, req))
 }
 
-// followed follows the deploys of r on pr.
-func (a *Adapter) followed(r bot.Reply, pr prRef) bot.Reply {
-	if !r.Error {
-		a.outMu.Lock()
-		for _, c := range r.Cards {
-			pr.shown = c.State
-			a.follow[c.DeployID] = pr
-		}
-		a.outMu.Unlock()
+// shown records the state of each deploy in r, which the answer on the
+// pull request shows: a change of the deploy that the answer already
+// says (the notices of its own request) does not overwrite it.
+func (a *Adapter) shown(ctx context.Context, r bot.Reply) bot.Reply {
+	for _, c := range r.Cards {
+		a.setShown(ctx, c.DeployID, c.State)
 	}
 	return r
+}
+
+func (a *Adapter) setShown(ctx context.Context, id int64, st pipeline.State) {
+	if err := a.store.PutNoticeRef(ctx, platform, fmt.Sprint("shown ", id), string(st)); err != nil {
+		a.log.ErrorContext(ctx, "github: remember what a pull request shows", "platform", platform, "deploy_id", id, "err", err)
+	}
+}
+
+// progress shows a deploy's current card in the sticky comment of the
+// pull request it was asked for on, unless the comment already shows its
+// state.
+func (a *Adapter) progress(ctx context.Context, pr prRef, card bot.Card) error {
+	shown, err := a.store.NoticeRef(ctx, platform, fmt.Sprint("shown ", card.DeployID))
+	if err != nil || shown == string(card.State) {
+		return err
+	}
+	api, err := a.clientFor(ctx, pr.repo)
+	if err != nil {
+		return err
+	}
+	if err := a.sticky(ctx, api, pr, stickyMarker+"\n@"+pr.login+"\n```\n"+strings.TrimRight(bot.RenderText(card), "\n")+"\n```"); err != nil {
+		return err
+	}
+	a.setShown(ctx, card.DeployID, card.State)
+	return nil
 }
 
 // answer writes text, for login, into the pull request's sticky comment.
@@ -62,17 +85,18 @@ func (a *Adapter) answer(ctx context.Context, api *gh.Client, log *slog.Logger, 
 }
 
 // sticky sets the body of ferry's comment on a pull request: it edits the
-// comment if there is one (remembered, or found by its marker) and adds it
-// otherwise.
+// comment if there is one (its ID kept in the store, or found by its
+// marker) and adds it otherwise.
 func (a *Adapter) sticky(ctx context.Context, api *gh.Client, pr prRef, body string) error {
 	a.stickyMu.Lock() // one writer, so that two answers at once make one comment
 	defer a.stickyMu.Unlock()
 	owner, repo, _ := strings.Cut(pr.repo, "/")
-	a.outMu.Lock()
-	id, ok := a.stickies[pr.key()]
-	a.outMu.Unlock()
-	if !ok {
-		var err error
+	ref, err := a.store.NoticeRef(ctx, platform, pr.dest())
+	if err != nil {
+		return err
+	}
+	id, _ := strconv.ParseInt(ref, 10, 64)
+	if id == 0 {
 		if id, err = a.findSticky(ctx, api, owner, repo, pr.number); err != nil {
 			return err
 		}
@@ -90,10 +114,7 @@ func (a *Adapter) sticky(ctx context.Context, api *gh.Client, pr prRef, body str
 	}); err != nil {
 		return err
 	}
-	a.outMu.Lock()
-	a.stickies[pr.key()] = c.GetID()
-	a.outMu.Unlock()
-	return nil
+	return a.store.PutNoticeRef(ctx, platform, pr.dest(), strconv.FormatInt(c.GetID(), 10))
 }
 
 // findSticky looks through a pull request's comments for ferry's; 0 when
@@ -119,42 +140,4 @@ func (a *Adapter) findSticky(ctx context.Context, api *gh.Client, owner, repo st
 		}
 		opts.Page = res.NextPage
 	}
-}
-
-// progress shows a followed deploy's current card in its pull request's
-// sticky comment, when its state is not the one the comment shows (an
-// event from before the answer, or a stale one, changes nothing).
-func (a *Adapter) progress(ctx context.Context, d pipeline.Deploy) {
-	a.outMu.Lock()
-	_, ok := a.follow[d.ID]
-	a.outMu.Unlock()
-	if !ok || a.bot == nil {
-		return
-	}
-	log := a.log.With("platform", platform, "deploy_id", d.ID, "project", d.Project, "env", d.Env)
-	card, err := a.bot.Card(ctx, d.ID)
-	if err != nil {
-		log.ErrorContext(ctx, "github: the card of a deploy", "err", err)
-		return
-	}
-	a.outMu.Lock()
-	pr, ok := a.follow[d.ID]
-	ok = ok && pr.shown != card.State
-	switch {
-	case ok && card.State.Final():
-		delete(a.follow, d.ID)
-	case ok:
-		pr.shown = card.State
-		a.follow[d.ID] = pr
-	}
-	a.outMu.Unlock()
-	if !ok {
-		return
-	}
-	api, err := a.client(a.installationOf(pr.repo))
-	if err != nil {
-		log.InfoContext(ctx, "github: no API access for the sticky comment", "err", err)
-		return
-	}
-	a.answer(ctx, api, log, pr.repo, pr.number, pr.login, "```\n"+strings.TrimRight(bot.RenderText(card), "\n")+"\n```")
 }

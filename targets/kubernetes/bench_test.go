@@ -110,12 +110,15 @@ type succeeded struct {
 	at map[int64]time.Time
 }
 
-func (s *succeeded) DeployChanged(_ context.Context, d pipeline.Deploy) {
+// Notices records when a deploy succeeded, in the commit of its
+// transition; it owes nothing.
+func (s *succeeded) Notices(d pipeline.Deploy) []pipeline.Notice {
 	if d.State == pipeline.StateSucceeded {
 		s.mu.Lock()
 		s.at[d.ID] = time.Now()
 		s.mu.Unlock()
 	}
+	return nil
 }
 
 // BenchmarkDeploy10Replicas3Batches deploys a 10-replica Deployment in

@@ -49,21 +49,23 @@ type harness struct {
 	engine  *pipeline.Engine
 	driver  *kubernetes.Driver
 	changed chan struct{}
-	notify  pipeline.Notifier // also told of every change, if set before the first deploy
+	notify  pipeline.Subscriber // also asked at every change, if set before the first deploy
 	setup   setup
 	ws      *workspace.Workspace
 	stopRun func()
 }
 
-// DeployChanged implements pipeline.Notifier.
-func (h *harness) DeployChanged(ctx context.Context, d pipeline.Deploy) {
+// Notices implements pipeline.Subscriber: it owes nothing, and says that
+// a deploy changed.
+func (h *harness) Notices(d pipeline.Deploy) []pipeline.Notice {
 	select {
 	case h.changed <- struct{}{}:
 	default:
 	}
 	if h.notify != nil {
-		h.notify.DeployChanged(ctx, d)
+		return h.notify.Notices(d)
 	}
+	return nil
 }
 
 // setup is a harness's environment: its target and its strategy.
@@ -124,13 +126,13 @@ func (h *harness) start() {
 	}
 	driver := h.driver
 	e, err := pipeline.New(pipeline.Config{
-		Store:    h.store,
-		Projects: []pipeline.Project{{Name: "api", Repo: repo, Envs: []pipeline.Environment{env}}},
-		Target:   func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return driver, nil },
-		Resolver: resolver,
-		Notifier: h,
-		Clock:    h.clock,
-		Tick:     time.Hour,
+		Store:       h.store,
+		Projects:    []pipeline.Project{{Name: "api", Repo: repo, Envs: []pipeline.Environment{env}}},
+		Target:      func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return driver, nil },
+		Resolver:    resolver,
+		Subscribers: pipeline.Subscribers{h},
+		Clock:       h.clock,
+		Tick:        time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)

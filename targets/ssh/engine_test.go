@@ -43,13 +43,16 @@ type rig struct {
 	runDone chan error
 }
 
-type notifier chan struct{}
+// changes is a subscriber that owes nothing and says that a deploy
+// changed.
+type changes chan struct{}
 
-func (n notifier) DeployChanged(context.Context, pipeline.Deploy) {
+func (c changes) Notices(pipeline.Deploy) []pipeline.Notice {
 	select {
-	case n <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
+	return nil
 }
 
 func newRig(t *testing.T, hosts int, strategy pipeline.Strategy, params map[string]any) *rig {
@@ -103,7 +106,7 @@ func (r *rig) start() {
 	}}}
 	e, err := pipeline.New(pipeline.Config{
 		Store: st, Projects: []pipeline.Project{project}, Target: r.target, Resolver: r.resolver,
-		Notifier: notifier(r.changed), Clock: r.clock, Tick: time.Hour,
+		Subscribers: pipeline.Subscribers{changes(r.changed)}, Clock: r.clock, Tick: time.Hour,
 	})
 	if err != nil {
 		r.t.Fatal(err)
