@@ -34,12 +34,13 @@ func (s *SQLite) Receive(ctx context.Context, d pipeline.Delivery, lease time.Du
 	if now.IsZero() {
 		now = s.now()
 	}
+	packed, encoding := packBody(d.Body)
 	var receipt pipeline.Receipt
 	err := s.grouped(ctx, func(tx *sql.Tx) error {
 		receipt = pipeline.Received
 		var processed, owner any = nil, ""
 		var until, attempts int64
-		outcome, body := "", d.Body
+		outcome, body := "", packed
 		if len(d.Hash) > 0 {
 			var first string
 			err := tx.QueryRowContext(ctx, `SELECT delivery_id FROM deliveries
@@ -55,10 +56,10 @@ func (s *SQLite) Receive(ctx context.Context, d pipeline.Delivery, lease time.Du
 		if receipt == pipeline.Received && lease > 0 {
 			owner, until, attempts = s.owner, now.Add(lease).UnixNano(), 1
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO deliveries (platform, delivery_id, received_at, event, body, body_hash,
+		res, err := tx.ExecContext(ctx, `INSERT INTO deliveries (platform, delivery_id, received_at, event, body, body_encoding, body_hash,
 			processed_at, outcome, owner, claimed_until, attempts)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, delivery_id) DO NOTHING`,
-			d.Platform, d.ID, nanos(now), d.Event, body, hashColumn(d.Hash), processed, outcome, owner, until, attempts)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, delivery_id) DO NOTHING`,
+			d.Platform, d.ID, nanos(now), d.Event, body, encoding, hashColumn(d.Hash), processed, outcome, owner, until, attempts)
 		if err != nil {
 			return err
 		}
@@ -91,20 +92,21 @@ func (s *SQLite) ClaimDeliveries(ctx context.Context, platform string, limit int
 	}
 	now := s.now()
 	type row struct {
-		id int64
-		d  pipeline.Delivery
+		id       int64
+		d        pipeline.Delivery
+		encoding string
 	}
 	var rows []row
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		rows, err = scanAll(ctx, tx, func(sc scanner) (row, error) {
 			r := row{d: pipeline.Delivery{Platform: platform}}
-			err := sc.Scan(&r.id, &r.d.ID, &r.d.Event, &r.d.Body, &r.d.Hash, scanNanos(&r.d.Received), &r.d.Attempts)
+			err := sc.Scan(&r.id, &r.d.ID, &r.d.Event, &r.d.Body, &r.encoding, &r.d.Hash, scanNanos(&r.d.Received), &r.d.Attempts)
 			return r, err
 		}, `UPDATE deliveries SET owner = ?, claimed_until = ?, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM deliveries WHERE platform = ? AND processed_at IS NULL AND claimed_until < ?
 				ORDER BY id LIMIT ?)
-			RETURNING id, delivery_id, event, body, body_hash, received_at, attempts`,
+			RETURNING id, delivery_id, event, body, body_encoding, body_hash, received_at, attempts`,
 			s.owner, now.Add(lease).UnixNano(), platform, now.UnixNano(), limit)
 		return err
 	})
@@ -115,6 +117,11 @@ func (s *SQLite) ClaimDeliveries(ctx context.Context, platform string, limit int
 	ds := make([]pipeline.Delivery, len(rows))
 	for i, r := range rows {
 		ds[i] = r.d
+		if ds[i].Body, err = unpackBody(r.d.Body, r.encoding); err != nil {
+			// Handled without its body, the delivery fails as unreadable
+			// and says why, rather than being owed for ever.
+			ds[i].Body = nil
+		}
 	}
 	return ds, nil
 }
@@ -151,11 +158,15 @@ type DeliveryRecord struct {
 // pipeline.ErrNotFound.
 func (s *SQLite) DeliveryOf(ctx context.Context, platform, id string) (DeliveryRecord, error) {
 	r := DeliveryRecord{Delivery: pipeline.Delivery{Platform: platform, ID: id}}
-	err := s.r.QueryRowContext(ctx, `SELECT event, body, body_hash, received_at, attempts, processed_at, outcome
+	var encoding string
+	err := s.r.QueryRowContext(ctx, `SELECT event, body, body_encoding, body_hash, received_at, attempts, processed_at, outcome
 		FROM deliveries WHERE platform = ? AND delivery_id = ?`, platform, id).Scan(
-		&r.Event, &r.Body, &r.Hash, scanNanos(&r.Received), &r.Attempts, scanNanos(&r.Processed), &r.Outcome)
+		&r.Event, &r.Body, &encoding, &r.Hash, scanNanos(&r.Received), &r.Attempts, scanNanos(&r.Processed), &r.Outcome)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("%s delivery %q %w", platform, id, pipeline.ErrNotFound)
+	}
+	if err == nil {
+		r.Body, err = unpackBody(r.Body, encoding)
 	}
 	return r, wrap(fmt.Sprintf("%s delivery %q", platform, id), err)
 }

@@ -1,10 +1,12 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -284,5 +286,41 @@ func TestGroupCommit(t *testing.T) {
 	must(t, s.Close())
 	if _, err := s.Receive(ctx, delivery("github", "late", "{}"), 0); !errors.Is(err, errClosed) {
 		t.Errorf("a write after Close = %v; want errClosed", err)
+	}
+}
+
+// TestBodiesStoredDeflated: a delivery's body is kept compressed and read
+// back as it came, by a claim and by DeliveryOf; a body stored before
+// bodies were compressed reads back too.
+func TestBodiesStoredDeflated(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	body := []byte(`{"action":"opened","payload":"` + strings.Repeat("abcdefgh", 4000) + `"}`)
+	if _, err := s.Receive(ctx, pipeline.Delivery{Platform: "github", ID: "d1", Event: "pull_request", Body: body}, 0); err != nil {
+		t.Fatal(err)
+	}
+	var stored int
+	if err := s.r.QueryRowContext(ctx, `SELECT length(body) FROM deliveries WHERE delivery_id = 'd1'`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored*4 > len(body) {
+		t.Errorf("a %d-byte body takes %d bytes stored; want it deflated", len(body), stored)
+	}
+	ds, err := s.ClaimDeliveries(ctx, "github", 10, time.Minute)
+	if err != nil || len(ds) != 1 || !bytes.Equal(ds[0].Body, body) {
+		t.Fatalf("claimed %d deliveries, %v; want d1 with its body as it came", len(ds), err)
+	}
+	must(t, s.FinishDelivery(ctx, "github", "d1", "done"))
+	if r, err := s.DeliveryOf(ctx, "github", "d1"); err != nil || !bytes.Equal(r.Body, body) {
+		t.Fatalf("DeliveryOf = %v; want the body as it came", err)
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO deliveries (platform, delivery_id, received_at, event, body) VALUES ('github', 'old', 1, 'push', CAST('{"raw":1}' AS BLOB))`); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.DeliveryOf(ctx, "github", "old"); err != nil || string(r.Body) != `{"raw":1}` {
+		t.Fatalf("a body stored raw reads back %q, %v", r.Body, err)
+	}
+	if _, err := unpackBody([]byte("x"), "zstd"); err == nil || !strings.Contains(err.Error(), "zstd") {
+		t.Errorf("an unknown encoding = %v; want an error naming it", err)
 	}
 }

@@ -120,3 +120,21 @@ func TestRedeliveryAndReplay(t *testing.T) {
 		t.Errorf("refusals %s; want the replay counted", got)
 	}
 }
+
+// A delivery about a repository no project deploys is processed by its
+// repository alone, and says so.
+func TestDeliveryOfAnotherRepository(t *testing.T) {
+	f := newFixture(t, nil)
+	body := bytes.Replace(payload(t, "push.branch.json"), []byte(`"Codertocat/Hello-World"`), []byte(`"Codertocat/Other"`), 1)
+	if got := f.deliver("push", "d-other", body); got != http.StatusOK {
+		t.Fatalf("status %d, want 200", got)
+	}
+	f.drain()
+	rec, err := f.store.DeliveryOf(t.Context(), platform, "d-other")
+	if err != nil || rec.Outcome != "ignored: no project deploys Codertocat/Other" {
+		t.Errorf("outcome %q, %v", rec.Outcome, err)
+	}
+	if ds := f.deploys(); len(ds) != 0 {
+		t.Errorf("%d deploys of another repository", len(ds))
+	}
+}

@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"encoding/json"
 
 	gh "github.com/google/go-github/v88/github"
 
@@ -11,6 +12,12 @@ import (
 
 // handle processes a delivery from the inbox and says how it went.
 func (a *Adapter) handle(ctx context.Context, d pipeline.Delivery) string {
+	// A delivery about a repository no project deploys changes nothing; it
+	// is told by its repository alone, without decoding the rest (an App
+	// installed on a whole organization hears of every repository in it).
+	if r, ok := repositoryOf(d.Body); ok && len(a.projectsOf(r)) == 0 {
+		return "ignored: no project deploys " + r.FullName
+	}
 	ev, err := gh.ParseWebHook(d.Event, d.Body)
 	if err != nil {
 		a.log.WarnContext(ctx, "github: unreadable delivery", "platform", platform, "delivery", d.ID, "event", d.Event, "err", err)
@@ -71,6 +78,25 @@ func pusherOf(e *gh.PushEvent) string {
 }
 
 // repoOf names the repository of an event carrying a gh.Repository.
+// repositoryOf reads only the repository a delivery is about; ok is false
+// for one about none (an installation) or a body that is not JSON, which
+// ParseWebHook then reports.
+func repositoryOf(body []byte) (forge.Repo, bool) {
+	var e struct {
+		Repository *struct {
+			FullName string `json:"full_name"`
+			CloneURL string `json:"clone_url"`
+			SSHURL   string `json:"ssh_url"`
+			HTMLURL  string `json:"html_url"`
+		} `json:"repository"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Repository == nil || e.Repository.FullName == "" {
+		return forge.Repo{}, false
+	}
+	r := e.Repository
+	return forge.Repo{FullName: r.FullName, CloneURL: r.CloneURL, SSHURL: r.SSHURL, HTMLURL: r.HTMLURL}, true
+}
+
 func repoOf(r *gh.Repository) forge.Repo {
 	return forge.Repo{FullName: r.GetFullName(), CloneURL: r.GetCloneURL(), SSHURL: r.GetSSHURL(), HTMLURL: r.GetHTMLURL()}
 }
