@@ -232,7 +232,8 @@ func (in *Inbox) sweep(ctx context.Context) {
 		if len(ds) == 0 {
 			return
 		}
-		in.log.InfoContext(ctx, in.cfg.Platform+": handling owed deliveries from the store", "platform", in.cfg.Platform, "count", len(ds))
+		// Debug: under load this is every batch; ferry_inbox_pending shows the backlog.
+		in.log.DebugContext(ctx, in.cfg.Platform+": handling owed deliveries from the store", "platform", in.cfg.Platform, "count", len(ds))
 	}
 }
 
