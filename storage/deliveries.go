@@ -30,6 +30,9 @@ func (s *SQLite) Receive(ctx context.Context, d pipeline.Delivery, lease time.Du
 	if d.Platform == "" || d.ID == "" {
 		return 0, fmt.Errorf("%s: %w: want a platform and a delivery id", op, pipeline.ErrInvalid)
 	}
+	if s.stmts.receive == nil {
+		return 0, fmt.Errorf("%s: the store was opened unmigrated; open it with Open", op)
+	}
 	now := d.Received
 	if now.IsZero() {
 		now = s.now()
@@ -43,8 +46,7 @@ func (s *SQLite) Receive(ctx context.Context, d pipeline.Delivery, lease time.Du
 		outcome, body := "", packed
 		if len(d.Hash) > 0 {
 			var first string
-			err := tx.QueryRowContext(ctx, `SELECT delivery_id FROM deliveries
-				WHERE platform = ? AND body_hash = ? AND received_at >= ? AND delivery_id != ? LIMIT 1`,
+			err := tx.StmtContext(ctx, s.stmts.replayed).QueryRowContext(ctx,
 				d.Platform, d.Hash, nanos(now.Add(-replayWindow)), d.ID).Scan(&first)
 			switch {
 			case err == nil:
@@ -56,9 +58,7 @@ func (s *SQLite) Receive(ctx context.Context, d pipeline.Delivery, lease time.Du
 		if receipt == pipeline.Received && lease > 0 {
 			owner, until, attempts = s.owner, now.Add(lease).UnixNano(), 1
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO deliveries (platform, delivery_id, received_at, event, body, body_encoding, body_hash,
-			processed_at, outcome, owner, claimed_until, attempts)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, delivery_id) DO NOTHING`,
+		res, err := tx.StmtContext(ctx, s.stmts.receive).ExecContext(ctx,
 			d.Platform, d.ID, nanos(now), d.Event, body, encoding, hashColumn(d.Hash), processed, outcome, owner, until, attempts)
 		if err != nil {
 			return err
@@ -73,6 +73,44 @@ func (s *SQLite) Receive(ctx context.Context, d pipeline.Delivery, lease time.Du
 		return 0, fmt.Errorf("%s: %w", op, err)
 	}
 	return receipt, nil
+}
+
+// deliveryStmts are the inbox's statements run for every delivery, in
+// group commits: prepared once on the writer's connection rather than
+// parsed again for each delivery.
+type deliveryStmts struct {
+	replayed, receive, finish *sql.Stmt
+}
+
+func prepareDeliveries(ctx context.Context, w *sql.DB) (deliveryStmts, error) {
+	var st deliveryStmts
+	var err error
+	for _, p := range []struct {
+		to  **sql.Stmt
+		sql string
+	}{
+		{&st.replayed, `SELECT delivery_id FROM deliveries
+			WHERE platform = ? AND body_hash = ? AND received_at >= ? AND delivery_id != ? LIMIT 1`},
+		{&st.receive, `INSERT INTO deliveries (platform, delivery_id, received_at, event, body, body_encoding, body_hash,
+			processed_at, outcome, owner, claimed_until, attempts)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, delivery_id) DO NOTHING`},
+		{&st.finish, `UPDATE deliveries SET processed_at = ?, outcome = ?, owner = '', claimed_until = 0
+			WHERE platform = ? AND delivery_id = ?`},
+	} {
+		if *p.to, err = w.PrepareContext(ctx, p.sql); err != nil {
+			st.close()
+			return st, fmt.Errorf("prepare the inbox's statements: %w", err)
+		}
+	}
+	return st, nil
+}
+
+func (st deliveryStmts) close() {
+	for _, s := range []*sql.Stmt{st.replayed, st.receive, st.finish} {
+		if s != nil {
+			s.Close()
+		}
+	}
 }
 
 // hashColumn stores an absent hash as NULL, outside the hash index.
@@ -138,10 +176,12 @@ func (s *SQLite) ReleaseClaims(ctx context.Context) error {
 // FinishDelivery marks a delivery processed, with its outcome in words.
 // It shares a commit with concurrent writes as Receive does.
 func (s *SQLite) FinishDelivery(ctx context.Context, platform, id, outcome string) error {
+	if s.stmts.finish == nil {
+		return fmt.Errorf("finish %s delivery %q: the store was opened unmigrated; open it with Open", platform, id)
+	}
 	now := s.now()
 	err := s.grouped(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET processed_at = ?, outcome = ?, owner = '', claimed_until = 0
-			WHERE platform = ? AND delivery_id = ?`, nanos(now), outcome, platform, id)
+		_, err := tx.StmtContext(ctx, s.stmts.finish).ExecContext(ctx, nanos(now), outcome, platform, id)
 		return err
 	})
 	return wrap(fmt.Sprintf("finish %s delivery %q", platform, id), err)

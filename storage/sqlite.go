@@ -53,6 +53,7 @@ type SQLite struct {
 	closed   sync.Once
 	grouping chan struct{} // closed when the group committer has stopped
 	noticed  chan struct{} // a commit added to the outbox (see Noticed)
+	stmts    deliveryStmts // prepared by Open, once the schema is up to date
 }
 
 // Open opens the SQLite database at path, creating the file if it does not
@@ -64,6 +65,10 @@ func Open(ctx context.Context, path string) (*SQLite, error) {
 		return nil, err
 	}
 	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if s.stmts, err = prepareDeliveries(ctx, s.w); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -134,6 +139,7 @@ func (s *SQLite) Close() error {
 	var err error
 	s.closed.Do(func() {
 		s.closeGroups()
+		s.stmts.close()
 		err = errors.Join(s.w.Close(), s.r.Close())
 	})
 	return err
