@@ -138,3 +138,26 @@ func TestDeliveryOfAnotherRepository(t *testing.T) {
 		t.Errorf("%d deploys of another repository", len(ds))
 	}
 }
+
+// repositoryOf reads the one top-level repository of the real payloads,
+// and declines where it cannot be sure.
+func TestRepositoryOf(t *testing.T) {
+	for _, c := range []struct{ event, file string }{
+		{"push", "push.branch.json"}, {"pull_request", "pull_request.opened.json"}, {"issue_comment", "issue_comment.created.on-pr.json"},
+	} {
+		r, ok := repositoryOf(c.event, payload(t, c.file))
+		if !ok || r.FullName == "" || r.CloneURL == "" {
+			t.Errorf("%s: %+v, %v; want its repository", c.file, r, ok)
+		}
+	}
+	for _, c := range []struct{ name, event, body string }{
+		{"another event", "installation", `{"repository": {"full_name": "a/b"}}`},
+		{"twice", "push", `{"x": {"repository": {"full_name": "c/d"}}, "repository": {"full_name": "a/b"}}`},
+		{"only in a string", "push", `{"body": "\"repository\": {\"full_name\": \"a/b\"}"}`},
+		{"not JSON", "push", `{"repository": {"full_name": `},
+	} {
+		if r, ok := repositoryOf(c.event, []byte(c.body)); ok {
+			t.Errorf("%s: %+v; want no answer", c.name, r)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package github
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 
@@ -15,7 +16,7 @@ func (a *Adapter) handle(ctx context.Context, d pipeline.Delivery) string {
 	// A delivery about a repository no project deploys changes nothing; it
 	// is told by its repository alone, without decoding the rest (an App
 	// installed on a whole organization hears of every repository in it).
-	if r, ok := repositoryOf(d.Body); ok && len(a.projectsOf(r)) == 0 {
+	if r, ok := repositoryOf(d.Event, d.Body); ok && len(a.projectsOf(r)) == 0 {
 		return "ignored: no project deploys " + r.FullName
 	}
 	ev, err := gh.ParseWebHook(d.Event, d.Body)
@@ -78,25 +79,52 @@ func pusherOf(e *gh.PushEvent) string {
 }
 
 // repoOf names the repository of an event carrying a gh.Repository.
-// repositoryOf reads only the repository a delivery is about; ok is false
-// for one about none (an installation) or a body that is not JSON, which
-// ParseWebHook then reports.
-func repositoryOf(body []byte) (forge.Repo, bool) {
-	var e struct {
-		Repository *struct {
-			FullName string `json:"full_name"`
-			CloneURL string `json:"clone_url"`
-			SSHURL   string `json:"ssh_url"`
-			HTMLURL  string `json:"html_url"`
-		} `json:"repository"`
-	}
-	if json.Unmarshal(body, &e) != nil || e.Repository == nil || e.Repository.FullName == "" {
-		return forge.Repo{}, false
-	}
-	r := e.Repository
-	return forge.Repo{FullName: r.FullName, CloneURL: r.CloneURL, SSHURL: r.SSHURL, HTMLURL: r.HTMLURL}, true
-}
-
 func repoOf(r *gh.Repository) forge.Repo {
 	return forge.Repo{FullName: r.GetFullName(), CloneURL: r.GetCloneURL(), SSHURL: r.GetSSHURL(), HTMLURL: r.GetHTMLURL()}
+}
+
+// repoScoped are the events ferry handles whose payload names, at its top
+// level, the one repository they are about.
+var repoScoped = map[string]bool{"push": true, "create": true, "pull_request": true, "issue_comment": true, "pull_request_review": true}
+
+var repositoryKey = []byte(`"repository"`)
+
+// repositoryOf reads only the repository a delivery is about, without
+// decoding the rest of its body: the value of its one "repository" key. A
+// "repository" followed by a colon is a key (in a string, a quote is
+// escaped), and the keys are GitHub's, under its signature. ok is false
+// for other events, for a body with no such key or several (decoded in
+// full instead), and for one that is not JSON, which ParseWebHook reports.
+func repositoryOf(event string, body []byte) (forge.Repo, bool) {
+	if !repoScoped[event] {
+		return forge.Repo{}, false
+	}
+	at := -1
+	for i := 0; ; {
+		j := bytes.Index(body[i:], repositoryKey)
+		if j < 0 {
+			break
+		}
+		i += j + len(repositoryKey)
+		rest := bytes.TrimLeft(body[i:], " \t\r\n")
+		if len(rest) > 0 && rest[0] == ':' {
+			if at >= 0 {
+				return forge.Repo{}, false
+			}
+			at = len(body) - len(rest) + 1
+		}
+	}
+	if at < 0 {
+		return forge.Repo{}, false
+	}
+	var r struct {
+		FullName string `json:"full_name"`
+		CloneURL string `json:"clone_url"`
+		SSHURL   string `json:"ssh_url"`
+		HTMLURL  string `json:"html_url"`
+	}
+	if json.NewDecoder(bytes.NewReader(body[at:])).Decode(&r) != nil || r.FullName == "" {
+		return forge.Repo{}, false
+	}
+	return forge.Repo{FullName: r.FullName, CloneURL: r.CloneURL, SSHURL: r.SSHURL, HTMLURL: r.HTMLURL}, true
 }
