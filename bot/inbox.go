@@ -50,10 +50,6 @@ type InboxConfig struct {
 // off that often (it crashes ferry, say) is given up.
 const maxHandlings = 5
 
-// ErrNotAccepting is what Accept returns while the inbox is not running:
-// the platform should try again.
-var ErrNotAccepting = errors.New("ferry is starting or stopping; try again")
-
 // Inbox stores each delivery of one platform before it is acknowledged and
 // handles it on the goroutines its Run owns, marking it processed when its
 // handling ends. What was acknowledged and not processed — ferry stopped or
@@ -111,18 +107,18 @@ func (in *Inbox) Accepting() bool {
 }
 
 // Accept stores a delivery before the caller acknowledges it and says what
-// it is; a new one is handled after, here or, when the queue is full, from
-// the store. An error means the delivery is not stored: answer the
-// platform with an error so that it retries.
+// it is; a new one is handled after, here or, when the queue is full or
+// Run has not started (or has stopped), from the store. An error means the
+// delivery is not stored: answer the platform with an error so that it
+// retries.
 func (in *Inbox) Accept(ctx context.Context, d pipeline.Delivery) (pipeline.Receipt, error) {
-	if !in.Accepting() {
-		return 0, ErrNotAccepting
-	}
 	var lease time.Duration
-	select {
-	case in.slots <- struct{}{}:
-		lease = in.lease
-	default: // full: the store keeps it until a worker is free
+	if in.Accepting() {
+		select {
+		case in.slots <- struct{}{}:
+			lease = in.lease
+		default: // full: the store keeps it until a worker is free
+		}
 	}
 	d.Platform = in.cfg.Platform
 	r, err := in.cfg.Store.Receive(ctx, d, lease)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -41,12 +40,7 @@ func (a *Adapter) ingress(kind string, parse ingressFunc) http.HandlerFunc {
 			return
 		}
 		if len(reqs) > 0 {
-			err := a.accept(ctx, kind, delivery, reqs)
-			switch {
-			case errors.Is(err, bot.ErrNotAccepting):
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			case err != nil:
+			if err := a.accept(ctx, kind, delivery, reqs); err != nil {
 				a.logErr(ctx, "store a request", err, "delivery", delivery)
 				http.Error(w, "ferry could not store the request; try again", http.StatusInternalServerError)
 				return

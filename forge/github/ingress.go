@@ -83,9 +83,6 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	receipt, err := a.inbox.Accept(ctx, pipeline.Delivery{ID: delivery, Event: kind, Body: payload, Hash: []byte(sig), Received: a.clock.Now()})
 	switch {
-	case errors.Is(err, bot.ErrNotAccepting):
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		return
 	case err != nil:
 		a.log.ErrorContext(ctx, "github: store a delivery", "platform", platform, "delivery", delivery, "err", err)
 		http.Error(w, "ferry could not store the delivery; GitHub may redeliver it", http.StatusInternalServerError)
