@@ -249,6 +249,39 @@ type APIAuditScope struct {
 	Actor    string   `json:"actor,omitempty"`
 }
 
+// APIOutbox is GET /api/v1/outbox: what ferry owes the platforms and has
+// not delivered, oldest first. Only admins may read it.
+type APIOutbox struct {
+	Notices []APINotice `json:"notices"` // never null
+	// More says there are more rows than the limit (200 unless the query
+	// names one); narrow by platform or dead, or raise limit (at most 1000).
+	More bool `json:"more,omitempty"`
+}
+
+// APINotice is one row of the outbox: a pipeline.Notice without its
+// payload. DeadAt is absent while ferry still tries it.
+type APINotice struct {
+	ID        int64     `json:"id"`
+	Platform  string    `json:"platform"` // the sink that delivers it: slack, github, web, …
+	Dest      string    `json:"dest"`     // where on the platform: "card 42", "status 42"
+	Kind      string    `json:"kind"`
+	Latest    bool      `json:"latest"`    // an edit in place: it says what is true when delivered
+	DeployID  int64     `json:"deploy_id"` // 0 for none
+	State     string    `json:"state"`     // the deploy's state when it was owed
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	Attempts  int       `json:"attempts"`
+	NotBefore time.Time `json:"not_before,omitzero"` // not tried again before
+	LastError string    `json:"last_error,omitempty"`
+	DeadAt    time.Time `json:"dead_at,omitzero"` // when ferry gave up on it
+}
+
+// APIOutboxRetry is the answer to POST /api/v1/outbox/{id}/retry: what was
+// done, and the notice as it was, dead.
+type APIOutboxRetry struct {
+	Text   string    `json:"text"`
+	Notice APINotice `json:"notice"`
+}
+
 func utc(t time.Time) time.Time {
 	if t.IsZero() {
 		return t
@@ -380,6 +413,20 @@ func newAPIAuditLog(p pipeline.AuditPage) APIAuditLog {
 	for _, e := range p.Entries {
 		out.Entries = append(out.Entries, APIAuditEntry{ID: e.ID, At: utc(e.At), Actor: e.Actor, Action: e.Action,
 			Project: e.Project, Env: e.Env, DeployID: e.DeployID, Detail: e.Detail})
+	}
+	return out
+}
+
+func newAPINotice(n pipeline.Notice) APINotice {
+	return APINotice{ID: n.ID, Platform: n.Platform, Dest: n.Dest, Kind: n.Kind, Latest: n.Latest,
+		DeployID: n.DeployID, State: string(n.State), CreatedAt: utc(n.Created), Attempts: n.Attempts,
+		NotBefore: utc(n.NotBefore), LastError: n.LastError, DeadAt: utc(n.Dead)}
+}
+
+func newAPIOutbox(ns []pipeline.Notice, more bool) APIOutbox {
+	out := APIOutbox{Notices: []APINotice{}, More: more}
+	for _, n := range ns {
+		out.Notices = append(out.Notices, newAPINotice(n))
 	}
 	return out
 }

@@ -129,7 +129,7 @@ var auditActions = []string{
 	"continue", "continue denied", "pause", "pause denied", "cancel", "cancel denied", "resume", "resume denied",
 	"lock", "lock denied", "unlock", "unlock denied",
 	"scale", "scale denied", "scale failed", "restart", "restart denied", "restart failed",
-	"config", "config denied", "config failed", "link",
+	"config", "config denied", "config failed", "link", "outbox retry",
 }
 
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, v *viewer) {

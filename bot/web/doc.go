@@ -22,6 +22,8 @@
 //	GET  /history?project=&env=  past deploys
 //	GET  /audit?actor=&project=&env=&action=&since=&until=&before=&limit=
 //	                             the audit log, a page at a time
+//	GET  /outbox?platform=&dead= what ferry owes the platforms (admins; Config.Outbox)
+//	POST /outbox/{id}/retry      owe a dead notice again, and audit it
 //	GET  /static/...             CSS and script
 //	GET  /link/{token}           confirm linking a chat account (Config.Linker)
 //	POST /link/{token}           link it to the signed-in person
@@ -30,6 +32,8 @@
 //	GET  /api/v1/deploys         ?project=&env=&state=&limit= → APIDeployList
 //	GET  /api/v1/board           → APIBoard
 //	GET  /api/v1/audit           the audit page's parameters → APIAuditLog
+//	GET  /api/v1/outbox          ?platform=&dead=&limit= → APIOutbox (admins)
+//	POST /api/v1/outbox/{id}/retry → APIOutboxRetry (admins)
 //
 // Sessions are stateless signed cookies: HMAC-SHA256 over the name, the
 // expiry and a random nonce, verified in constant time, for 12 hours. Every

@@ -25,14 +25,14 @@ var staticFS embed.FS
 
 // pages are the templates under templates/ that are whole pages; the other
 // files (layout.html, parts.html, card.html) are shared by all of them.
-var pages = []string{"console", "login", "board", "deploy", "history", "audit", "error", "link", "dashboard", "leaderboards"}
+var pages = []string{"console", "login", "board", "deploy", "history", "audit", "outbox", "error", "link", "dashboard", "leaderboards"}
 
 var shared = []string{"templates/layout.html", "templates/card.html", "templates/parts.html"}
 
 // pageData is what the layout needs to frame a page.
 type pageData struct {
 	Title  string
-	Nav    string     // the current section: console, board, history, audit, dashboard, leaderboards
+	Nav    string     // the current section: console, board, history, audit, outbox, dashboard, leaderboards
 	Viewer *viewer    // nil when signed out
 	Live   bool       // the page follows the event stream
 	Flash  *replyView // the reply to the form posted before the redirect here
@@ -136,6 +136,7 @@ func (s *Server) funcs() template.FuncMap {
 		"join":       strings.Join,
 		"dashLink":   dashLink,
 		"dashboards": func() bool { return s.dash != nil },
+		"outbox":     func() bool { return s.outbox != nil },
 		"boardLine":  bot.BoardLine,
 	}
 }

@@ -47,8 +47,11 @@ type Config struct {
 	// Dashboards serve the metrics and leaderboard pages; nil: those pages
 	// are not served.
 	Dashboards *dashboards.Dashboards
-	Logger     *slog.Logger     // nil: discard
-	Now        func() time.Time // nil: time.Now; for session expiry and sign-in throttling
+	// Outbox serves the Outbox page and /api/v1/outbox to admins; nil:
+	// those routes answer 404, saying the outbox is not available.
+	Outbox Outbox
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now; for session expiry and sign-in throttling
 }
 
 // Limits of the server.
@@ -65,6 +68,7 @@ type Server struct {
 	users  Users
 	linker Linker
 	dash   *dashboards.Dashboards
+	outbox Outbox
 	key    []byte
 	secure bool
 	origin string // scheme://host of BaseURL; "" for none
@@ -92,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("web: SessionKey must be at least 32 bytes")
 	}
 	s := &Server{
-		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, linker: cfg.Linker, dash: cfg.Dashboards,
+		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, linker: cfg.Linker, dash: cfg.Dashboards, outbox: cfg.Outbox,
 		key: append([]byte(nil), cfg.SessionKey...),
 		log: cfg.Logger, now: cfg.Now,
 		ping:    pingEvery,
@@ -136,6 +140,8 @@ func (s *Server) Handler() http.Handler {
 	console.HandleFunc("GET /deploys/{id}", s.page(s.deployPage))
 	console.HandleFunc("GET /history", s.page(s.historyPage))
 	console.HandleFunc("GET /audit", s.page(s.auditPage))
+	console.HandleFunc("GET /outbox", s.page(s.outboxPage))
+	console.HandleFunc("POST /outbox/{id}/retry", s.form(s.outboxRetry))
 	console.HandleFunc("GET /deploys/{id}/live", s.page(s.deployLive))
 	if s.dash != nil {
 		console.HandleFunc("GET /dashboard", s.page(s.dashboardPage))
@@ -161,6 +167,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/deploys", s.api(s.apiDeploys))
 	mux.HandleFunc("GET /api/v1/board", s.api(s.apiBoard))
 	mux.HandleFunc("GET /api/v1/audit", s.api(s.apiAudit))
+	mux.HandleFunc("GET /api/v1/outbox", s.api(s.apiOutbox))
+	mux.HandleFunc("POST /api/v1/outbox/{id}/retry", s.api(s.apiOutboxRetry))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, APIError{Error: r.Method + " " + r.URL.Path + " is not part of ferry's API"})
 	})

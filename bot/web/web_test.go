@@ -123,7 +123,9 @@ type setup struct {
 	baseURL  string
 	linker   Linker
 	dash     *dashboards.Dashboards
-	log      *slog.Logger // nil: discard
+	log      *slog.Logger        // nil: discard
+	sinks    map[string]bot.Sink // the outbox's sinks besides the console's own
+	noOutbox bool                // serve no Outbox page
 }
 
 // newFixture runs an engine on a SQLite store in a temporary directory and
@@ -189,13 +191,21 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if base == "" {
 		base = "http://" + f.ts.Listener.Addr().String()
 	}
-	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, SessionKey: []byte(strings.Repeat("k", 32)), BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Logger: cfg.log, Now: f.clock.Now})
+	var ob Outbox // stays a nil interface with noOutbox
+	if !cfg.noOutbox {
+		ob = storeOutbox{st}
+	}
+	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, SessionKey: []byte(strings.Repeat("k", 32)), BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Logger: cfg.log, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.ts.Config.Handler = f.srv.Handler()
 	f.ts.Start()
-	outbox, err := bot.NewDispatcher(bot.DispatcherConfig{Store: st, Bot: f.bot, Sinks: map[string]bot.Sink{"web": f.srv}, Wake: st.Noticed(), Clock: cfg.clock})
+	sinks := map[string]bot.Sink{"web": f.srv}
+	for platform, sink := range cfg.sinks {
+		sinks[platform] = sink
+	}
+	outbox, err := bot.NewDispatcher(bot.DispatcherConfig{Store: st, Bot: f.bot, Sinks: sinks, Wake: st.Noticed(), Clock: cfg.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
