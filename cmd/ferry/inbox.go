@@ -35,11 +35,13 @@ func pruneDeliveries(ctx context.Context, st *storage.SQLite, r storage.Retentio
 	}
 }
 
-// inboxCollector reports, at each scrape, the deliveries the inbox owes
-// and how many requests each ingress refused.
+// inboxCollector reports, at each scrape, the deliveries the inbox owes,
+// how many requests each ingress refused, and the notices the outbox owes
+// the platforms (its sibling on the way out).
 type inboxCollector struct {
 	st      *storage.SQLite
 	refused map[string]func() []bot.Refusal // by platform
+	now     func() time.Time                // nil: time.Now; for the ages
 }
 
 var (
@@ -49,21 +51,45 @@ var (
 		"Age of the oldest delivery not yet processed, by platform.", []string{"platform"}, nil)
 	refusedDesc = prometheus.NewDesc("ferry_ingress_refused_total",
 		"Requests an ingress refused (bad signature, replayed body), by platform and reason.", []string{"platform", "reason"}, nil)
+	outboxPendingDesc = prometheus.NewDesc("ferry_outbox_pending",
+		"Notices owed to a platform, not yet delivered and not given up on, by platform.", []string{"platform"}, nil)
+	outboxOldestDesc = prometheus.NewDesc("ferry_outbox_oldest_pending_age_seconds",
+		"Age of the oldest notice owed and not yet delivered, by platform; 0 when none is pending.", []string{"platform"}, nil)
+	outboxDeadDesc = prometheus.NewDesc("ferry_outbox_dead",
+		"Notices ferry gave up on, kept for an admin to retry (ferry outbox --dead), by platform.", []string{"platform"}, nil)
 )
 
 func (c *inboxCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- inboxPendingDesc
 	ch <- inboxOldestDesc
 	ch <- refusedDesc
+	ch <- outboxPendingDesc
+	ch <- outboxOldestDesc
+	ch <- outboxDeadDesc
 }
 
 func (c *inboxCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	now := time.Now()
+	if c.now != nil {
+		now = c.now()
+	}
 	if backlog, err := c.st.InboxBacklog(ctx); err == nil {
 		for _, b := range backlog {
 			ch <- prometheus.MustNewConstMetric(inboxPendingDesc, prometheus.GaugeValue, float64(b.Pending), b.Platform)
-			ch <- prometheus.MustNewConstMetric(inboxOldestDesc, prometheus.GaugeValue, time.Since(b.Oldest).Seconds(), b.Platform)
+			ch <- prometheus.MustNewConstMetric(inboxOldestDesc, prometheus.GaugeValue, now.Sub(b.Oldest).Seconds(), b.Platform)
+		}
+	}
+	if backlog, err := c.st.OutboxBacklogs(ctx); err == nil {
+		for _, b := range backlog {
+			age := 0.0
+			if b.Pending > 0 && !b.Oldest.IsZero() {
+				age = max(now.Sub(b.Oldest).Seconds(), 0)
+			}
+			ch <- prometheus.MustNewConstMetric(outboxPendingDesc, prometheus.GaugeValue, float64(b.Pending), b.Platform)
+			ch <- prometheus.MustNewConstMetric(outboxOldestDesc, prometheus.GaugeValue, age, b.Platform)
+			ch <- prometheus.MustNewConstMetric(outboxDeadDesc, prometheus.GaugeValue, float64(b.Dead), b.Platform)
 		}
 	}
 	for platform, counts := range c.refused {

@@ -59,6 +59,8 @@ Client (talks to a running server; --server or FERRY_SERVER, --token or FERRY_TO
   ferry show <deploy>                                   one deploy with its units, approvals and log
   ferry audit [--project P] [--env E] [--actor A] [--action X] [--since 7d] [--until T] [--limit N] [--before ID]
                                                         the audit log, newest first: who did what, and what was refused
+  ferry outbox [--dead] [--platform P] [--limit N]      what ferry owes the platforms and has not delivered, oldest first (admins)
+  ferry outbox retry <id>                               owe a dead notice again: ferry delivers it now (admins; audited)
 
 ferry help <command> explains one command.
 `
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return digest(ctx, rest, stdout, stderr)
 	case "audit":
 		return auditCommand(ctx, rest, stdout, stderr)
+	case "outbox":
+		return outboxCommand(ctx, rest, stdout, stderr)
 	case "gen-deploys":
 		return genDeploys(ctx, rest, stdout, stderr)
 	case "-h", "--help":
@@ -94,6 +98,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "help":
 		if len(rest) == 0 {
 			fmt.Fprint(stdout, usage)
+			return nil
+		}
+		if rest[0] == "outbox" {
+			fmt.Fprint(stdout, outboxUsage)
 			return nil
 		}
 	case "version", "--version":
