@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -32,36 +31,15 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "ferry audit: %v\n%s", err, auditUsage)
 		return exitError(2)
 	}
-	path := "/api/v1/audit"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	resp, err := o.do(ctx, http.MethodGet, path, nil)
+	l, body, err := apiCall[web.APIAuditLog](ctx, o, "ferry audit", http.MethodGet, "/api/v1/audit", q, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "ferry:", err)
-		return exitError(1)
-	}
-	var v struct {
-		web.APIAuditLog
-		web.APIError
-	}
-	if err := json.Unmarshal(resp.body, &v); err != nil {
-		fmt.Fprintf(stderr, "ferry: %s answered %s with something that is not ferry's JSON\n", o.server, resp.status)
-		return exitError(1)
-	}
-	if resp.code != http.StatusOK {
-		msg := firstOf(v.Error, resp.status)
-		if v.Param != "" {
-			msg = "--" + msg // the flags are named after the parameters
-		}
-		fmt.Fprintln(stderr, "ferry audit:", msg)
-		return exitError(1)
+		return err
 	}
 	if o.json {
-		stdout.Write(resp.body)
+		stdout.Write(body)
 		return nil
 	}
-	fmt.Fprint(stdout, renderAudit(v.APIAuditLog, q))
+	fmt.Fprint(stdout, renderAudit(l, q))
 	return nil
 }
 

@@ -162,6 +162,35 @@ func show(ctx context.Context, o clientOptions, words []string, stdout, stderr i
 	return nil
 }
 
+// apiCall asks the server (method, path and query q) and decodes its JSON
+// answer into a T; it returns the answer as it came too, for --json. A
+// failure is told on stderr, after command, and returned as the exit error.
+func apiCall[T any](ctx context.Context, o clientOptions, command, method, path string, q url.Values, stderr io.Writer) (T, []byte, error) {
+	var v T
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	resp, err := o.do(ctx, method, path, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "ferry:", err)
+		return v, nil, exitError(1)
+	}
+	var e web.APIError
+	if json.Unmarshal(resp.body, &v) != nil || json.Unmarshal(resp.body, &e) != nil {
+		fmt.Fprintf(stderr, "ferry: %s answered %s with something that is not ferry's JSON\n", o.server, resp.status)
+		return v, nil, exitError(1)
+	}
+	if resp.code != http.StatusOK {
+		msg := firstOf(e.Error, resp.status)
+		if e.Param != "" {
+			msg = "--" + msg // the flags are named after the parameters
+		}
+		fmt.Fprintln(stderr, command+":", msg)
+		return v, nil, exitError(1)
+	}
+	return v, resp.body, nil
+}
+
 type response struct {
 	code   int
 	status string

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -86,36 +85,15 @@ func outboxCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if o.limit != "" {
 		q.Set("limit", o.limit)
 	}
-	path := "/api/v1/outbox"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	resp, err := o.do(ctx, http.MethodGet, path, nil)
+	l, body, err := apiCall[web.APIOutbox](ctx, o.clientOptions, "ferry outbox", http.MethodGet, "/api/v1/outbox", q, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "ferry:", err)
-		return exitError(1)
-	}
-	var v struct {
-		web.APIOutbox
-		web.APIError
-	}
-	if err := json.Unmarshal(resp.body, &v); err != nil {
-		fmt.Fprintf(stderr, "ferry: %s answered %s with something that is not ferry's JSON\n", o.server, resp.status)
-		return exitError(1)
-	}
-	if resp.code != http.StatusOK {
-		msg := firstOf(v.Error, resp.status)
-		if v.Param != "" {
-			msg = "--" + msg // the flags are named after the parameters
-		}
-		fmt.Fprintln(stderr, "ferry outbox:", msg)
-		return exitError(1)
+		return err
 	}
 	if o.json {
-		stdout.Write(resp.body)
+		stdout.Write(body)
 		return nil
 	}
-	fmt.Fprint(stdout, renderOutbox(v.APIOutbox, o.platform, o.dead, time.Now()))
+	fmt.Fprint(stdout, renderOutbox(l, o.platform, o.dead, time.Now()))
 	return nil
 }
 
@@ -172,28 +150,15 @@ func parseOutboxArgs(args []string) (outboxOptions, []string, error) {
 
 // outboxRetry retries dead notice id and says what it did.
 func outboxRetry(ctx context.Context, o clientOptions, id int64, stdout, stderr io.Writer) error {
-	resp, err := o.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/outbox/%d/retry", id), nil)
+	r, body, err := apiCall[web.APIOutboxRetry](ctx, o, "ferry outbox retry", http.MethodPost, fmt.Sprintf("/api/v1/outbox/%d/retry", id), nil, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "ferry:", err)
-		return exitError(1)
-	}
-	var v struct {
-		web.APIOutboxRetry
-		web.APIError
-	}
-	if err := json.Unmarshal(resp.body, &v); err != nil {
-		fmt.Fprintf(stderr, "ferry: %s answered %s with something that is not ferry's JSON\n", o.server, resp.status)
-		return exitError(1)
-	}
-	if resp.code != http.StatusOK {
-		fmt.Fprintln(stderr, "ferry outbox retry:", firstOf(v.Error, resp.status))
-		return exitError(1)
+		return err
 	}
 	if o.json {
-		stdout.Write(resp.body)
+		stdout.Write(body)
 		return nil
 	}
-	fmt.Fprintln(stdout, v.Text)
+	fmt.Fprintln(stdout, r.Text)
 	return nil
 }
 
