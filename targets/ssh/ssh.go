@@ -472,14 +472,6 @@ func abs(base, p string) string {
 	return p
 }
 
-func cmpOr[T comparable](v, or T) T {
-	var zero T
-	if v == zero {
-		return or
-	}
-	return v
-}
-
 func orNone(s string) string {
 	if s == "" {
 		return "none"
