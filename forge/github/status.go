@@ -115,8 +115,10 @@ func (a *Adapter) noteInstallation(ctx context.Context, fullName string, id int6
 	}
 }
 
-// installationOf is the App installation of a repository's deliveries; 0
-// with a token, or when no delivery from it came yet.
+// installationOf is the App installation of a repository: the one its
+// deliveries came from, or, for a repository no delivery came from yet, the
+// one GitHub names (GET /repos/{owner}/{repo}/installation, as the App); 0
+// with a token.
 func (a *Adapter) installationOf(ctx context.Context, fullName string) (int64, error) {
 	if a.app == nil {
 		return 0, nil
@@ -129,8 +131,20 @@ func (a *Adapter) installationOf(ctx context.Context, fullName string) (int64, e
 		return id, nil
 	}
 	ref, err := a.store.NoticeRef(ctx, platform, "installation "+key)
-	if err != nil || ref == "" {
+	if err != nil {
 		return 0, err
+	}
+	if ref == "" {
+		owner, repo, _ := strings.Cut(fullName, "/")
+		var inst *gh.Installation
+		if err := a.call(ctx, "apps.get_repo_installation", func() (err error) {
+			inst, _, err = a.appAPI.Apps.GetRepositoryInstallation(ctx, owner, repo)
+			return err
+		}); err != nil {
+			return 0, fmt.Errorf("the App's installation on %s: %w", fullName, err)
+		}
+		a.noteInstallation(ctx, fullName, inst.GetID())
+		return inst.GetID(), nil
 	}
 	id, err = strconv.ParseInt(ref, 10, 64)
 	if err != nil {

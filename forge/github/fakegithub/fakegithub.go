@@ -73,6 +73,9 @@ type Server struct {
 	*httptest.Server
 	mu          sync.Mutex
 	Permissions map[string]string // login → admin, write, read, none; absent: read
+	// Installations are the App's installations, by owner/name, which
+	// GET /repos/{owner}/{repo}/installation answers (404 for others).
+	Installations map[string]int64
 	PRs         map[int]PR        // by number, in any repository
 	comments    []Comment
 	reactions   []Reaction
@@ -111,12 +114,13 @@ func (s *Server) Limit(call string, ls ...Limited) {
 // New starts a fake that wants token on every call; Close is a test
 // cleanup.
 func New(t testing.TB, token string) *Server {
-	s := &Server{Permissions: map[string]string{}, PRs: map[int]PR{}, token: token, issued: map[string]int64{}, limits: map[string][]Limited{},
+	s := &Server{Permissions: map[string]string{}, Installations: map[string]int64{}, PRs: map[int]PR{}, token: token, issued: map[string]int64{}, limits: map[string][]Limited{},
 		files: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v3/app/installations/{id}/access_tokens", s.accessToken)
 	mux.HandleFunc("GET /api/v3/app/hook/deliveries", s.listDeliveries)
 	mux.HandleFunc("POST /api/v3/app/hook/deliveries/{id}/attempts", s.redeliver)
+	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/installation", s.installation)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/contents/{path...}", s.contents)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/collaborators/{user}/permission", s.permission)
 	mux.HandleFunc("GET /api/v3/repos/{owner}/{repo}/pulls/{n}", s.pull)
@@ -160,7 +164,7 @@ func New(t testing.TB, token string) *Server {
 // for an installation token, or an installation token the fake issued.
 func (s *Server) authorized(r *http.Request) bool {
 	auth := r.Header.Get("Authorization")
-	if strings.HasPrefix(r.URL.Path, "/api/v3/app/") { // as the App itself: its JWT only
+	if strings.HasPrefix(r.URL.Path, "/api/v3/app/") || strings.HasSuffix(r.URL.Path, "/installation") { // as the App itself: its JWT only
 		jwt, ok := strings.CutPrefix(auth, "Bearer ")
 		return ok && strings.Count(jwt, ".") == 2
 	}
@@ -187,6 +191,20 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(map[string]any{"token": tok, "expires_at": time.Now().Add(ttl).UTC().Format(time.RFC3339)})
+}
+
+// installation answers which installation of the App a repository is in.
+func (s *Server) installation(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	id, ok := s.Installations[r.PathValue("owner")+"/"+r.PathValue("repo")]
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"message":"Not Found"}`))
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "app_id": 1})
 }
 
 // BaseURL is the address to configure ferry with.
