@@ -76,13 +76,13 @@ type Server struct {
 	// Installations are the App's installations, by owner/name, which
 	// GET /repos/{owner}/{repo}/installation answers (404 for others).
 	Installations map[string]int64
-	PRs         map[int]PR        // by number, in any repository
-	comments    []Comment
-	reactions   []Reaction
-	statuses    []Status
-	deployments []Deployment
-	calls       []string
-	token       string
+	PRs           map[int]PR // by number, in any repository
+	comments      []Comment
+	reactions     []Reaction
+	statuses      []Status
+	deployments   []Deployment
+	calls         []string
+	token         string
 	// TokenTTL is how long an installation token lasts; 0: an hour.
 	TokenTTL time.Duration
 	now      func() time.Time // when a redelivery happens; nil: time.Now
