@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -160,7 +162,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		st.Close()
 		return nil, err
 	}
-	inbox := &inboxCollector{st: st, refused: map[string]func() []bot.Refusal{}}
+	inbox := &inboxCollector{st: st, refused: map[string]func() []bot.Refusal{}, sinks: slices.Sorted(maps.Keys(a.sinks()))}
 	if a.slack != nil {
 		inbox.refused["slack"] = a.slack.Refusals
 	}
@@ -175,6 +177,12 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 // newDispatcher delivers the outbox through the sinks of the platforms
 // ferry.yaml has.
 func newDispatcher(a *app, clock pipeline.Clock) (*bot.Dispatcher, error) {
+	return bot.NewDispatcher(bot.DispatcherConfig{Store: a.store, Bot: a.bot, Sinks: a.sinks(), Wake: a.store.Noticed(),
+		GiveUp: a.cfg.GiveUp, Clock: clock, Logger: a.log})
+}
+
+// sinks are the outbox's sinks, by platform.
+func (a *app) sinks() map[string]bot.Sink {
 	sinks := map[string]bot.Sink{metricsPlatform: a.metrics, "web": a.web}
 	if a.slack != nil {
 		sinks["slack"] = a.slack
@@ -182,8 +190,7 @@ func newDispatcher(a *app, clock pipeline.Clock) (*bot.Dispatcher, error) {
 	if a.github != nil {
 		sinks["github"] = a.github
 	}
-	return bot.NewDispatcher(bot.DispatcherConfig{Store: a.store, Bot: a.bot, Sinks: sinks, Wake: a.store.Noticed(),
-		GiveUp: a.cfg.GiveUp, Clock: clock, Logger: a.log})
+	return sinks
 }
 
 // close releases the store and the targets' connections.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,7 @@ func pruneDeliveries(ctx context.Context, st *storage.SQLite, r storage.Retentio
 type inboxCollector struct {
 	st      *storage.SQLite
 	refused map[string]func() []bot.Refusal // by platform
+	sinks   []string                        // the outbox's platforms: their gauges read 0 when nothing is owed
 	now     func() time.Time                // nil: time.Now; for the ages
 }
 
@@ -82,6 +84,11 @@ func (c *inboxCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if backlog, err := c.st.OutboxBacklogs(ctx); err == nil {
+		for _, p := range c.sinks {
+			if !slices.ContainsFunc(backlog, func(b storage.OutboxBacklog) bool { return b.Platform == p }) {
+				backlog = append(backlog, storage.OutboxBacklog{Platform: p})
+			}
+		}
 		for _, b := range backlog {
 			age := 0.0
 			if b.Pending > 0 && !b.Oldest.IsZero() {
