@@ -93,7 +93,7 @@ type Dispatcher struct {
 
 	mu     sync.Mutex
 	paused map[string]time.Time // platform → held until
-	sent   map[string]time.Time // platform+dest → last delivered, for Pacers
+	calm   map[string]time.Time // platform+dest → when a Pacer's destination may be edited again; only those edited a moment ago
 }
 
 // NewDispatcher checks cfg and returns a dispatcher; call Run.
@@ -111,19 +111,14 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		cfg.Every = 30 * time.Second
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = systemClock{}
+		cfg.Clock = pipeline.SystemClock{}
 	}
-	d := &Dispatcher{cfg: cfg, log: cfg.Logger, paused: map[string]time.Time{}, sent: map[string]time.Time{}}
+	d := &Dispatcher{cfg: cfg, log: cfg.Logger, paused: map[string]time.Time{}, calm: map[string]time.Time{}}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	return d, nil
 }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Run delivers notices until ctx ends, then waits for the deliveries under
 // way (each bounded by 30 s) and returns.
@@ -202,7 +197,7 @@ func (d *Dispatcher) deliver(ctx context.Context, n pipeline.Notice) {
 		}
 		return
 	}
-	if !d.paced(ctx, sink, n) {
+	if !d.paced(ctx, n) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, deliverTimeout)
@@ -229,25 +224,36 @@ func (d *Dispatcher) deliver(ctx context.Context, n pipeline.Notice) {
 		log.ErrorContext(ctx, "outbox: record a delivery", "err", err) // the claim expires and it is delivered again
 		return
 	}
-	if n.Latest {
-		d.mu.Lock()
-		d.sent[n.Platform+"\x00"+n.Dest] = d.cfg.Clock.Now()
-		d.mu.Unlock()
-	}
+	d.edited(sink, n)
 }
 
-// paced waits until a Pacer's destination may be edited again; false when
-// ctx ended first.
-func (d *Dispatcher) paced(ctx context.Context, sink Sink, n pipeline.Notice) bool {
+// edited remembers, for a Pacer, until when the destination n edited is
+// not to be edited again, and forgets the destinations whose pause is
+// over, so that only those edited a moment ago are kept.
+func (d *Dispatcher) edited(sink Sink, n pipeline.Notice) {
 	p, ok := sink.(Pacer)
-	if !ok || !n.Latest {
-		return true
+	if !ok || !n.Latest || p.Pace() <= 0 {
+		return
 	}
+	now := d.cfg.Clock.Now()
 	d.mu.Lock()
-	last := d.sent[n.Platform+"\x00"+n.Dest]
+	defer d.mu.Unlock()
+	for k, until := range d.calm {
+		if !until.After(now) {
+			delete(d.calm, k)
+		}
+	}
+	d.calm[n.Platform+"\x00"+n.Dest] = now.Add(p.Pace())
+}
+
+// paced waits until n's destination may be edited again; false when ctx
+// ended first.
+func (d *Dispatcher) paced(ctx context.Context, n pipeline.Notice) bool {
+	d.mu.Lock()
+	until := d.calm[n.Platform+"\x00"+n.Dest]
 	d.mu.Unlock()
-	wait := last.Add(p.Pace()).Sub(d.cfg.Clock.Now())
-	if last.IsZero() || wait <= 0 {
+	wait := until.Sub(d.cfg.Clock.Now())
+	if wait <= 0 {
 		return true
 	}
 	select {

@@ -130,7 +130,7 @@ func TestOutboxCoalesces(t *testing.T) {
 func waitEmpty(t *testing.T, st *storage.SQLite) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		left, err := st.Notices(context.Background(), storage.NoticeFilter{})
+		left, err := st.Notices(context.Background(), pipeline.NoticeFilter{})
 		if err == nil && len(left) == 0 {
 			return
 		}
@@ -192,7 +192,7 @@ func TestOutboxPlatformDown(t *testing.T) {
 	owe(t, st, pipeline.Notice{Platform: "chat", Dest: "dm 7", Kind: "dm"})
 	s.wait(t, 1)
 	for i := 0; ; i++ {
-		dead, err := st.Notices(context.Background(), storage.NoticeFilter{Dead: true})
+		dead, err := st.Notices(context.Background(), pipeline.NoticeFilter{Dead: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +230,7 @@ func TestOutboxRetryAfterSurvivesRestart(t *testing.T) {
 	s.wait(t, 1)
 	owe(t, st, pipeline.Notice{Platform: "chat", Dest: "dm 7", Kind: "dm"}) // owed during the pause
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		ns, err := st.Notices(context.Background(), storage.NoticeFilter{})
+		ns, err := st.Notices(context.Background(), pipeline.NoticeFilter{})
 		if err != nil || time.Now().After(deadline) {
 			t.Fatalf("the dm was not held: %+v, %v", ns, err)
 		}
@@ -281,7 +281,7 @@ func TestOutboxPermanent(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the notice did not die")
 		}
-		dead, _ = st.Notices(context.Background(), storage.NoticeFilter{Dead: true})
+		dead, _ = st.Notices(context.Background(), pipeline.NoticeFilter{Dead: true})
 	}
 	if dead[0].LastError != "channel_not_found" || dead[0].Attempts != 1 {
 		t.Fatalf("dead notice %+v", dead[0])

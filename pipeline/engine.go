@@ -16,10 +16,12 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-type realClock struct{}
+// SystemClock is the Clock of the running system; every part of ferry
+// that takes a Clock uses it when given none.
+type SystemClock struct{}
 
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (SystemClock) Now() time.Time                         { return time.Now() }
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Config is what an Engine needs.
 type Config struct {
@@ -91,7 +93,7 @@ func New(cfg Config) (*Engine, error) {
 		e.order = append(e.order, p.Name)
 	}
 	if e.clock == nil {
-		e.clock = realClock{}
+		e.clock = SystemClock{}
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -33,6 +33,13 @@ type Notice struct {
 	Dead      time.Time // when ferry gave up on it; zero while it is pending
 }
 
+// NoticeFilter selects outbox rows; zero fields match everything.
+type NoticeFilter struct {
+	Platform string
+	Dead     bool // only the notices ferry gave up on
+	Limit    int  // 0: no limit
+}
+
 // Subscriber says what a platform is owed when a deploy changes. Notices is
 // a pure function of the deploy: it does no I/O and is called inside the
 // store's commit of the change.

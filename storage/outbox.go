@@ -243,15 +243,8 @@ func (s *SQLite) RetryNotice(ctx context.Context, id int64) error {
 	return nil
 }
 
-// NoticeFilter selects outbox rows; zero fields match everything.
-type NoticeFilter struct {
-	Platform string
-	Dead     bool // only the notices ferry gave up on
-	Limit    int  // 0: no limit
-}
-
 // Notices returns the rows f selects, oldest first.
-func (s *SQLite) Notices(ctx context.Context, f NoticeFilter) ([]pipeline.Notice, error) {
+func (s *SQLite) Notices(ctx context.Context, f pipeline.NoticeFilter) ([]pipeline.Notice, error) {
 	limit, err := sqlLimit(f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)

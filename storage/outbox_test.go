@@ -47,7 +47,7 @@ func TestTransitionWritesNotices(t *testing.T) {
 	if _, err := s.Transition(ctx, pipeline.Transition{DeployID: id, From: pipeline.StateRequested, To: pipeline.StateRunning, Notices: owe}, nil); !errors.Is(err, pipeline.ErrConflict) {
 		t.Fatalf("stale transition = %v; want ErrConflict", err)
 	}
-	ns, err := s.Notices(ctx, NoticeFilter{})
+	ns, err := s.Notices(ctx, pipeline.NoticeFilter{})
 	if err != nil || len(ns) != 2 || ns[0].State != pipeline.StateQueued || ns[1].Kind != "dm" || ns[0].Created.IsZero() {
 		t.Fatalf("Notices = %+v, %v; want the card and the dm of queued", ns, err)
 	}
@@ -62,7 +62,7 @@ func TestTransitionWritesNotices(t *testing.T) {
 	if _, err := s.Transition(ctx, pipeline.Transition{DeployID: id, From: pipeline.StateQueued, To: pipeline.StateRunning, Notices: owe}, nil); err != nil {
 		t.Fatal(err)
 	}
-	ns, err = s.Notices(ctx, NoticeFilter{})
+	ns, err = s.Notices(ctx, pipeline.NoticeFilter{})
 	if err != nil || len(ns) != 3 || ns[0].State != pipeline.StateRunning || ns[2].Kind != "dm" || ns[2].State != pipeline.StateRunning {
 		t.Fatalf("Notices = %+v, %v; want the card of running and both dms", ns, err)
 	}
@@ -139,7 +139,7 @@ func TestNoticesDeadAndRetry(t *testing.T) {
 	must(t, s.AddNotices(ctx, []pipeline.Notice{card(1, pipeline.StateRunning)}))
 	n := claim(t, s, 1)[0]
 	must(t, s.FailedNotice(ctx, n.ID, "channel_not_found", time.Time{}, true))
-	dead, err := s.Notices(ctx, NoticeFilter{Dead: true})
+	dead, err := s.Notices(ctx, pipeline.NoticeFilter{Dead: true})
 	if err != nil || len(dead) != 1 || dead[0].Dead.IsZero() || dead[0].LastError != "channel_not_found" {
 		t.Fatalf("dead notices = %+v, %v", dead, err)
 	}
@@ -162,7 +162,7 @@ func TestNoticesDeadAndRetry(t *testing.T) {
 		t.Fatalf("claimed %+v; want the new edit past the dead one", later)
 	}
 	must(t, s.DeliveredNotice(ctx, later[0], ""))
-	if left, _ := s.Notices(ctx, NoticeFilter{}); len(left) != 0 {
+	if left, _ := s.Notices(ctx, pipeline.NoticeFilter{}); len(left) != 0 {
 		t.Errorf("after a later edit was delivered the outbox holds %+v; want nothing", left)
 	}
 }

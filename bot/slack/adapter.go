@@ -140,7 +140,7 @@ func New(cfg Config) (*Adapter, error) {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if a.clock == nil {
-		a.clock = realClock{}
+		a.clock = pipeline.SystemClock{}
 	}
 	switch {
 	case a.every == 0:
@@ -165,11 +165,6 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	return a, nil
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Refusals counts the requests the handlers refused, by reason.
 func (a *Adapter) Refusals() []bot.Refusal { return a.refused.Counts() }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
-	"github.com/ferrybot/ferry/storage"
 )
 
 // TestRateLimitedUpdate answers chat.update with 429 and Retry-After: the
@@ -30,7 +29,7 @@ func TestRateLimitedUpdate(t *testing.T) {
 	close(hold)
 	f.waitDeploy(1, pipeline.StateSucceeded)
 	f.slack.Until(t, "the card's notice held 30 s", func() bool {
-		ns, err := f.store.Notices(t.Context(), storage.NoticeFilter{Platform: platform})
+		ns, err := f.store.Notices(t.Context(), pipeline.NoticeFilter{Platform: platform})
 		return err == nil && len(ns) > 0 && !ns[0].NotBefore.Before(start.Add(30*time.Second))
 	})
 	for i := 0; f.slack.Count("chat.update") < 3; i++ { // two 429s, 30 s each

@@ -30,17 +30,26 @@ type paramError struct {
 
 func (e *paramError) Error() string { return e.Msg }
 
+// knownParams refuses a query with a parameter not in known, or one given
+// twice; what names the route in the error ("the audit log").
+func knownParams(q url.Values, what string, known []string) error {
+	for name, vs := range q {
+		if !slices.Contains(known, name) {
+			return &paramError{name, fmt.Sprintf("%s is not a parameter of %s; use %s", name, what, strings.Join(known, ", "))}
+		}
+		if len(vs) > 1 {
+			return &paramError{name, fmt.Sprintf("%s is given %d times; give it once", name, len(vs))}
+		}
+	}
+	return nil
+}
+
 // auditQuery reads the filter of an audit query. since and until are RFC
 // 3339 times, dates (midnight in loc) or durations ago (7d, 24h) from now;
 // an empty parameter is no filter.
 func auditQuery(q url.Values, now time.Time, loc *time.Location) (pipeline.AuditFilter, error) {
-	for name, vs := range q {
-		if !slices.Contains(auditParams, name) {
-			return pipeline.AuditFilter{}, &paramError{name, fmt.Sprintf("%s is not a parameter of the audit log; use %s", name, strings.Join(auditParams, ", "))}
-		}
-		if len(vs) > 1 {
-			return pipeline.AuditFilter{}, &paramError{name, fmt.Sprintf("%s is given %d times; give it once", name, len(vs))}
-		}
+	if err := knownParams(q, "the audit log", auditParams); err != nil {
+		return pipeline.AuditFilter{}, err
 	}
 	get := func(name string) string { return strings.TrimSpace(q.Get(name)) }
 	f := pipeline.AuditFilter{Actor: get("actor"), Project: get("project"), Env: get("env"), Action: get("action")}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -20,11 +19,10 @@ import (
 // ferry gave up on owed again, and write that to the audit log.
 
 // Outbox is what the outbox's page and API routes read and change in the
-// store; cmd/ferry adapts *storage.SQLite to it.
+// store; *storage.SQLite has it.
 type Outbox interface {
-	// Notices returns up to limit rows, oldest first: of platform ("":
-	// every platform), and only those ferry gave up on if dead.
-	Notices(ctx context.Context, platform string, dead bool, limit int) ([]pipeline.Notice, error)
+	// Notices returns the rows f selects, oldest first.
+	Notices(ctx context.Context, f pipeline.NoticeFilter) ([]pipeline.Notice, error)
 	// Notice returns one row; an error wrapping pipeline.ErrNotFound when
 	// there is none (it was delivered).
 	Notice(ctx context.Context, id int64) (pipeline.Notice, error)
@@ -55,13 +53,8 @@ type outboxFilter struct {
 // outboxQuery reads the filter of a listing; an empty parameter is no filter.
 func outboxQuery(q url.Values) (outboxFilter, error) {
 	f := outboxFilter{Limit: outboxLimit}
-	for name, vs := range q {
-		if !slices.Contains(outboxParams, name) {
-			return f, &paramError{name, fmt.Sprintf("%s is not a parameter of the outbox; use %s", name, strings.Join(outboxParams, ", "))}
-		}
-		if len(vs) > 1 {
-			return f, &paramError{name, fmt.Sprintf("%s is given %d times; give it once", name, len(vs))}
-		}
+	if err := knownParams(q, "the outbox", outboxParams); err != nil {
+		return f, err
 	}
 	f.Platform = strings.TrimSpace(q.Get("platform"))
 	switch v := strings.TrimSpace(q.Get("dead")); v {
@@ -83,7 +76,7 @@ func outboxQuery(q url.Values) (outboxFilter, error) {
 
 // notices returns the rows f selects, and whether there are more.
 func (s *Server) notices(ctx context.Context, f outboxFilter) ([]pipeline.Notice, bool, error) {
-	ns, err := s.outbox.Notices(ctx, f.Platform, f.Dead, f.Limit+1)
+	ns, err := s.outbox.Notices(ctx, pipeline.NoticeFilter{Platform: f.Platform, Dead: f.Dead, Limit: f.Limit + 1})
 	if err != nil {
 		return nil, false, err
 	}

@@ -19,28 +19,7 @@ import (
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
-	"github.com/ferrybot/ferry/storage"
 )
-
-// storeOutbox is the Outbox of the tests: the fixture's store, adapted the
-// way cmd/ferry adapts it.
-type storeOutbox struct{ st *storage.SQLite }
-
-func (o storeOutbox) Notices(ctx context.Context, platform string, dead bool, limit int) ([]pipeline.Notice, error) {
-	return o.st.Notices(ctx, storage.NoticeFilter{Platform: platform, Dead: dead, Limit: limit})
-}
-
-func (o storeOutbox) Notice(ctx context.Context, id int64) (pipeline.Notice, error) {
-	return o.st.Notice(ctx, id)
-}
-
-func (o storeOutbox) RetryNotice(ctx context.Context, id int64) error {
-	return o.st.RetryNotice(ctx, id)
-}
-
-func (o storeOutbox) Audit(ctx context.Context, e pipeline.AuditEntry) error {
-	return o.st.Audit(ctx, e)
-}
 
 // switchSink is a platform that fails with err until err is nil, and then
 // records what it delivered.
@@ -136,7 +115,7 @@ func (f *fixture) waitOutbox(what string, ok func([]pipeline.Notice) bool) []pip
 	var ns []pipeline.Notice
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if ns, err = f.store.Notices(context.Background(), storage.NoticeFilter{}); err == nil && ok(ns) {
+		if ns, err = f.store.Notices(context.Background(), pipeline.NoticeFilter{}); err == nil && ok(ns) {
 			return ns
 		}
 	}
@@ -404,10 +383,10 @@ func TestOutboxPageRetry(t *testing.T) {
 // looks the same at every run.
 type fixedOutbox []pipeline.Notice
 
-func (o fixedOutbox) Notices(_ context.Context, platform string, dead bool, limit int) ([]pipeline.Notice, error) {
+func (o fixedOutbox) Notices(_ context.Context, f pipeline.NoticeFilter) ([]pipeline.Notice, error) {
 	var ns []pipeline.Notice
 	for _, n := range o {
-		if (platform == "" || n.Platform == platform) && (!dead || !n.Dead.IsZero()) && len(ns) < limit {
+		if (f.Platform == "" || n.Platform == f.Platform) && (!f.Dead || !n.Dead.IsZero()) && len(ns) < f.Limit {
 			ns = append(ns, n)
 		}
 	}

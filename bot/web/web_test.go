@@ -193,7 +193,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	}
 	var ob Outbox // stays a nil interface with noOutbox
 	if !cfg.noOutbox {
-		ob = storeOutbox{st}
+		ob = st
 	}
 	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, SessionKey: []byte(strings.Repeat("k", 32)), BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Logger: cfg.log, Now: f.clock.Now})
 	if err != nil {

@@ -18,6 +18,15 @@ import (
 	"github.com/ferrybot/ferry/targets/workspace/gittest"
 )
 
+// gateHook is a pre_release hook that waits until the file gate exists;
+// "" is a hook that waits for nothing.
+func gateHook(gate string) string {
+	if gate == "" {
+		return "true"
+	}
+	return fmt.Sprintf("while [ ! -f %s ]; do sleep 0.02; done", gate)
+}
+
 // e2eConfig writes a ferry.yaml over a real demo repository whose staging
 // hosts wait in pre_release until the file gate exists, when gate is set.
 func e2eConfig(t testing.TB, gate string) (cfgPath, dir string, repo *gittest.Repo) {
@@ -29,10 +38,7 @@ func e2eConfig(t testing.TB, gate string) (cfgPath, dir string, repo *gittest.Re
 		"VERSION":  "1\n",
 	}, "first")
 	repo.Tag(t, "v1.0.0")
-	hook := "true"
-	if gate != "" {
-		hook = fmt.Sprintf("while [ ! -f %s ]; do sleep 0.02; done", gate)
-	}
+	hook := gateHook(gate)
 	cfg := fmt.Sprintf(`storage: ferry.db
 workspace: workspace
 users:

@@ -138,10 +138,7 @@ func (f *forgeHost) open() {
 func killConfig(t *testing.T, f *forgeHost, sections, gate string) (cfgPath, dir string) {
 	t.Helper()
 	dir = t.TempDir()
-	hook := "true"
-	if gate != "" {
-		hook = fmt.Sprintf("while [ ! -f %s ]; do sleep 0.02; done", gate)
-	}
+	hook := gateHook(gate)
 	cfg := fmt.Sprintf(`storage: ferry.db
 workspace: workspace
 %s

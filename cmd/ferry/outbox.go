@@ -14,31 +14,10 @@ import (
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/bot/web"
-	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
 )
 
-// storeOutbox is the outbox the web console shows admins: the store's,
-// in the words bot/web asks for it.
-type storeOutbox struct{ st *storage.SQLite }
-
-var _ web.Outbox = storeOutbox{}
-
-func (o storeOutbox) Notices(ctx context.Context, platform string, dead bool, limit int) ([]pipeline.Notice, error) {
-	return o.st.Notices(ctx, storage.NoticeFilter{Platform: platform, Dead: dead, Limit: limit})
-}
-
-func (o storeOutbox) Notice(ctx context.Context, id int64) (pipeline.Notice, error) {
-	return o.st.Notice(ctx, id)
-}
-
-func (o storeOutbox) RetryNotice(ctx context.Context, id int64) error {
-	return o.st.RetryNotice(ctx, id)
-}
-
-func (o storeOutbox) Audit(ctx context.Context, e pipeline.AuditEntry) error {
-	return o.st.Audit(ctx, e)
-}
+var _ web.Outbox = (*storage.SQLite)(nil)
 
 const outboxUsage = `usage: ferry outbox [--dead] [--platform P] [--limit N]   list what ferry owes the platforms, oldest first
        ferry outbox retry <id>                               owe a dead notice again: ferry delivers it now

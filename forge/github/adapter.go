@@ -153,7 +153,7 @@ func New(cfg Config) (*Adapter, error) {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if a.clock == nil {
-		a.clock = realClock{}
+		a.clock = pipeline.SystemClock{}
 	}
 	a.refused = &bot.Refusals{Platform: platform, Log: a.log, Now: a.clock.Now}
 	var err error
@@ -237,11 +237,6 @@ func (a *Adapter) client(installation int64) (*gh.Client, error) {
 	a.apis[installation] = c
 	return c, nil
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Handler serves POST /hooks/github.
 func (a *Adapter) Handler() http.Handler {

@@ -41,7 +41,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"k8s.io/client-go/dynamic"
 	k8s "k8s.io/client-go/kubernetes"
@@ -114,7 +113,7 @@ func New(cfg Config, s workspace.Setup, o Options) (*Driver, error) {
 		manifests: map[string][]manifest{},
 	}
 	if d.clock == nil {
-		d.clock = realClock{}
+		d.clock = pipeline.SystemClock{}
 	}
 	if d.cfg.LogLines == 0 {
 		d.cfg.LogLines = 10
@@ -245,8 +244,3 @@ func slot(unit string) int {
 	i, _ := strconv.Atoi(n)
 	return i
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
