@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,44 @@ func TestRollbackCommands(t *testing.T) {
 	board, err := h.engine.Board(ctx, "demo")
 	if err != nil || board[1].Current.Version != "v1.1.0" {
 		t.Errorf("board after rollbacks: %+v %v", board, err)
+	}
+}
+
+// TestRollbackTakesOnlyTheEnvironmentsReleases: a rollback needs no
+// approval, so the release it names must be one its environment ran, never
+// another environment's, which would pass prod's approvals and tag rules.
+func TestRollbackTakesOnlyTheEnvironmentsReleases(t *testing.T) {
+	h := newHarness(t)
+	staging := h.wait(h.request(alice, "staging", "").ID, pipeline.StateSucceeded)
+	first := h.deployProd("v1.0.0")
+	second := h.deployProd("v1.1.0")
+	failing := h.request(alice, "prod", "v1.2.0")
+	if _, err := h.engine.Reject(ctx, bob, failing.ID, "not today"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := h.store.Deploys(ctx, pipeline.DeployFilter{})
+	want := fmt.Sprintf("prod keeps #%d and #%d: rollback demo prod to %d", first.ID, second.ID, first.ID)
+	for release, why := range map[string]string{
+		fmt.Sprint(staging.ID): fmt.Sprintf("deploy #%d is staging's, not prod's", staging.ID),
+		fmt.Sprint(failing.ID): fmt.Sprintf("deploy #%d did not succeed in prod (it is rejected)", failing.ID),
+		"999":                  "there is no deploy #999",
+	} {
+		_, err := h.engine.Rollback(ctx, bob, "demo", "prod", release, false)
+		if !errors.Is(err, pipeline.ErrNotFound) || !strings.Contains(err.Error(), why+"; "+want) {
+			t.Errorf("rollback prod to %s: %v; want %q", release, err, why+"; "+want)
+		}
+	}
+	after, _ := h.store.Deploys(ctx, pipeline.DeployFilter{})
+	if len(after) != len(before) {
+		t.Errorf("refused rollbacks left %d deploys: %+v", len(after)-len(before), after[:len(after)-len(before)])
+	}
+	if _, err := h.engine.Rollback(ctx, bob, "demo", "staging", fmt.Sprint(first.ID), false); err == nil ||
+		!strings.Contains(err.Error(), fmt.Sprintf("deploy #%d is prod's, not staging's; staging keeps only #%d", first.ID, staging.ID)) {
+		t.Errorf("rollback staging to prod's release: %v", err)
+	}
+	rb, err := h.engine.Rollback(ctx, bob, "demo", "prod", first.Release, false)
+	if err != nil || rb.Release != first.Release {
+		t.Fatalf("rollback to prod's own release: %+v %v", rb, err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -276,15 +277,65 @@ func (e *Engine) releaseDeploy(ctx context.Context, release string) (Deploy, err
 	return e.store.Deploy(ctx, id)
 }
 
+// versionOfRelease is the version of a release env keeps: a deploy of
+// project that succeeded in env. Any other release, a release of another
+// environment above all, is refused, with the releases env keeps: a
+// rollback needs no approval because it returns to something approved
+// there before.
 func (e *Engine) versionOfRelease(ctx context.Context, project, env, release string) (string, error) {
 	d, err := e.releaseDeploy(ctx, release)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", fmt.Errorf("rollback to release %s: %w", release, err)
+	}
+	why := ""
+	switch {
+	case err != nil:
+		why = fmt.Sprintf("there is no deploy #%s", release)
+	case d.Project != project || d.Env != env:
+		why = fmt.Sprintf("deploy #%d is %s's, not %s's", d.ID, d.Env, env)
+		if d.Project != project {
+			why = fmt.Sprintf("deploy #%d is %s %s's, not %s %s's", d.ID, d.Project, d.Env, project, env)
+		}
+	case d.Kind != KindDeploy:
+		why = fmt.Sprintf("deploy #%d is a %s, not a release", d.ID, d.Kind)
+	case d.State != StateSucceeded:
+		why = fmt.Sprintf("deploy #%d did not succeed in %s (it is %s)", d.ID, env, strings.ReplaceAll(string(d.State), "_", " "))
+	default:
+		return d.Version, nil
+	}
+	kept, err := e.kept(ctx, project, env)
 	if err != nil {
 		return "", fmt.Errorf("rollback to release %s: %w", release, err)
 	}
-	if d.Project != project || d.Kind != KindDeploy || d.StartedAt.IsZero() {
-		return "", fmt.Errorf("%w: release %s is not a release of %s; see: history %s %s", ErrNotFound, release, project, project, env)
+	return "", fmt.Errorf("%w: %s; %s", ErrNotFound, why, kept)
+}
+
+// keptShown is how many of an environment's releases a refused rollback
+// lists.
+const keptShown = 5
+
+// kept says which releases env keeps, the last keptShown deploys that
+// succeeded there, and how to roll back to the one before the newest.
+func (e *Engine) kept(ctx context.Context, project, env string) (string, error) {
+	ds, err := e.store.Deploys(ctx, DeployFilter{Project: project, Env: env, States: []State{StateSucceeded}, Limit: 100})
+	if err != nil {
+		return "", err
 	}
-	return d.Version, nil
+	var ids []string
+	for _, d := range ds { // newest first
+		if d.Kind == KindDeploy && len(ids) < keptShown {
+			ids = append(ids, "#"+strconv.FormatInt(d.ID, 10))
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return fmt.Sprintf("%s has no release of its own to roll back to", env), nil
+	case 1:
+		return fmt.Sprintf("%s keeps only %s", env, ids[0]), nil
+	}
+	slices.Reverse(ids)
+	list := strings.Join(ids[:len(ids)-1], ", ") + " and " + ids[len(ids)-1]
+	return fmt.Sprintf("%s keeps %s: rollback %s %s to %s", env, list, project, env, strings.TrimPrefix(ids[len(ids)-2], "#")), nil
 }
 
 func (e *Engine) mayForce(a Actor, force bool) error {
