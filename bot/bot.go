@@ -64,7 +64,7 @@ func (b *Bot) Handle(ctx context.Context, a pipeline.Actor, text string) Reply {
 // Do runs one parsed command as a.
 func (b *Bot) Do(ctx context.Context, a pipeline.Actor, c Command) Reply {
 	r, err := b.do(ctx, a, c)
-	return b.reply(r, err, c.Verb, a)
+	return b.reply(r, err, c, a)
 }
 
 // Request asks for the deploy r as a and answers as Do answers a deploy
@@ -72,19 +72,29 @@ func (b *Bot) Do(ctx context.Context, a pipeline.Actor, c Command) Reply {
 // as a repository's .ferry.yaml narrowed it (r.Override).
 func (b *Bot) Request(ctx context.Context, a pipeline.Actor, r pipeline.Request) Reply {
 	reply, err := b.deployReply(ctx, "", func() (pipeline.Deploy, error) { return b.engine.Request(ctx, a, r) })
-	return b.reply(reply, err, VerbDeploy, a)
+	return b.reply(reply, err, Command{Verb: VerbDeploy, Project: r.Project, Env: r.Env}, a)
 }
 
-// reply is r, or the error explained.
-func (b *Bot) reply(r Reply, err error, verb Verb, a pipeline.Actor) Reply {
+// reply is r, or the error explained. An error that is not explained is
+// logged with the command's verb and target, and without its value should
+// the error quote it (a target that echoes config KEY=VALUE).
+func (b *Bot) reply(r Reply, err error, c Command, a pipeline.Actor) Reply {
 	if err != nil {
 		msg, ok := Explain(err)
 		if !ok {
-			b.log.Error("command failed", "command", verb, "actor", a.Name, "err", err)
+			b.log.Error("command failed", append(c.LogArgs(), "actor", a.Name, "err", redact(err, c.Value))...)
 		}
 		return Reply{Text: msg, Error: true, Ephemeral: true, Kind: ErrorKindOf(err)}
 	}
 	return r
+}
+
+// redact is the text of err with value, if any, cut out.
+func redact(err error, value string) string {
+	if value == "" {
+		return err.Error()
+	}
+	return strings.ReplaceAll(err.Error(), value, "[value]")
 }
 
 func (b *Bot) do(ctx context.Context, a pipeline.Actor, c Command) (Reply, error) {

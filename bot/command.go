@@ -151,6 +151,23 @@ func (c Command) String() string {
 	return strings.Join(w, " ")
 }
 
+// LogArgs are the slog keys a log line about c carries: its verb and what
+// it acts on (project, env, deploy_id), never what it says (a config value,
+// a ref, a reason), which may hold a secret.
+func (c Command) LogArgs() []any {
+	args := []any{"command", string(c.Verb)}
+	if c.Project != "" {
+		args = append(args, "project", c.Project)
+	}
+	if c.Env != "" {
+		args = append(args, "env", c.Env)
+	}
+	if c.DeployID != 0 {
+		args = append(args, "deploy_id", c.DeployID)
+	}
+	return args
+}
+
 // Keywords of the grammar. Unquoted, they are never names.
 const (
 	kwTo    = "to"

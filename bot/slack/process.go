@@ -89,7 +89,7 @@ func (a *Adapter) answer(ctx context.Context, r request) (bot.Reply, *bot.Comman
 	}
 	reply := a.bot.Do(ctx, actor, cmd)
 	if reply.Kind == bot.KindInternal {
-		a.log.ErrorContext(ctx, "slack: command failed", "platform", platform, "actor", actor.Name, "command", cmd.Verb)
+		a.log.ErrorContext(ctx, "slack: command failed", append(cmd.LogArgs(), "platform", platform, "actor", actor.Name)...)
 	}
 	return reply, nil
 }

@@ -68,7 +68,11 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, v *viewer) {
 func (s *Server) run(w http.ResponseWriter, r *http.Request, v *viewer, text string) {
 	reply := s.bot.Handle(r.Context(), v.Actor, text)
 	if reply.Kind == bot.KindInternal {
-		s.log.ErrorContext(r.Context(), "web: command failed", "platform", "web", "actor", v.Name, "command", text)
+		// The verb and target only: the text may hold a secret
+		// (config demo prod set DB_PASSWORD=…), which the audit keeps
+		// only a digest of.
+		cmd, _ := bot.Parse(text) // it parsed, or it would not have failed inside
+		s.log.ErrorContext(r.Context(), "web: command failed", append(cmd.LogArgs(), "platform", "web", "actor", v.Name)...)
 	}
 	if fromScript(r) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -1,12 +1,17 @@
 package web
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/pipeline/pipelinetest"
 )
 
 // TestConsoleWithoutScript walks the basic flow as a browser without
@@ -122,5 +127,41 @@ func TestStatic(t *testing.T) {
 	}
 	if csp := login.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
 		t.Errorf("CSP: %q", csp)
+	}
+}
+
+// leakyTarget fails to set config with an error that quotes the value, as
+// a platform that echoes what it refused might.
+type leakyTarget struct{ *pipelinetest.Target }
+
+func (leakyTarget) SetConfig(_ context.Context, key, value string) (string, error) {
+	return "", fmt.Errorf("the platform refused %s=%s", key, value)
+}
+
+// TestCommandLogHasNoValues: a command that fails inside ferry is logged by
+// its verb and target, never with the value it sets, here or by the bot.
+func TestCommandLogHasNoValues(t *testing.T) {
+	const secret = "hunter2-db-secret"
+	logs := &syncWriter{w: new(bytes.Buffer)}
+	f := newFixture(t, setup{
+		target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) {
+			return leakyTarget{pipelinetest.NewTarget("p1")}, nil
+		},
+		log: slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	alice := f.signIn("alice", alicePassword)
+	res := f.postForm(alice, "/console/command", url.Values{"csrf": {f.csrf(alice)}, "text": {"config demo prod set DB_PASSWORD=" + secret}},
+		"X-CSRF-Token", f.csrf(alice), "X-Requested-With", "fetch")
+	if res.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("config set: %d; want an internal error\n%s", res.StatusCode, res.Body)
+	}
+	out := logs.String()
+	if strings.Contains(out, secret) {
+		t.Errorf("the log holds the value:\n%s", out)
+	}
+	for _, want := range []string{`msg="web: command failed" command=config project=demo env=prod`, `msg="command failed" command=config project=demo env=prod actor=alice err="config demo prod: the platform refused DB_PASSWORD=[value]"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %s:\n%s", want, out)
+		}
 	}
 }

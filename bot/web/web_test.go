@@ -183,7 +183,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 		t.Fatal(err)
 	}
 	f.engine = e
-	if f.bot, err = bot.New(bot.Config{Engine: e}); err != nil {
+	if f.bot, err = bot.New(bot.Config{Engine: e, Logger: cfg.log}); err != nil {
 		t.Fatal(err)
 	}
 	f.ts = httptest.NewUnstartedServer(nil)
