@@ -36,16 +36,16 @@ func (d *Driver) Check(ctx context.Context, unit string, log pipeline.StepLog) e
 }
 
 func (d *Driver) checkCommand(ctx context.Context, h host, log io.Writer) error {
-	id, err := h.current()
+	dir, err := h.current()
 	if err != nil {
 		return err
 	}
-	if id == "" {
+	if dir == "" {
 		return errors.New("no release is current")
 	}
-	m, err := h.meta(id)
+	m, err := h.meta(dir)
 	if err != nil {
 		return err
 	}
-	return workspace.Run(ctx, h.link(), []string{d.cfg.Health.Command}, d.hookEnv(h, id, m), log)
+	return workspace.Run(ctx, h.link(), []string{d.cfg.Health.Command}, d.hookEnv(h, dir, m), log)
 }

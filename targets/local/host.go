@@ -26,10 +26,34 @@ type host struct {
 	dir  string // <root>/<name>
 }
 
-func (h host) releases() string          { return filepath.Join(h.dir, "releases") }
-func (h host) release(id string) string  { return filepath.Join(h.dir, "releases", id) }
-func (h host) metaFile(id string) string { return filepath.Join(h.dir, "releases", id+".json") }
-func (h host) link() string              { return filepath.Join(h.dir, "current") }
+func (h host) releases() string           { return filepath.Join(h.dir, "releases") }
+func (h host) release(dir string) string  { return filepath.Join(h.dir, "releases", dir) }
+func (h host) metaFile(dir string) string { return filepath.Join(h.dir, "releases", dir+".json") }
+func (h host) link() string               { return filepath.Join(h.dir, "current") }
+
+// dirOf is the directory of release r under releases/: the deploy that
+// built it and its short commit, as the ssh target names it, so that
+// deploy 1 of a new database never lands in the directory deploy 1 of an
+// older one left.
+func dirOf(r pipeline.Release) string {
+	return r.ID + "-" + strings.ToLower(r.Commit[:min(7, len(r.Commit))])
+}
+
+// releaseID is the release a directory holds: the part before the first
+// dash (all of it for a directory named by the release alone, as ferry
+// named them before).
+func releaseID(dir string) string {
+	id, _, _ := strings.Cut(dir, "-")
+	return id
+}
+
+func ids(dirs []string) []string {
+	out := make([]string, len(dirs))
+	for i, dir := range dirs {
+		out[i] = releaseID(dir)
+	}
+	return out
+}
 
 // meta is what a host remembers of a release, beside its directory.
 type meta struct {
@@ -39,13 +63,13 @@ type meta struct {
 	Previous string `json:"previous"` // current when the release was installed
 }
 
-// place copies src into releases/<id> unless a complete copy is there.
-// The copy is made in releases/<id>.tmp and renamed, so a directory named
+// place copies src into releases/<name> unless a complete copy is there.
+// The copy is made in releases/<name>.tmp and renamed, so a directory named
 // after a release is always complete.
-func (h host) place(ctx context.Context, id, src string, x workspace.Exclude, log io.Writer) error {
-	dir := h.release(id)
+func (h host) place(ctx context.Context, name, src string, x workspace.Exclude, log io.Writer) error {
+	dir := h.release(name)
 	if isDir(dir) {
-		fmt.Fprintf(log, "releases/%s is already in place\n", id)
+		fmt.Fprintf(log, "releases/%s is already in place\n", name)
 		return nil
 	}
 	tmp := dir + ".tmp"
@@ -66,33 +90,34 @@ func (h host) place(ctx context.Context, id, src string, x workspace.Exclude, lo
 	return nil
 }
 
-// remember returns what the host knows of release r, writing it down the
-// first time, with the release current then as its previous one.
-func (h host) remember(r pipeline.Release) (meta, error) {
-	if m, err := h.meta(r.ID); err != nil || m.Commit != "" {
+// remember returns what the host knows of release r, in releases/<dir>,
+// writing it down the first time, with the release current then as its
+// previous one.
+func (h host) remember(r pipeline.Release, dir string) (meta, error) {
+	if m, err := h.meta(dir); err != nil || m.Commit != "" {
 		return m, err
 	}
 	prev, err := h.current()
 	if err != nil {
 		return meta{}, err
 	}
-	m := meta{Version: r.Version, Commit: r.Commit, Deploy: r.DeployID, Previous: prev}
+	m := meta{Version: r.Version, Commit: r.Commit, Deploy: r.DeployID, Previous: releaseID(prev)}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return meta{}, err
 	}
-	tmp := h.metaFile(r.ID) + ".tmp"
+	tmp := h.metaFile(dir) + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
 		return meta{}, err
 	}
-	return m, os.Rename(tmp, h.metaFile(r.ID))
+	return m, os.Rename(tmp, h.metaFile(dir))
 }
 
-// meta reads what the host remembers of release id; nothing for a release
-// it has no record of.
-func (h host) meta(id string) (meta, error) {
+// meta reads what the host remembers of the release in releases/<dir>;
+// nothing for a release it has no record of.
+func (h host) meta(dir string) (meta, error) {
 	var m meta
-	b, err := os.ReadFile(h.metaFile(id))
+	b, err := os.ReadFile(h.metaFile(dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, nil
 	}
@@ -100,12 +125,13 @@ func (h host) meta(id string) (meta, error) {
 		return m, err
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("releases/%s.json: %w", id, err)
+		return m, fmt.Errorf("releases/%s.json: %w", dir, err)
 	}
 	return m, nil
 }
 
-// current is the release current links to, "" when there is no link.
+// current is the release directory current links to, "" when there is no
+// link.
 func (h host) current() (string, error) {
 	target, err := os.Readlink(h.link())
 	if errors.Is(err, fs.ErrNotExist) {
@@ -120,21 +146,21 @@ func (h host) current() (string, error) {
 	return filepath.Base(target), nil
 }
 
-// switchTo makes releases/<id> current in one step: a new link is made
+// switchTo makes releases/<dir> current in one step: a new link is made
 // beside current and renamed over it. fresh marks the release as the
 // newest for cleanup.
-func (h host) switchTo(id string, fresh bool) error {
+func (h host) switchTo(dir string, fresh bool) error {
 	if info, err := os.Lstat(h.link()); err == nil && info.Mode()&fs.ModeSymlink == 0 {
 		return fmt.Errorf("%s is not a symbolic link: move it away and ferry will manage it", h.link())
 	}
 	if fresh {
 		now := time.Now()
-		if err := os.Chtimes(h.release(id), now, now); err != nil {
+		if err := os.Chtimes(h.release(dir), now, now); err != nil {
 			return err
 		}
 	}
 	tmp := h.link() + ".tmp-" + rand.Text()[:8]
-	if err := os.Symlink(filepath.Join("releases", id), tmp); err != nil {
+	if err := os.Symlink(filepath.Join("releases", dir), tmp); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, h.link()); err != nil {
@@ -155,8 +181,8 @@ func (h host) unlink() error {
 	return nil
 }
 
-// list returns the complete releases of the host, oldest first by the
-// modification time of their directories.
+// list returns the directories of the complete releases of the host,
+// oldest first by their modification time.
 func (h host) list() ([]string, error) {
 	entries, err := os.ReadDir(h.releases())
 	if errors.Is(err, fs.ErrNotExist) {
@@ -184,19 +210,37 @@ func (h host) list() ([]string, error) {
 		if c := a.mod.Compare(b.mod); c != 0 {
 			return c
 		}
-		return compareIDs(a.id, b.id)
+		if c := compareIDs(releaseID(a.id), releaseID(b.id)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
 	})
-	ids := make([]string, len(rs))
+	dirs := make([]string, len(rs))
 	for i, r := range rs {
-		ids[i] = r.id
+		dirs[i] = r.id
 	}
-	return ids, nil
+	return dirs, nil
+}
+
+// find returns the directory of release id, the newest if two deploys of
+// that number (of two databases) left one each; "" if the host keeps none.
+func (h host) find(id string) (string, error) {
+	dirs, err := h.list()
+	if err != nil {
+		return "", err
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if releaseID(dirs[i]) == id {
+			return dirs[i], nil
+		}
+	}
+	return "", nil
 }
 
 // cleanup deletes the oldest releases beyond keep, sparing the current one
-// and previous, and links a crash left behind.
+// and release previous, and links a crash left behind.
 func (h host) cleanup(keep int, previous string, log io.Writer) error {
-	ids, err := h.list()
+	dirs, err := h.list()
 	if err != nil {
 		return err
 	}
@@ -205,22 +249,22 @@ func (h host) cleanup(keep int, previous string, log io.Writer) error {
 		return err
 	}
 	var errs []error
-	excess := len(ids) - keep
-	for _, id := range ids {
+	excess := len(dirs) - keep
+	for _, dir := range dirs {
 		if excess <= 0 {
 			break
 		}
-		if id == cur || id == previous {
+		if dir == cur || releaseID(dir) == previous {
 			continue
 		}
-		if err := os.RemoveAll(h.release(id)); err != nil {
+		if err := os.RemoveAll(h.release(dir)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if err := os.Remove(h.metaFile(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(h.metaFile(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
-		fmt.Fprintf(log, "removed releases/%s\n", id)
+		fmt.Fprintf(log, "removed releases/%s\n", dir)
 		excess--
 	}
 	stale, _ := filepath.Glob(h.link() + ".tmp-*")
@@ -242,9 +286,10 @@ func compareIDs(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// checkRelease accepts a release ID that can name a directory of releases/.
+// checkRelease accepts a release ID that can start the name of a directory
+// of releases/: no dash, which ends the ID in the name.
 func checkRelease(id string) error {
-	if id == "" || strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") ||
+	if id == "" || strings.ContainsAny(id, `/\-`) || strings.HasPrefix(id, ".") ||
 		strings.HasSuffix(id, ".tmp") || strings.HasSuffix(id, ".json") || strings.ContainsRune(id, 0) {
 		return fmt.Errorf("%w: release %q cannot name a directory", pipeline.ErrInvalid, id)
 	}

@@ -2,13 +2,17 @@
 // host's own disk, for the quickstart and for teams whose deploy is a
 // script. Each unit is a directory <root>/<host> holding
 //
-//	releases/<id>/            one directory per release, copied from its build
-//	releases/<id>.json        what the release is, and what ran before it
-//	current -> releases/<id>  the live release
+//	releases/<id>-<sha>/            one directory per release: the deploy that built it, the commit
+//	releases/<id>-<sha>.json        what the release is, and what ran before it
+//	current -> releases/<id>-<sha>  the live release
+//
+// The commit in the name keeps deploys of one number apart: those of a
+// new database and those an older one left. Directories named
+// releases/<id>, as ferry named them before, are still releases.
 //
 // A release is built once in a workspace.Workspace, then each host gets a
 // copy. Every step can be repeated after a crash: the copy is made in
-// releases/<id>.tmp and renamed into place, the switch renames a new symlink
+// releases/<id>-<sha>.tmp and renamed into place, the switch renames a new symlink
 // over current, and the release that ran before is written down before the
 // switch, so a repeated install reports the same previous release.
 package local
@@ -107,7 +111,7 @@ func (d *Driver) build(ctx context.Context, r pipeline.Release, log pipeline.Ste
 	return src, nil
 }
 
-// Install copies the build of r into releases/<id> of unit, runs
+// Install copies the build of r into releases/<id>-<sha> of unit, runs
 // pre_release there, makes it current, runs post_release and deletes the
 // releases beyond keep. It returns the release that was current before
 // ("" for none), also when a step after the copy fails; a repeated install
@@ -124,25 +128,26 @@ func (d *Driver) Install(ctx context.Context, unit string, r pipeline.Release, l
 	if err != nil {
 		return "", fmt.Errorf("local %s: %w", unit, err)
 	}
+	dir := dirOf(r)
 	log.Step("copy")
-	if err := h.place(ctx, r.ID, src, d.cfg.Exclude, log); err != nil {
+	if err := h.place(ctx, dir, src, d.cfg.Exclude, log); err != nil {
 		return "", fmt.Errorf("local %s: copy: %w", unit, err)
 	}
-	m, err := h.remember(r)
+	m, err := h.remember(r, dir)
 	if err != nil {
 		return "", fmt.Errorf("local %s: copy: %w", unit, err)
 	}
 	previous = m.Previous
-	env := d.hookEnv(h, r.ID, m)
-	if err := d.hook(ctx, "pre_release", h.release(r.ID), d.cfg.PreRelease, env, log); err != nil {
+	env := d.hookEnv(h, dir, m)
+	if err := d.hook(ctx, "pre_release", h.release(dir), d.cfg.PreRelease, env, log); err != nil {
 		return previous, fmt.Errorf("local %s: %w", unit, err)
 	}
 	log.Step("switch")
-	if err := h.switchTo(r.ID, true); err != nil {
+	if err := h.switchTo(dir, true); err != nil {
 		return previous, fmt.Errorf("local %s: switch: %w", unit, err)
 	}
-	fmt.Fprintf(log, "current -> releases/%s (was %s)\n", r.ID, orNone(previous))
-	if err := d.hook(ctx, "post_release", h.release(r.ID), d.cfg.PostRelease, env, log); err != nil {
+	fmt.Fprintf(log, "current -> releases/%s (was %s)\n", dir, orNone(previous))
+	if err := d.hook(ctx, "post_release", h.release(dir), d.cfg.PostRelease, env, log); err != nil {
 		return previous, fmt.Errorf("local %s: %w", unit, err)
 	}
 	log.Step("cleanup")
@@ -169,26 +174,34 @@ func (d *Driver) Activate(ctx context.Context, unit, release string, log pipelin
 		fmt.Fprintln(log, "no release is current")
 		return nil
 	}
-	if checkRelease(release) != nil || !isDir(h.release(release)) {
+	dir := ""
+	if checkRelease(release) == nil {
+		if dir, err = h.find(release); err != nil {
+			return fmt.Errorf("local %s: %w", unit, err)
+		}
+	}
+	if dir == "" {
 		kept, err := h.list()
 		if err != nil {
 			return fmt.Errorf("local %s: %w", unit, err)
 		}
-		return notFound(fmt.Sprintf("local %s: release %s is not kept (kept: %s)", unit, release, orNone(joinIDs(kept))))
+		return notFound(fmt.Sprintf("local %s: release %s is not kept (kept: %s)", unit, release, orNone(joinIDs(ids(kept)))))
 	}
-	m, err := h.meta(release)
+	m, err := h.meta(dir)
 	if err != nil {
 		return fmt.Errorf("local %s: %w", unit, err)
 	}
-	if m.Previous, err = h.current(); err != nil {
+	was, err := h.current()
+	if err != nil {
 		return fmt.Errorf("local %s: %w", unit, err)
 	}
+	m.Previous = releaseID(was)
 	log.Step("switch")
-	if err := h.switchTo(release, false); err != nil {
+	if err := h.switchTo(dir, false); err != nil {
 		return fmt.Errorf("local %s: switch: %w", unit, err)
 	}
-	fmt.Fprintf(log, "current -> releases/%s (was %s)\n", release, orNone(m.Previous))
-	if err := d.hook(ctx, "post_release", h.release(release), d.cfg.PostRelease, d.hookEnv(h, release, m), log); err != nil {
+	fmt.Fprintf(log, "current -> releases/%s (was %s)\n", dir, orNone(was))
+	if err := d.hook(ctx, "post_release", h.release(dir), d.cfg.PostRelease, d.hookEnv(h, dir, m), log); err != nil {
 		return fmt.Errorf("local %s: %w", unit, err)
 	}
 	return nil
@@ -200,11 +213,11 @@ func (d *Driver) Releases(ctx context.Context, unit string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids, err := h.list()
+	dirs, err := h.list()
 	if err != nil {
 		return nil, fmt.Errorf("local %s: %w", unit, err)
 	}
-	return ids, nil
+	return ids(dirs), nil
 }
 
 // Current is the release current on unit, "" for none.
@@ -213,11 +226,11 @@ func (d *Driver) Current(ctx context.Context, unit string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id, err := h.current()
+	dir, err := h.current()
 	if err != nil {
 		return "", fmt.Errorf("local %s: %w", unit, err)
 	}
-	return id, nil
+	return releaseID(dir), nil
 }
 
 // hook runs one hook's commands as a step; a hook with no commands is no
@@ -236,12 +249,12 @@ func (d *Driver) hook(ctx context.Context, name, dir string, commands, env []str
 // buildEnv is the environment of the build and of hooks on the ferry host.
 func (d *Driver) buildEnv(r pipeline.Release) []string { return d.env().Build(r) }
 
-// hookEnv is the environment of hooks and health commands run for release
-// id on host h.
-func (d *Driver) hookEnv(h host, id string, m meta) []string {
+// hookEnv is the environment of hooks and health commands run for the
+// release in releases/<dir> on host h.
+func (d *Driver) hookEnv(h host, dir string, m meta) []string {
 	return d.env().Hook(workspace.Unit{
 		Host: h.name, HostDir: h.dir, Version: m.Version, Commit: m.Commit,
-		Release: id, ReleaseDir: h.release(id), Previous: m.Previous,
+		Release: releaseID(dir), ReleaseDir: h.release(dir), Previous: m.Previous,
 	})
 }
 

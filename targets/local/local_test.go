@@ -80,6 +80,9 @@ func (f *fixture) release(t *testing.T, id string, files map[string]string) pipe
 	return pipeline.Release{ID: id, Project: "demo", Env: "prod", Repo: f.repo.Path(), Ref: "main", Commit: hash, Version: "main@" + hash[:7]}
 }
 
+// dir is the directory of r under releases/: its ID and short commit.
+func dir(r pipeline.Release) string { return r.ID + "-" + r.Commit[:7] }
+
 // deploy builds r and installs it on every host, as the engine does.
 func (f *fixture) deploy(t *testing.T, r pipeline.Release) {
 	t.Helper()
@@ -133,18 +136,18 @@ func TestInstall(t *testing.T) {
 		if want := []string{"copy", "switch", "cleanup"}; !slices.Equal(log.steps, want) {
 			t.Errorf("steps = %v, want %v", log.steps, want)
 		}
-		dir := filepath.Join(f.root, unit)
-		if link, err := os.Readlink(filepath.Join(dir, "current")); err != nil || link != "releases/1" {
-			t.Errorf("%s/current -> %q, %v; want releases/1", unit, link, err)
+		hostDir := filepath.Join(f.root, unit)
+		if link, err := os.Readlink(filepath.Join(hostDir, "current")); err != nil || link != "releases/"+dir(r1) {
+			t.Errorf("%s/current -> %q, %v; want releases/%s", unit, link, err, dir(r1))
 		}
-		assertFile(t, filepath.Join(dir, "current/index.html"), "one")
-		assertFile(t, filepath.Join(dir, "current/BUILD"), "built\n")
+		assertFile(t, filepath.Join(hostDir, "current/index.html"), "one")
+		assertFile(t, filepath.Join(hostDir, "current/BUILD"), "built\n")
 		for _, gone := range []string{"debug.log", "docs"} {
-			if exists(filepath.Join(dir, "current", gone)) {
+			if exists(filepath.Join(hostDir, "current", gone)) {
 				t.Errorf("%s was copied despite exclude", gone)
 			}
 		}
-		if info, err := os.Stat(filepath.Join(dir, "current/bin/start.sh")); err != nil || info.Mode().Perm()&0o100 == 0 {
+		if info, err := os.Stat(filepath.Join(hostDir, "current/bin/start.sh")); err != nil || info.Mode().Perm()&0o100 == 0 {
 			t.Errorf("bin/start.sh is not executable: %v", err)
 		}
 	}
@@ -219,13 +222,14 @@ func TestHooks(t *testing.T) {
 		"post_release": []any{strings.Replace(dump, "%s", "post", 1)},
 		"vars":         map[string]any{"OUT": out, "GREETING": "hi"},
 	})
-	f.deploy(t, f.release(t, "1", map[string]string{"index.html": "one"}))
+	r1 := f.release(t, "1", map[string]string{"index.html": "one"})
+	f.deploy(t, r1)
 	r2 := f.release(t, "2", map[string]string{"index.html": "two"})
 	f.deploy(t, r2)
 
 	root, _ := filepath.EvalSymlinks(f.root)
 	for _, unit := range []string{"web1", "web2"} {
-		dir := filepath.Join(root, unit)
+		hostDir := filepath.Join(root, unit)
 		vars := "FERRY_COMMIT=" + r2.Commit + "\n" +
 			"FERRY_ENV=prod\n" +
 			"FERRY_HOST=" + unit + "\n" +
@@ -233,12 +237,12 @@ func TestHooks(t *testing.T) {
 			"FERRY_PREVIOUS_RELEASE=1\n" +
 			"FERRY_PROJECT=demo\n" +
 			"FERRY_RELEASE=2\n" +
-			"FERRY_RELEASE_DIR=" + filepath.Join(f.root, unit, "releases/2") + "\n" +
+			"FERRY_RELEASE_DIR=" + filepath.Join(f.root, unit, "releases", dir(r2)) + "\n" +
 			"FERRY_VERSION=" + r2.Version + "\n" +
 			"GREETING=hi\n"
-		pwd := "pwd=" + filepath.Join(dir, "releases/2") + "\n"
-		assertFile(t, filepath.Join(out, "pre-"+unit+"-2"), pwd+"current=releases/1\n"+vars)
-		assertFile(t, filepath.Join(out, "post-"+unit+"-2"), pwd+"current=releases/2\n"+vars)
+		pwd := "pwd=" + filepath.Join(hostDir, "releases", dir(r2)) + "\n"
+		assertFile(t, filepath.Join(out, "pre-"+unit+"-2"), pwd+"current=releases/"+dir(r1)+"\n"+vars)
+		assertFile(t, filepath.Join(out, "post-"+unit+"-2"), pwd+"current=releases/"+dir(r2)+"\n"+vars)
 	}
 	if _, err := os.Stat(filepath.Join(out, "pre-web1-1")); err != nil {
 		t.Errorf("pre_release did not run for release 1: %v", err)
@@ -269,15 +273,20 @@ func TestKeep(t *testing.T) {
 		"post_release": `echo "$FERRY_RELEASE after $FERRY_PREVIOUS_RELEASE" >> "$OUT/$FERRY_HOST"`,
 		"vars":         map[string]any{"OUT": out},
 	})
+	var r8 pipeline.Release
 	for _, id := range []string{"8", "9", "10", "11"} { // 10 sorts before 8 as text
-		f.deploy(t, f.release(t, id, map[string]string{"index.html": id}))
+		r := f.release(t, id, map[string]string{"index.html": id})
+		f.deploy(t, r)
+		if id == "8" {
+			r8 = r
+		}
 	}
 	ctx := context.Background()
 	for _, unit := range []string{"web1", "web2"} {
 		if got := f.releases(t, unit); !slices.Equal(got, []string{"9", "10", "11"}) {
 			t.Errorf("%s keeps %v, want [9 10 11]", unit, got)
 		}
-		if exists(filepath.Join(f.root, unit, "releases/8.json")) {
+		if exists(filepath.Join(f.root, unit, "releases", dir(r8)+".json")) {
 			t.Errorf("%s kept the record of a deleted release", unit)
 		}
 	}
@@ -320,6 +329,47 @@ func TestKeep(t *testing.T) {
 	}
 }
 
+// TestNewDatabaseKeepsOldReleasesApart: ferry started over with a new
+// database numbers its deploys from 1 again; its deploy 1 must not land in
+// the directory deploy 1 of the older database left, whose files are not
+// its own.
+func TestNewDatabaseKeepsOldReleasesApart(t *testing.T) {
+	f := newFixture(t, map[string]any{"hosts": []any{"web1"}})
+	old1 := f.release(t, "1", map[string]string{"index.html": "old one"})
+	f.deploy(t, old1)
+	f.deploy(t, f.release(t, "2", map[string]string{"index.html": "old two"}))
+	legacy := filepath.Join(f.root, "web1/releases/7") // named as ferry did before
+	if err := os.MkdirAll(legacy, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(legacy, "index.html"), []byte("seven"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	new1 := f.release(t, "1", map[string]string{"index.html": "new one"})
+	prev, err := f.d.Install(ctx, "web1", new1, &stepLog{})
+	if err != nil || prev != "2" {
+		t.Fatalf("install of the new deploy 1 = %q, %v; want previous 2", prev, err)
+	}
+	assertFile(t, filepath.Join(f.root, "web1/current/index.html"), "new one")
+	assertFile(t, filepath.Join(f.root, "web1/releases", dir(old1), "index.html"), "old one")
+	if got := f.current(t, "web1"); got != "1" {
+		t.Errorf("web1 runs %q, want 1", got)
+	}
+
+	// A rollback to 1 takes the newer deploy 1; one to 7 the old-style directory.
+	for _, step := range []struct{ release, want string }{{"2", "old two"}, {"1", "new one"}, {"7", "seven"}} {
+		if err := f.d.Activate(ctx, "web1", step.release, &stepLog{}); err != nil {
+			t.Fatalf("activate %s: %v", step.release, err)
+		}
+		assertFile(t, filepath.Join(f.root, "web1/current/index.html"), step.want)
+		if got := f.current(t, "web1"); got != step.release {
+			t.Errorf("web1 runs %q after activating %s", got, step.release)
+		}
+	}
+}
+
 func TestBuildFails(t *testing.T) {
 	f := newFixture(t, map[string]any{"build": "./build.sh"})
 	f.deploy(t, f.release(t, "1", map[string]string{"build.sh": "echo compiled"}))
@@ -340,7 +390,7 @@ func TestBuildFails(t *testing.T) {
 		if got := f.current(t, unit); got != "1" {
 			t.Errorf("%s runs %q after a failed build, want 1", unit, got)
 		}
-		if exists(filepath.Join(f.root, unit, "releases/2")) {
+		if exists(filepath.Join(f.root, unit, "releases", dir(r2))) {
 			t.Errorf("%s has a directory for the failed release", unit)
 		}
 	}
@@ -403,15 +453,15 @@ func TestInstallAfterCrash(t *testing.T) {
 	f := newFixture(t, map[string]any{"hosts": []any{"web1"}})
 	f.deploy(t, f.release(t, "1", map[string]string{"index.html": "one"}))
 	r2 := f.release(t, "2", map[string]string{"index.html": "two"})
-	dir := filepath.Join(f.root, "web1")
+	hostDir, rel2 := filepath.Join(f.root, "web1"), "releases/"+dir(r2)
 	// ferry died in the middle of copying release 2, and of a switch.
-	if err := os.MkdirAll(filepath.Join(dir, "releases/2.tmp"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(hostDir, rel2+".tmp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "releases/2.tmp/half"), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(hostDir, rel2+".tmp/half"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("releases/2", filepath.Join(dir, "current.tmp-dead")); err != nil {
+	if err := os.Symlink(rel2, filepath.Join(hostDir, "current.tmp-dead")); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -422,12 +472,12 @@ func TestInstallAfterCrash(t *testing.T) {
 	if err != nil || prev != "1" {
 		t.Fatalf("install = %q, %v; want previous 1", prev, err)
 	}
-	for _, gone := range []string{"releases/2.tmp", "releases/2/half", "current.tmp-dead"} {
-		if exists(filepath.Join(dir, gone)) {
+	for _, gone := range []string{rel2 + ".tmp", rel2 + "/half", "current.tmp-dead"} {
+		if exists(filepath.Join(hostDir, gone)) {
 			t.Errorf("%s is left", gone)
 		}
 	}
-	assertFile(t, filepath.Join(dir, "current/index.html"), "two")
+	assertFile(t, filepath.Join(hostDir, "current/index.html"), "two")
 
 	// ferry died after the switch; the engine installs again.
 	log := &stepLog{}
@@ -435,7 +485,7 @@ func TestInstallAfterCrash(t *testing.T) {
 	if err != nil || prev != "1" {
 		t.Fatalf("repeated install = %q, %v; want previous 1", prev, err)
 	}
-	if !strings.Contains(log.String(), "releases/2 is already in place") {
+	if !strings.Contains(log.String(), rel2+" is already in place") {
 		t.Errorf("the complete release was not reused:\n%s", log)
 	}
 	if got := f.current(t, "web1"); got != "2" {
