@@ -27,7 +27,7 @@ type Bot struct {
 // Digests previews the digest of a scope; cmd/ferry adapts the dashboards
 // to it.
 type Digests interface {
-	// Preview returns the digest of the last seven full days of scope (as
+	// Preview returns the digest of the last seven days up to now of scope (as
 	// dashboards.ParseScope reads it). A scope that names nothing is an
 	// error wrapping pipeline.ErrInvalid.
 	Preview(ctx context.Context, scope string) (dashboards.Digest, error)

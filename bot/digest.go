@@ -13,7 +13,7 @@ import (
 func RenderDigest(g dashboards.Digest) string {
 	var b strings.Builder
 	b.WriteString(g.Title() + "\n")
-	b.WriteString(g.Period.String() + " (" + g.Period.Loc.String() + ")\n")
+	b.WriteString(g.Period.About() + "\n")
 	if g.Late {
 		fmt.Fprintf(&b, "Sent late: ferry was not running at %s.\n", g.Scheduled.In(g.Period.Loc).Format("Mon 2 Jan 15:04 MST"))
 	}

@@ -133,7 +133,7 @@ var verbs = []verbSpec{
 	{
 		verb: VerbDigest, usage: "digest preview [<scope>]",
 		summary: "the weekly digest of the last seven days, now",
-		details: "Shows the digest ferry posts on its schedule — deploys, success rate, rollbacks, durations, the four DORA metrics with their trends, and the leaderboards — for the last seven full days.\n" +
+		details: "Shows the digest ferry posts on its schedule — deploys, success rate, rollbacks, durations, the four DORA metrics with their trends, and the leaderboards — for the last seven days up to now (7×24 hours, today so far included).\n" +
 			"<scope> is all (the default), team:<name>, project:<name>, env:<name>, person:<name>, or a name that is only one of those.",
 		examples: []string{"digest preview", "digest preview project:demo", "digest preview team:payments"},
 	},

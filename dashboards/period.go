@@ -11,6 +11,9 @@ import (
 type Period struct {
 	From, To time.Time
 	Loc      *time.Location // nil: UTC
+	// RecentDays is n for the last n×24 hours up to now (see Recent), so
+	// that the period can say so; 0 for any other period.
+	RecentDays int
 }
 
 func (p Period) loc() *time.Location {
@@ -74,20 +77,33 @@ func (p Period) String() string {
 	return f.Format("2006-01-02 15:04") + " – " + t.Format("2006-01-02 15:04 MST")
 }
 
-// LastDays is the n whole days before the day of now, in loc, and today so
-// far is left out: LastDays(now, 7, loc) is the last seven full days.
-func LastDays(now time.Time, n int, loc *time.Location) Period {
+// About says what the period covers, for people: its dates and time zone,
+// "2026-11-02 – 2026-11-08 (UTC)", or, for the last days up to now,
+// "last 7 days, up to now (2026-11-02 10:00 – 2026-11-09 10:00 UTC)".
+func (p Period) About() string {
+	switch {
+	case p.RecentDays == 1:
+		return "last 24 hours, up to now (" + p.String() + ")"
+	case p.RecentDays > 1:
+		return fmt.Sprintf("last %d days, up to now (%s)", p.RecentDays, p.String())
+	}
+	return p.String() + " (" + p.loc().String() + ")"
+}
+
+// Recent is the last n×24 hours up to now, in loc: Recent(now, 7, loc) is
+// the last seven days with today so far, what the pages and digest
+// preview show unless asked for another period.
+func Recent(now time.Time, n int, loc *time.Location) Period {
 	if loc == nil {
 		loc = time.UTC
 	}
-	l := now.In(loc)
-	to := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
-	return Period{From: time.Date(to.Year(), to.Month(), to.Day()-n, 0, 0, 0, 0, loc), To: to, Loc: loc}
+	return Period{From: now.Add(-time.Duration(n) * 24 * time.Hour), To: now, Loc: loc, RecentDays: n}
 }
 
 // ParsePeriod reads a period as the web pages and commands take it: "7d",
-// "30d", "90d" (whole days up to today, which is left out) or "2026-11-02..2026-11-09"
-// (from midnight of the first date to midnight of the second).
+// "30d", "90d" (that many times 24 hours up to now, see Recent) or
+// "2026-11-02..2026-11-09" (from midnight of the first date to midnight of
+// the second).
 func ParsePeriod(s string, now time.Time, loc *time.Location) (Period, error) {
 	if loc == nil {
 		loc = time.UTC
@@ -97,7 +113,7 @@ func ParsePeriod(s string, now time.Time, loc *time.Location) (Period, error) {
 		if n < 1 || n > 3660 {
 			return Period{}, fmt.Errorf("period %q: want between 1d and 3660d", s)
 		}
-		return LastDays(now, n, loc), nil
+		return Recent(now, n, loc), nil
 	}
 	a, b, _ := strings.Cut(s, "..")
 	from, err1 := time.ParseInLocation("2006-01-02", a, loc)

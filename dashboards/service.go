@@ -109,7 +109,9 @@ func (d *Dashboards) Leaderboards(ctx context.Context, s Scope, p Period, by ...
 	return out, nil
 }
 
-// Preview builds the digest of the last seven full days of a scope, as
+// Preview builds the digest of the last 7×24 hours up to now of a scope
+// (what somebody who asks expects to see, today's deploys included; a
+// digest sent on its schedule covers whole days instead), as
 // people write it (see Directory.ParseScope); a scope that names nothing is
 // an error wrapping pipeline.ErrInvalid.
 func (d *Dashboards) Preview(ctx context.Context, scope string) (Digest, error) {
@@ -117,5 +119,5 @@ func (d *Dashboards) Preview(ctx context.Context, scope string) (Digest, error) 
 	if err != nil {
 		return Digest{}, fmt.Errorf("%w: %v", pipeline.ErrInvalid, err)
 	}
-	return d.Digest(ctx, s, LastDays(d.now(), 7, d.loc))
+	return d.Digest(ctx, s, Recent(d.now(), 7, d.loc))
 }

@@ -25,7 +25,7 @@ var (
 // the leaderboards a line each. The chart goes with it as a file.
 func digestMessage(g dashboards.Digest) message {
 	blocks := []slackapi.Block{slackapi.NewHeaderBlock(plain(cut(g.Title(), maxHeaderText)))}
-	about := g.Period.String() + " (" + g.Period.Loc.String() + ")"
+	about := g.Period.About()
 	if g.Late {
 		about += " · :hourglass: sent late: ferry was not running at " + g.Scheduled.In(g.Period.Loc).Format("Mon 2 Jan 15:04 MST")
 	}

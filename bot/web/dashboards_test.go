@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/ferrybot/ferry/dashboards"
 	"github.com/ferrybot/ferry/dashboards/dashboardstest"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
@@ -40,6 +41,34 @@ func TestGoldenDashboards(t *testing.T) {
 			t.Fatalf("%s: %d; want %d", c.path, rec.Code, c.status)
 		}
 		golden(t, c.name, rec.Body.String())
+	}
+}
+
+// TestDashboardsCountToday: a newcomer who deployed four times this
+// morning sees four on the Metrics page and the Leaderboards, which show
+// the last 7×24 hours up to now unless asked otherwise, and say so.
+func TestDashboardsCountToday(t *testing.T) {
+	var today dashboardstest.Store
+	for i := range 4 {
+		start := t0.Add(-time.Duration(i+1) * time.Hour)
+		today = append(today, dashboards.Fact{ID: int64(i + 1), Project: "demo", Env: "staging", Kind: pipeline.KindDeploy, State: pipeline.StateSucceeded,
+			Requester: "alice", CreatedAt: start, StartedAt: start, FinishedAt: start.Add(5 * time.Minute)})
+	}
+	d, err := dashboards.New(dashboards.Config{Store: today, Directory: dashboards.Directory{Projects: []string{"demo"}, Users: []string{"alice"}},
+		Settings: dashboards.Settings{MinDeploys: 1}, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, setup{dash: d})
+	alice := f.signIn("alice", alicePassword)
+	about := "every project, last 7 days, up to now (2026-10-26 10:00 – 2026-11-02 10:00 UTC)"
+	page := f.get(alice, "/dashboard")
+	if !strings.Contains(page.Body, `<div class="metric-value">4</div>`) || !strings.Contains(page.Body, about+", compared with the 7 days before") {
+		t.Errorf("the metrics page of a newcomer:\n%s", page.Body)
+	}
+	page = f.get(alice, "/leaderboards")
+	if !strings.Contains(page.Body, `<b>alice</b> <span class="score">4</span>`) || !strings.Contains(page.Body, about) {
+		t.Errorf("the leaderboards of a newcomer:\n%s", page.Body)
 	}
 }
 
@@ -117,8 +146,8 @@ func TestBrowserDashboards(t *testing.T) {
 	)
 	shoot(t, br, "/tmp/ferry-dashboard.png")
 	deploys, err := chromedp.Run(br.ctx, chromedp.Text(chromedp.CSS(`.metric[data-key="deploys"] .metric-value`)))
-	if err != nil || deploys != "11" {
-		t.Errorf("the page shows %q deploys (%v); want 11", deploys, err)
+	if err != nil || deploys != "10" { // the last 7×24 hours up to Monday 10:00: the Monday 9:00 deploy is before them
+		t.Errorf("the page shows %q deploys (%v); want 10", deploys, err)
 	}
 	br.step("pick project web",
 		chromedp.SetValue(chromedp.CSS("#scope"), "project:web"),

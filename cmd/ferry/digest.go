@@ -54,7 +54,7 @@ func newScheduler(cfg *config.Config, d *dashboards.Dashboards, st *storage.SQLi
 }
 
 const digestUsage = `usage: ferry digest --send [--config ferry.yaml]   post every configured digest now
-       ferry digest preview [<scope>]                 show the digest of the last seven days (from the server)
+       ferry digest preview [<scope>]                 show the digest of the last seven days up to now (from the server)
 `
 
 // digest runs `ferry digest --send`, which posts the digests from this
