@@ -360,3 +360,26 @@ func TestSlackNeverPrinted(t *testing.T) {
 		t.Error("the zero Slack is enabled")
 	}
 }
+
+// TestRepoAddresses: a repo is a URL, an scp-like address (with or without
+// a user) or a path relative to the file, told apart as git and the
+// workspace tell them.
+func TestRepoAddresses(t *testing.T) {
+	for repo, want := range map[string]string{
+		"https://ghp_token@github.com/acme/demo.git": "https://ghp_token@github.com/acme/demo.git",
+		"git@github.com:acme/demo.git":               "git@github.com:acme/demo.git",
+		"github.com:acme/demo.git":                   "github.com:acme/demo.git",
+		"file:///srv/git/demo.git":                   "file:///srv/git/demo.git",
+		"../git/demo.git":                            "/git/demo.git",
+		"./a:b":                                      "/srv/a:b",
+	} {
+		data := "projects:\n  demo:\n    repo: '" + repo + "'\n    environments:\n      dev:\n        target: {type: local}\n"
+		cfg, err := loader(nil).Parse("ferry.yaml", []byte(data), "/srv")
+		if err != nil {
+			t.Fatalf("repo %s: %v", repo, err)
+		}
+		if got := cfg.Projects[0].Repo; got != want {
+			t.Errorf("repo %s is read as %s, want %s", repo, got, want)
+		}
+	}
+}

@@ -34,9 +34,6 @@ var localPaths = map[string][]string{
 	"kubernetes": {"kubeconfig"},
 }
 
-// scpLike matches the user@host:path form of a git URL.
-var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:`)
-
 func (d *decoder) projects(n *yaml.Node) []pipeline.Project {
 	var projects []pipeline.Project
 	for _, e := range d.entries(n, "projects") {
@@ -55,7 +52,7 @@ func (d *decoder) project(e field) pipeline.Project {
 		switch {
 		case t.s == "":
 			d.addf(e.line, "%s has no repo: add repo: with a git URL or a path relative to this file", what)
-		case strings.Contains(t.s, "://") || scpLike.MatchString(t.s):
+		case !pipeline.RepoIsLocal(t.s) || strings.Contains(t.s, "://"): // a URL or an scp-like address, as git tells
 			p.Repo = t.s
 		default:
 			p.Repo = d.path(t.s, "")

@@ -27,25 +27,18 @@ func (e notFound) Error() string { return string(e) }
 func (e notFound) Unwrap() error { return pipeline.ErrNotFound }
 
 // source is a repository as git is given it: URLs and scp-like addresses as
-// written, local paths made absolute so they mean the same from any directory.
+// written, local paths made absolute so they mean the same from any
+// directory. What ferry says about it shows pipeline.ShowRepo(src), never
+// src: a URL may carry a token, and a path is the ferry host's.
 func source(repo string) (string, error) {
 	if repo == "" {
 		return "", fmt.Errorf("%w: no repository given", pipeline.ErrInvalid)
 	}
-	if strings.Contains(repo, "://") {
+	if !pipeline.RepoIsLocal(repo) || strings.Contains(repo, "://") {
 		return repo, nil
-	}
-	if colon := strings.Index(repo, ":"); colon > 0 && !strings.Contains(repo[:colon], "/") {
-		return repo, nil // user@host:path
 	}
 	return filepath.Abs(repo)
 }
-
-var credentials = regexp.MustCompile(`(://[^/@\s:]+):[^/@\s]+@`)
-
-// redact hides a password or token written into a repository URL, so it
-// never reaches a log line or an error.
-func redact(s string) string { return credentials.ReplaceAllString(s, "$1:xxxxx@") }
 
 // repoName is the directory a repository's files live under in a workspace:
 // its base name without ".git", reduced to safe characters.
@@ -79,10 +72,14 @@ func mirrorDir(dir, src string) string {
 // gitError is a failed git command, with what git said about it.
 type gitError struct {
 	args   []string
+	dir    string // where git ran; "" for the current directory
 	stderr string
 	err    error
 }
 
+// Error is the first line of what git said, with the repository git was
+// given shown as pipeline.ShowRepo shows it (git echoes the address, token
+// and all) and the directory it ran in by its last element only.
 func (e *gitError) Error() string {
 	msg := strings.TrimSpace(e.stderr)
 	if i := strings.Index(msg, "\n"); i >= 0 {
@@ -92,7 +89,25 @@ func (e *gitError) Error() string {
 	if msg == "" {
 		msg = e.err.Error()
 	}
-	return fmt.Sprintf("git %s: %s", e.args[0], redact(msg))
+	msg = pipeline.ScrubRepo(msg, repoArg(e.args))
+	if e.dir != "" {
+		msg = strings.ReplaceAll(msg, e.dir, filepath.Base(e.dir))
+	}
+	return fmt.Sprintf("git %s: %s", e.args[0], msg)
+}
+
+// repoArg is the repository a git command that reaches one (fetch,
+// ls-remote) is given: the argument after "--"; "" for other commands.
+func repoArg(args []string) string {
+	if len(args) == 0 || args[0] != "fetch" && args[0] != "ls-remote" {
+		return ""
+	}
+	for i, a := range args {
+		if a == "--" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
 }
 
 func (e *gitError) Unwrap() error { return e.err }
@@ -107,7 +122,7 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		return "", &gitError{args: args, stderr: stderr.String(), err: err}
+		return "", &gitError{args: args, dir: dir, stderr: stderr.String(), err: err}
 	}
 	return stdout.String(), nil
 }
@@ -134,7 +149,7 @@ func fetch(ctx context.Context, mirror, src string, log io.Writer) error {
 		}
 	}
 	if log != nil {
-		fmt.Fprintf(log, "fetching %s\n", redact(src))
+		fmt.Fprintf(log, "fetching %s\n", pipeline.ShowRepo(src))
 	}
 	args := append([]string{"fetch", "--quiet", "--prune", "--no-write-fetch-head", "--", src}, fetchRefs...)
 	_, err := git(ctx, mirror, args...)

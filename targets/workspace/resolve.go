@@ -59,7 +59,7 @@ func (r *Resolver) Resolve(ctx context.Context, repo, ref string) (pipeline.Comm
 		}
 	}
 	if !found {
-		return pipeline.Commit{}, notFound(fmt.Sprintf("ref %q not found in %s: name a branch, a tag or a commit", ref, redact(repo)))
+		return pipeline.Commit{}, notFound(fmt.Sprintf("ref %q not found in %s: name a branch, a tag or a commit", ref, pipeline.ShowRepo(repo)))
 	}
 	c.Time = r.commitTime(ctx, src, c.Hash)
 	return c, nil
@@ -177,5 +177,5 @@ func unreachable(src string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return fmt.Errorf("cannot reach repository %s: %w", redact(src), err)
+	return fmt.Errorf("cannot reach repository %s: %w", pipeline.ShowRepo(src), err)
 }

@@ -140,7 +140,7 @@ func fetchCommit(ctx context.Context, mirror, src, commit string, refresh bool, 
 			return full, err
 		}
 	}
-	return "", notFound(fmt.Sprintf("commit %s not found in %s", commit, redact(src)))
+	return "", notFound(fmt.Sprintf("commit %s not found in %s", commit, pipeline.ShowRepo(src)))
 }
 
 // archive writes the tree of commit into dir, which must not exist.
@@ -168,7 +168,7 @@ func archive(ctx context.Context, mirror, commit, dir string) error {
 		io.Copy(io.Discard, out) // let git finish writing
 	}
 	if err := cmd.Wait(); err != nil {
-		return &gitError{args: []string{"archive"}, stderr: stderr.String(), err: err}
+		return &gitError{args: []string{"archive"}, dir: mirror, stderr: stderr.String(), err: err}
 	}
 	return xerr
 }

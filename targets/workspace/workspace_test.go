@@ -123,19 +123,61 @@ func TestResolveMissing(t *testing.T) {
 		}
 	}
 	_, err = r.Resolve(ctx, repo.Path(), "nope")
-	want := `ref "nope" not found in ` + repo.Path() + `: name a branch, a tag or a commit`
+	want := `ref "nope" not found in ` + filepath.Base(repo.Path()) + `: name a branch, a tag or a commit`
 	if err == nil || err.Error() != want {
 		t.Errorf("Resolve(nope) = %v, want %s", err, want)
 	}
 
 	gone := filepath.Join(t.TempDir(), "gone")
 	_, err = r.Resolve(ctx, gone, "main")
-	if err == nil || errors.Is(err, pipeline.ErrNotFound) || !strings.Contains(err.Error(), "cannot reach repository "+gone) {
+	if err == nil || errors.Is(err, pipeline.ErrNotFound) || !strings.Contains(err.Error(), "cannot reach repository gone") {
 		t.Errorf("Resolve on a missing repository = %v, want it to name the repository", err)
 	}
 	_, err = r.Resolve(ctx, "https://ferry:s3cret@127.0.0.1:1/demo.git", "main")
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("Resolve on an unreachable URL = %v, want an error without the password", err)
+	}
+}
+
+// TestRepositoryShownWithoutSecretsOrPaths: a token or password in a
+// repository URL, and the directories of the ferry host, are in no error
+// and no deploy log line, including what git itself says (it echoes the
+// address it was given).
+func TestRepositoryShownWithoutSecretsOrPaths(t *testing.T) {
+	r, err := workspace.NewResolver(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := workspace.New(workspace.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	missing := filepath.Join(t.TempDir(), "srv", "demo.git")
+	for _, c := range []struct {
+		repo, secret, shown string
+	}{
+		{"https://ghp_16C7e42F292c6912E7710c838347Ae178B4a@127.0.0.1:1/acme/demo.git", "ghp_16C7e42F", "https://127.0.0.1:1/acme/demo.git"},
+		{"https://ferry:s3cret@127.0.0.1:1/acme/demo.git", "s3cret", "https://127.0.0.1:1/acme/demo.git"},
+		{"ssh://deploy:hunter2@127.0.0.1:1/acme/demo.git", "hunter2", "ssh://127.0.0.1:1/acme/demo.git"},
+		{missing, filepath.Dir(missing), "demo.git"},
+	} {
+		_, err := r.Resolve(ctx, c.repo, "main")
+		if err == nil || strings.Contains(err.Error(), c.secret) || !strings.Contains(err.Error(), c.shown) {
+			t.Errorf("Resolve(%s) = %v; want it to name %s without %s", c.repo, err, c.shown, c.secret)
+		}
+		log := &stepLog{}
+		_, err = ws.Checkout(ctx, c.repo, strings.Repeat("ab", 20), log)
+		if err == nil || strings.Contains(err.Error()+log.String(), c.secret) || !strings.Contains(log.String(), "fetching "+c.shown+"\n") {
+			t.Errorf("Checkout(%s) = %v, log %q; want them to name %s without %s", c.repo, err, log, c.shown, c.secret)
+		}
+	}
+
+	repo := gittest.NewRepo(t)
+	repo.Commit(t, map[string]string{"README": "one"}, "first")
+	_, err = r.Resolve(ctx, repo.Path(), "nope")
+	if err == nil || strings.Contains(err.Error(), filepath.Dir(repo.Path())) {
+		t.Errorf("Resolve(nope) = %v; want no directory of the host in it", err)
 	}
 }
 
