@@ -3,8 +3,10 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,16 +18,34 @@ import (
 // dropped; the browser reconnects by itself.
 const streamBuffer = 32
 
+// Bounds of the event streams: each holds a connection and two goroutines
+// for as long as its page is open.
+const (
+	maxSessionStreams = 8   // per session: a few tabs
+	maxStreams        = 256 // in all
+	streamsRetryAfter = 30 * time.Second
+)
+
+// Why a stream is not opened.
+var (
+	errSessionStreams = errors.New("too many live streams for this session")
+	errStreams        = errors.New("too many live streams")
+	errClosed         = errors.New("ferry is shutting down")
+)
+
 // hub fans rendered card events out to the event streams.
 type hub struct {
-	mu     sync.Mutex
-	subs   map[chan []byte]struct{}
-	closed bool
-	done   chan struct{} // closed by Close: every stream ends
+	mu                sync.Mutex
+	subs              map[chan []byte]string // stream → its session's nonce
+	sessions          map[string]int         // session nonce → its open streams
+	perSession, total int                    // the bounds of subscribe
+	closed            bool
+	done              chan struct{} // closed by Close: every stream ends
 }
 
 func newHub() *hub {
-	return &hub{subs: map[chan []byte]struct{}{}, done: make(chan struct{})}
+	return &hub{subs: map[chan []byte]string{}, sessions: map[string]int{},
+		perSession: maxSessionStreams, total: maxStreams, done: make(chan struct{})}
 }
 
 // Subscriber is what the web console is owed when a deploy changes: its
@@ -88,30 +108,54 @@ func (h *hub) broadcast(ev []byte) {
 		select {
 		case ch <- ev:
 		default:
-			delete(h.subs, ch)
-			close(ch)
+			h.drop(ch)
 		}
 	}
 }
 
-func (h *hub) subscribe() (chan []byte, bool) {
+// subscribe opens a stream for a session, within the bounds: at most
+// perSession streams of one session, total in all.
+func (h *hub) subscribe(session string) (chan []byte, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return nil, false
+	switch {
+	case h.closed:
+		return nil, errClosed
+	case h.sessions[session] >= h.perSession:
+		return nil, errSessionStreams
+	case len(h.subs) >= h.total:
+		return nil, errStreams
 	}
 	ch := make(chan []byte, streamBuffer)
-	h.subs[ch] = struct{}{}
-	return ch, true
+	h.subs[ch] = session
+	h.sessions[session]++
+	return ch, nil
 }
 
 func (h *hub) unsubscribe(ch chan []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.subs[ch]; ok {
-		delete(h.subs, ch)
-		close(ch)
+	h.drop(ch)
+}
+
+// drop ends a stream, if it is open; h.mu is held.
+func (h *hub) drop(ch chan []byte) {
+	session, ok := h.subs[ch]
+	if !ok {
+		return
 	}
+	delete(h.subs, ch)
+	close(ch)
+	if h.sessions[session]--; h.sessions[session] <= 0 {
+		delete(h.sessions, session)
+	}
+}
+
+// streams is how many streams are open.
+func (h *hub) streams() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
 }
 
 // Close ends every event stream, so that http.Server.Shutdown need not
@@ -128,15 +172,25 @@ func (s *Server) Close() {
 }
 
 // events streams card events to a signed-in browser, with a ping comment
-// every 15 seconds so that proxies keep the connection open.
+// every 15 seconds so that proxies keep the connection open. A session
+// opens at most maxSessionStreams (429 beyond) and ferry serves at most
+// maxStreams (503 with Retry-After beyond).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.viewer(w, r)
 	if !ok {
 		http.Error(w, "sign in to follow deploys", http.StatusUnauthorized)
 		return
 	}
-	ch, ok := s.hub.subscribe()
-	if !ok {
+	ch, err := s.hub.subscribe(v.Nonce)
+	switch {
+	case errors.Is(err, errSessionStreams):
+		http.Error(w, fmt.Sprintf("ferry did not open this live view: your session already has %d open; close some of ferry's tabs, then reload", s.hub.perSession), http.StatusTooManyRequests)
+		return
+	case errors.Is(err, errStreams):
+		w.Header().Set("Retry-After", strconv.Itoa(int(streamsRetryAfter.Seconds())))
+		http.Error(w, fmt.Sprintf("ferry did not open this live view: it is serving as many as it can (%d); reload in %s", s.hub.total, streamsRetryAfter), http.StatusServiceUnavailable)
+		return
+	case err != nil:
 		http.Error(w, "ferry is shutting down", http.StatusServiceUnavailable)
 		return
 	}

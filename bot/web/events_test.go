@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,8 +120,8 @@ func TestEvents(t *testing.T) {
 
 func TestSlowStreamDropped(t *testing.T) {
 	h := newHub()
-	slow, _ := h.subscribe()
-	fast, _ := h.subscribe()
+	slow, _ := h.subscribe("s")
+	fast, _ := h.subscribe("s")
 	for i := range streamBuffer + 1 {
 		h.broadcast([]byte("event"))
 		if i < streamBuffer {
@@ -150,5 +152,95 @@ func TestNoStreamsNoRendering(t *testing.T) {
 	f.srv.parts = nil // rendering now panics
 	if _, err := f.srv.Deliver(context.Background(), broken, ""); err != nil {
 		t.Errorf("Deliver with no stream = %v; want nothing done", err)
+	}
+}
+
+// openStream opens /events as c and reads its first line; it returns the
+// status, the Retry-After header and the body of a refusal.
+func (f *fixture) openStream(ctx context.Context, c *http.Client) (status int, retryAfter, body string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.ts.URL+"/events", nil)
+	if err != nil {
+		f.t.Error(err)
+		return 0, "", ""
+	}
+	sc := *c
+	sc.Timeout = 0 // the stream stays open
+	res, err := sc.Do(req)
+	if err != nil {
+		f.t.Errorf("events: %v", err)
+		return 0, "", ""
+	}
+	if res.StatusCode != http.StatusOK {
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get("Retry-After"), string(b)
+	}
+	go func() { <-ctx.Done(); res.Body.Close() }()
+	line, err := bufio.NewReader(res.Body).ReadString('\n')
+	if err != nil || line != "retry: 3000\n" {
+		f.t.Errorf("first line of a stream: %q, %v", line, err)
+	}
+	return res.StatusCode, "", ""
+}
+
+// TestStreamLimits opens streams concurrently: a session gets at most
+// maxSessionStreams (429 beyond), ferry serves at most its total (503 with
+// Retry-After beyond), and a closed stream makes room.
+func TestStreamLimits(t *testing.T) {
+	f := newFixture(t)
+	f.srv.hub.total = maxSessionStreams + 2
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	alice, bob := f.signIn("alice", alicePassword), f.signIn("bob", bobPassword)
+
+	// One session opens one stream more than it may, all at once.
+	first, closeFirst := context.WithCancel(ctx)
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var refusal string
+	var wg sync.WaitGroup
+	for i := range maxSessionStreams + 1 {
+		wg.Go(func() {
+			sctx := ctx
+			if i == 0 {
+				sctx = first
+			}
+			st, _, body := f.openStream(sctx, alice)
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[st]++
+			if st != http.StatusOK {
+				refusal = body
+			}
+		})
+	}
+	wg.Wait()
+	if statuses[http.StatusOK] != maxSessionStreams || statuses[http.StatusTooManyRequests] != 1 {
+		t.Fatalf("%d concurrent streams of one session: %v; want %d × 200 and one 429", maxSessionStreams+1, statuses, maxSessionStreams)
+	}
+	if !strings.Contains(refusal, "your session already has 8 open; close some of ferry's tabs") {
+		t.Errorf("the 429 says %q", refusal)
+	}
+
+	// Another session fills what is left of the total, and is refused beyond.
+	for range 2 {
+		if st, _, body := f.openStream(ctx, bob); st != http.StatusOK {
+			t.Fatalf("bob's stream: %d %s", st, body)
+		}
+	}
+	st, retry, body := f.openStream(ctx, bob)
+	if st != http.StatusServiceUnavailable || retry != "30" || !strings.Contains(body, "it is serving as many as it can (10); reload in 30s") {
+		t.Fatalf("a stream beyond the total: %d, Retry-After %q, %q", st, retry, body)
+	}
+
+	// A stream that ends makes room, for a session that had reached its bound too.
+	closeFirst()
+	for deadline := time.Now().Add(10 * time.Second); f.srv.hub.streams() > f.srv.hub.total-1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the closed stream is still counted: %d open", f.srv.hub.streams())
+		}
+	}
+	if st, _, body := f.openStream(ctx, alice); st != http.StatusOK {
+		t.Errorf("alice's stream after she closed one: %d %s", st, body)
 	}
 }
