@@ -224,7 +224,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				return // dropped for falling behind, or gone
 			}
 		case <-ping.C:
-			if !s.now().Before(v.Expires) || !s.stillKnown(v) {
+			if ok, err := s.current(r.Context(), v.session); !s.now().Before(v.Expires) || !ok || err != nil {
 				return // the session ended while the page was open
 			}
 			if !send([]byte(": ping\n\n")) {
@@ -232,12 +232,4 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-}
-
-func (s *Server) stillKnown(v *viewer) bool {
-	if s.revoked.has(v.Nonce) {
-		return false
-	}
-	_, ok := s.users.User(v.Name)
-	return ok
 }

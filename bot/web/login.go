@@ -68,14 +68,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.limiter.reset(name)
-	s.setSession(w, s.newSession(u.Name))
+	s.setSession(w, s.newSession(u))
 	http.Redirect(w, r, form.Next, http.StatusSeeOther)
 }
 
+// logout ends the session in the browser and in the store, so that a
+// copy of its cookie is refused, after a restart of ferry too.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
-	s.revoked.add(v.session, s.now())
 	s.flashes.take(v.Nonce)
 	s.clearSession(w)
+	if err := s.sessions.RevokeSession(r.Context(), v.Nonce, v.Expires); err != nil {
+		s.log.ErrorContext(r.Context(), "web: sign out", "platform", "web", "actor", v.Name, "err", err)
+		s.refuse(w, r, http.StatusInternalServerError, "ferry deleted your browser's session but could not end it on the server because of an internal error; it is in ferry's log. Sign in, then out again.")
+		return
+	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

@@ -34,6 +34,9 @@ type Config struct {
 	Bot    *bot.Bot         // required: runs the commands
 	Engine *pipeline.Engine // required: the board, history and deploy details
 	Users  Users            // required
+	// Sessions keeps sign-outs and failed sign-ins across restarts;
+	// required. *storage.SQLite has it.
+	Sessions Sessions
 	// SessionKey signs session cookies and derives CSRF tokens; at least
 	// 32 bytes, required. Changing it signs everybody out.
 	SessionKey []byte
@@ -63,17 +66,18 @@ const (
 
 // Server serves the console and the API. It is the engine's notifier.
 type Server struct {
-	bot    *bot.Bot
-	engine *pipeline.Engine
-	users  Users
-	linker Linker
-	dash   *dashboards.Dashboards
-	outbox Outbox
-	key    []byte
-	secure bool
-	origin string // scheme://host of BaseURL; "" for none
-	log    *slog.Logger
-	now    func() time.Time
+	bot      *bot.Bot
+	engine   *pipeline.Engine
+	users    Users
+	sessions Sessions
+	linker   Linker
+	dash     *dashboards.Dashboards
+	outbox   Outbox
+	key      []byte
+	secure   bool
+	origin   string // scheme://host of BaseURL; "" for none
+	log      *slog.Logger
+	now      func() time.Time
 
 	pages   map[string]*template.Template // page name → layout + partials + page
 	parts   *template.Template            // partials: card, reply
@@ -83,27 +87,25 @@ type Server struct {
 	dummy   func() []byte // a bcrypt hash to compare against for unknown names
 	limiter *throttle
 	flashes *flashes
-	revoked *revocations
 	hub     *hub
 }
 
 // New checks cfg and returns a server.
 func New(cfg Config) (*Server, error) {
-	if cfg.Bot == nil || cfg.Engine == nil || cfg.Users == nil {
-		return nil, errors.New("web: Bot, Engine and Users are required")
+	if cfg.Bot == nil || cfg.Engine == nil || cfg.Users == nil || cfg.Sessions == nil {
+		return nil, errors.New("web: Bot, Engine, Users and Sessions are required")
 	}
 	if len(cfg.SessionKey) < 32 {
 		return nil, errors.New("web: SessionKey must be at least 32 bytes")
 	}
 	s := &Server{
-		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, linker: cfg.Linker, dash: cfg.Dashboards, outbox: cfg.Outbox,
+		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, sessions: cfg.Sessions, linker: cfg.Linker, dash: cfg.Dashboards, outbox: cfg.Outbox,
 		key: append([]byte(nil), cfg.SessionKey...),
 		log: cfg.Logger, now: cfg.Now,
 		ping:    pingEvery,
 		dummy:   sync.OnceValue(dummyHash),
 		limiter: newThrottle(),
 		flashes: newFlashes(),
-		revoked: newRevocations(),
 		hub:     newHub(),
 	}
 	if s.log == nil {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ferrybot/ferry/pipeline"
@@ -17,12 +17,33 @@ import (
 
 const sessionCookie = "ferry_session"
 
-// session is what a session cookie says: who, until when, and a random
-// nonce that tells two sessions of one person apart.
+// Sessions is what the console keeps in the store about signing in, so
+// that a restart forgets neither sessions signed out before they expire
+// nor recent failed sign-ins; *storage.SQLite has it.
+type Sessions interface {
+	// RevokeSession records that the session id is signed out; it may be
+	// forgotten once expires has passed.
+	RevokeSession(ctx context.Context, id string, expires time.Time) error
+	// SessionRevoked reports whether the session id was signed out.
+	SessionRevoked(ctx context.Context, id string) (bool, error)
+	// SignInFailed records a failed sign-in at at under each key, and
+	// forgets every failure older than keep before at.
+	SignInFailed(ctx context.Context, at time.Time, keep time.Duration, keys ...string) error
+	// SignInFailures returns the times of the failures under key at or
+	// after since, newest first, at most limit of them.
+	SignInFailures(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, error)
+	// ClearSignInFailures forgets the failures under key.
+	ClearSignInFailures(ctx context.Context, key string) error
+}
+
+// session is what a session cookie says: who, until when, a random nonce
+// that tells two sessions of one person apart, and the generation of the
+// person's password it was signed in with.
 type session struct {
 	Name    string
 	Expires time.Time
 	Nonce   string
+	Gen     string // see generation
 }
 
 // viewer is the signed-in person of a request.
@@ -42,16 +63,23 @@ func (s *Server) mac(parts ...string) string {
 	return b64.EncodeToString(m.Sum(nil))
 }
 
-func (s *Server) newSession(name string) session {
+func (s *Server) newSession(u pipeline.User) session {
 	nonce := make([]byte, 18)
 	_, _ = rand.Read(nonce) // never fails
-	return session{Name: name, Expires: s.now().Add(sessionTTL).Truncate(time.Second), Nonce: b64.EncodeToString(nonce)}
+	return session{Name: u.Name, Expires: s.now().Add(sessionTTL).Truncate(time.Second), Nonce: b64.EncodeToString(nonce), Gen: s.generation(u)}
 }
 
-// encode writes a session as a cookie value: name|expiry|nonce|mac, the
-// name in base64 so that it can hold any character.
+// generation names the password a person has now, without saying anything
+// about it: a session carries the generation it was signed in with, so that
+// changing the password in ferry.yaml ends every session signed in before.
+func (s *Server) generation(u pipeline.User) string {
+	return s.mac("password", b64.EncodeToString([]byte(u.Name)), u.PasswordHash)[:22]
+}
+
+// encode writes a session as a cookie value: name|expiry|nonce|generation|mac,
+// the name in base64 so that it can hold any character.
 func (s *Server) encode(ss session) string {
-	payload := b64.EncodeToString([]byte(ss.Name)) + "|" + strconv.FormatInt(ss.Expires.Unix(), 10) + "|" + ss.Nonce
+	payload := b64.EncodeToString([]byte(ss.Name)) + "|" + strconv.FormatInt(ss.Expires.Unix(), 10) + "|" + ss.Nonce + "|" + ss.Gen
 	return payload + "|" + s.mac("session", payload)
 }
 
@@ -59,11 +87,11 @@ func (s *Server) encode(ss session) string {
 // if it is genuine and has not expired.
 func (s *Server) decode(v string) (session, bool) {
 	parts := strings.Split(v, "|")
-	if len(parts) != 4 {
+	if len(parts) != 5 {
 		return session{}, false
 	}
-	payload := strings.Join(parts[:3], "|")
-	if !hmac.Equal([]byte(parts[3]), []byte(s.mac("session", payload))) {
+	payload := strings.Join(parts[:4], "|")
+	if !hmac.Equal([]byte(parts[4]), []byte(s.mac("session", payload))) {
 		return session{}, false
 	}
 	name, err := b64.DecodeString(parts[0])
@@ -74,7 +102,7 @@ func (s *Server) decode(v string) (session, bool) {
 	if err != nil {
 		return session{}, false
 	}
-	ss := session{Name: string(name), Expires: time.Unix(exp, 0), Nonce: parts[2]}
+	ss := session{Name: string(name), Expires: time.Unix(exp, 0), Nonce: parts[2], Gen: parts[3]}
 	if !s.now().Before(ss.Expires) || ss.Nonce == "" {
 		return session{}, false
 	}
@@ -102,24 +130,37 @@ func (s *Server) clearSession(w http.ResponseWriter) {
 }
 
 // viewer returns who signed the request in. A cookie that is forged,
-// expired, signed out, or names someone ferry no longer knows is cleared.
+// expired, signed out, signed in with a password since changed, or names
+// someone ferry no longer knows is cleared.
 func (s *Server) viewer(w http.ResponseWriter, r *http.Request) (*viewer, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return nil, false
 	}
 	ss, ok := s.decode(c.Value)
-	if ok && s.revoked.has(ss.Nonce) {
-		ok = false
-	}
 	if ok {
-		_, ok = s.users.User(ss.Name)
+		if ok, err = s.current(r.Context(), ss); err != nil {
+			s.log.ErrorContext(r.Context(), "web: check a session", "platform", "web", "actor", ss.Name, "err", err)
+			return nil, false // the cookie may be good: keep it
+		}
 	}
 	if !ok {
 		s.clearSession(w)
 		return nil, false
 	}
 	return &viewer{session: ss, Actor: s.users.Actor(ss.Name), CSRF: s.csrf(ss)}, true
+}
+
+// current reports whether a genuine session still holds: its person is
+// known, with the password it was signed in with, and it was not signed
+// out.
+func (s *Server) current(ctx context.Context, ss session) (bool, error) {
+	u, ok := s.users.User(ss.Name)
+	if !ok || !hmac.Equal([]byte(ss.Gen), []byte(s.generation(u))) {
+		return false, nil
+	}
+	revoked, err := s.sessions.SessionRevoked(ctx, ss.Nonce)
+	return !revoked, err
 }
 
 // page serves a page to signed-in people and sends others to sign in.
@@ -165,30 +206,4 @@ func (s *Server) form(fn func(http.ResponseWriter, *http.Request, *viewer)) http
 		}
 		fn(w, r, v)
 	}
-}
-
-// revocations remembers the sessions signed out before they expire.
-type revocations struct {
-	mu    sync.Mutex
-	until map[string]time.Time // nonce → expiry of its session
-}
-
-func newRevocations() *revocations { return &revocations{until: map[string]time.Time{}} }
-
-func (rv *revocations) add(ss session, now time.Time) {
-	rv.mu.Lock()
-	defer rv.mu.Unlock()
-	for n, t := range rv.until {
-		if !now.Before(t) {
-			delete(rv.until, n)
-		}
-	}
-	rv.until[ss.Nonce] = ss.Expires
-}
-
-func (rv *revocations) has(nonce string) bool {
-	rv.mu.Lock()
-	defer rv.mu.Unlock()
-	_, ok := rv.until[nonce]
-	return ok
 }

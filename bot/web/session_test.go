@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ferrybot/ferry/pipeline"
 )
 
 func TestSignIn(t *testing.T) {
@@ -107,13 +111,14 @@ func TestSignedOut(t *testing.T) {
 	other := &Server{key: []byte(strings.Repeat("x", 32)), now: f.clock.Now}
 	cases := map[string]string{
 		"name changed":    strings.Join(append([]string{bobName}, parts[1:]...), "|"),
-		"expiry extended": strings.Join([]string{parts[0], "99999999999", parts[2], parts[3]}, "|"),
+		"expiry extended": strings.Join([]string{parts[0], "99999999999", parts[2], parts[3], parts[4]}, "|"),
 		"mac cut":         value[:len(value)-2],
-		"no mac":          strings.Join(parts[:3], "|"),
-		"garbage":         "x|y|z|w",
+		"no mac":          strings.Join(parts[:4], "|"),
+		"garbage":         "x|y|z|w|v",
 		"empty":           "",
-		"other key":       other.encode(other.newSession("alice")),
-		"unknown user":    f.srv.encode(f.srv.newSession("zed")),
+		"other key":       other.encode(other.newSession(f.users["alice"])),
+		"unknown user":    f.srv.encode(f.srv.newSession(pipeline.User{Name: "zed"})),
+		"old format":      strings.Join([]string{parts[0], parts[1], parts[2], f.srv.mac("session", strings.Join(parts[:3], "|"))}, "|"),
 	}
 	for name, v := range cases {
 		c := f.client()
@@ -147,6 +152,50 @@ func TestSignedOut(t *testing.T) {
 	if res := f.get(replay, "/"); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("a signed-out cookie still works: %d", res.StatusCode)
 	}
+}
+
+// TestSignOutSurvivesRestart: a signed-out cookie is refused by a ferry
+// started again over the same database, and a session signed in before
+// its person's password changed is refused too; others go on.
+func TestSignOutSurvivesRestart(t *testing.T) {
+	f := newFixture(t)
+	u, _ := url.Parse(f.ts.URL)
+	alice, bob := f.signIn("alice", alicePassword), f.signIn("bob", bobPassword)
+	aliceCookie, bobCookie := alice.Jar.Cookies(u)[0].Value, bob.Jar.Cookies(u)[0].Value
+	if res := f.postForm(alice, "/logout", url.Values{"csrf": {f.csrf(alice)}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d %s", res.StatusCode, res.Body)
+	}
+
+	f.restart()
+	with := func(value string) *http.Client {
+		c := f.client()
+		c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: value}})
+		return c
+	}
+	if res := f.get(with(aliceCookie), "/"); res.StatusCode != http.StatusSeeOther || !strings.Contains(res.Header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("a cookie signed out before the restart: %d %v; want refused and cleared", res.StatusCode, res.Header)
+	}
+	if res := f.get(with(bobCookie), "/"); res.StatusCode != http.StatusOK {
+		t.Fatalf("a session not signed out, after the restart: %d", res.StatusCode)
+	}
+
+	// bob's password changes in ferry.yaml; ferry starts again.
+	h, err := bcrypt.GenerateFromPassword([]byte("bob-new-pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := f.users["bob"]
+	b.PasswordHash = string(h)
+	f.users["bob"] = b
+	f.restart()
+	if res := f.get(with(bobCookie), "/"); res.StatusCode != http.StatusSeeOther || !strings.Contains(res.Header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("a session signed in with bob's old password: %d %v; want refused and cleared", res.StatusCode, res.Header)
+	}
+	if res := f.postForm(f.client(), "/login", url.Values{"name": {"bob"}, "password": {bobPassword}}); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("bob's old password: %d", res.StatusCode)
+	}
+	f.signIn("bob", "bob-new-pw")
+	f.signIn("alice", alicePassword) // signing out ended one session, not alice's next
 }
 
 func TestCSRF(t *testing.T) {

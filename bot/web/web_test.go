@@ -106,6 +106,7 @@ func (c *testClock) Advance(d time.Duration) {
 
 type fixture struct {
 	t      *testing.T
+	path   string // of the database file
 	store  *storage.SQLite
 	engine *pipeline.Engine
 	bot    *bot.Bot
@@ -164,14 +165,15 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 		cfg.clock = clockwork.NewFakeClockAt(t0)
 	}
 	ctx := context.Background()
-	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
+	path := filepath.Join(t.TempDir(), "ferry.db")
+	st, err := storage.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fixed {
 		st.Now = func() time.Time { return t0 }
 	}
-	f := &fixture{t: t, store: st, clock: &testClock{now: t0}, users: testUsers(t)}
+	f := &fixture{t: t, path: path, store: st, clock: &testClock{now: t0}, users: testUsers(t)}
 	if !fixed { // a browser drops cookies that expired by its own clock
 		f.clock.now = time.Now()
 	}
@@ -195,7 +197,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if !cfg.noOutbox {
 		ob = st
 	}
-	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, SessionKey: []byte(strings.Repeat("k", 32)), BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Logger: cfg.log, Now: f.clock.Now})
+	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, Sessions: st, SessionKey: sessionKey, BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Logger: cfg.log, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,6 +227,33 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 		st.Close()
 	})
 	return f
+}
+
+// sessionKey signs the fixture's sessions.
+var sessionKey = []byte(strings.Repeat("k", 32))
+
+// restart serves the console from a new server over a new handle on the
+// same database file, as ferry does when it starts again; the old server
+// is closed. The engine and the bot stay: only what the console kept
+// matters here.
+func (f *fixture) restart() {
+	f.t.Helper()
+	st, err := storage.Open(context.Background(), f.path)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { st.Close() })
+	f.ts.CloseClientConnections()
+	f.ts.Close()
+	f.srv.Close()
+	f.ts = httptest.NewUnstartedServer(nil)
+	f.srv, err = New(Config{Bot: f.bot, Engine: f.engine, Users: f.users, Sessions: st, SessionKey: sessionKey,
+		BaseURL: "http://" + f.ts.Listener.Addr().String(), Now: f.clock.Now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.ts.Config.Handler = f.srv.Handler()
+	f.ts.Start()
 }
 
 // client is a browser without script: it keeps cookies and does not follow

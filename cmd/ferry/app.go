@@ -152,7 +152,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 			}
 		}
 		if err == nil {
-			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Logger: log})
+			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Logger: log})
 		}
 	}
 	if err == nil {
