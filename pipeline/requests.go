@@ -15,7 +15,12 @@ type Request struct {
 	Project string
 	Env     string
 	Ref     string // "" deploys the environment's default ref
-	Force   bool   // admins only: pass locks and ref rules; audited
+	// Commit, when set, is the commit to deploy: Ref's head as the event
+	// that asks saw it (a push's after, a pull request's head), which
+	// must still belong to Ref (Resolver.ResolveAt); "" deploys Ref's
+	// head when the request is handled.
+	Commit string
+	Force  bool // admins only: pass locks and ref rules; audited
 	// Override, when not nil, is Env as this request sees it: the
 	// configured environment narrowed, by a repository's .ferry.yaml for
 	// a request from its forge. It must pass Narrows. The ref must then
@@ -61,7 +66,7 @@ func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error
 	if ref == "" {
 		return Deploy{}, fmt.Errorf("%w: say which ref to deploy: deploy %s <ref> to %s (%s)", ErrInvalid, p.Name, env.Name, env.describeRules())
 	}
-	c, err := e.resolver.Resolve(ctx, p.Repo, ref)
+	c, err := e.resolve(ctx, p.Repo, ref, r.Commit)
 	if err != nil {
 		return Deploy{}, fmt.Errorf("deploy %s %s: %w", p.Name, ref, err)
 	}
@@ -80,6 +85,15 @@ func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error
 	}
 	d.PreviousVersion, d.PreviousRelease = cur.Version, cur.Release
 	return e.submit(ctx, a, d, env, "deploy", fmt.Sprintf("%s (%s)", d.Version, ref))
+}
+
+// resolve is the commit a request deploys: commit, when the event that
+// asks names one, checked to belong to ref; otherwise ref's head now.
+func (e *Engine) resolve(ctx context.Context, repo, ref, commit string) (Commit, error) {
+	if commit == "" {
+		return e.resolver.Resolve(ctx, repo, ref)
+	}
+	return e.resolver.ResolveAt(ctx, repo, ref, commit)
 }
 
 // deny stores a refused request as a denied deploy and returns why it was

@@ -89,6 +89,13 @@ type Resumable interface {
 // Resolver turns a ref a person typed into a commit.
 type Resolver interface {
 	Resolve(ctx context.Context, repo, ref string) (Commit, error)
+	// ResolveAt is the commit of ref that an event saw, whatever ref
+	// points at now: commit (a whole hash; for a tag, the tag object or
+	// its commit), fetched and checked to belong to ref, that is,
+	// reachable from the branch or pointed at by the tag. One that cannot
+	// be fetched is an error wrapping ErrNotFound; one that does not
+	// belong to ref, ErrConflict.
+	ResolveAt(ctx context.Context, repo, ref, commit string) (Commit, error)
 }
 
 // Commit is a resolved ref.

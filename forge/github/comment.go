@@ -121,8 +121,9 @@ func (a *Adapter) runComment(ctx context.Context, api *gh.Client, log *slog.Logg
 }
 
 // deployRequest is the deploy a /ferry deploy comment asks for: of the
-// pull request's head branch unless it names a ref, to the environment as
-// the .ferry.yaml at the pull request's head makes it.
+// pull request's head commit, as GitHub names it once when the comment is
+// handled, unless it names a ref, to the environment as the .ferry.yaml at
+// the pull request's head makes it.
 func (a *Adapter) deployRequest(ctx context.Context, api *gh.Client, log *slog.Logger, c forge.Comment, p pipeline.Project, cmd bot.Command) (pipeline.Request, error) {
 	owner, repo, _ := strings.Cut(c.Repo.FullName, "/")
 	var pr *gh.PullRequest
@@ -134,17 +135,18 @@ func (a *Adapter) deployRequest(ctx context.Context, api *gh.Client, log *slog.L
 		log.ErrorContext(ctx, "github: read a pull request", "err", err)
 		return pipeline.Request{}, refusal("ferry could not read this pull request because of an error; it is in ferry's log. Nothing was done.")
 	}
+	commit := ""
 	if cmd.Ref == "" {
 		if !strings.EqualFold(pr.GetHead().GetRepo().GetFullName(), c.Repo.FullName) {
 			return pipeline.Request{}, refusal(fmt.Sprintf("this pull request's branch is in %s, a fork; ferry deploys branches of %s only. Nothing was done.", pr.GetHead().GetRepo().GetFullName(), c.Repo.FullName))
 		}
-		cmd.Ref = pr.GetHead().GetRef()
+		cmd.Ref, commit = pr.GetHead().GetRef(), pr.GetHead().GetSHA()
 	}
 	override, err := a.envAt(ctx, api, log, p, c.Repo.FullName, pr.GetHead().GetSHA(), cmd.Env)
 	if err != nil {
 		return pipeline.Request{}, err
 	}
-	return pipeline.Request{Project: p.Name, Env: cmd.Env, Ref: cmd.Ref, Force: cmd.Force, Override: override}, nil
+	return pipeline.Request{Project: p.Name, Env: cmd.Env, Ref: cmd.Ref, Commit: commit, Force: cmd.Force, Override: override}, nil
 }
 
 // authorize returns the ferry user a GitHub login acts as, when it has

@@ -74,6 +74,25 @@ func newFixture(t testing.TB, users *config.Config) *fixture {
 // the fake API fg, when fg is not nil.
 func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, mods ...func(*Config)) *fixture {
 	t.Helper()
+	return newFixtureResolving(t, users, fg, refs, mods...)
+}
+
+// refs are the refs of the test project's repository as the fixture's
+// engine resolves them, unless a test gives it a resolver of its own.
+var refs = pipelinetest.Resolver{
+	"master":  {Hash: after, Branch: "master"},
+	"patch-2": {Hash: "b7a1f9c27caa4e03c14a88feb56e2d4f7500aa63", Branch: "patch-2"},
+	"changes": {Hash: "ec26c3e57ca3a959ca5aad62de7213c562f8c821", Branch: "changes"},
+	"v1.2.0":  {Hash: created, Tag: "v1.2.0"},
+	// The head of the pull request payloads, which the tests move to
+	// other branches: on every branch.
+	"ec26c3e57ca3a959ca5aad62de7213c562f8c821": {Hash: "ec26c3e57ca3a959ca5aad62de7213c562f8c821"},
+}
+
+// newFixtureResolving is newFixtureWith with the refs of the test
+// project's repository resolved by resolver.
+func newFixtureResolving(t testing.TB, users *config.Config, fg *fakegithub.Server, resolver pipeline.Resolver, mods ...func(*Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
 	if err != nil {
@@ -86,12 +105,7 @@ func newFixtureWith(t testing.TB, users *config.Config, fg *fakegithub.Server, m
 		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock,
 		Subscribers: pipeline.Subscribers{NewSubscriber([]pipeline.Project{testProject()}, "")},
 		Target:      func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
-		Resolver: pipelinetest.Resolver{
-			"master":  {Hash: after, Branch: "master"},
-			"patch-2": {Hash: "b7a1f9c27caa4e03c14a88feb56e2d4f7500aa63", Branch: "patch-2"},
-			"changes": {Hash: "ec26c3e57ca3a959ca5aad62de7213c562f8c821", Branch: "changes"},
-			"v1.2.0":  {Hash: created, Tag: "v1.2.0"},
-		},
+		Resolver:    resolver,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -89,7 +89,9 @@ func (a *Adapter) pullRequest(ctx context.Context, delivery string, installation
 	}
 }
 
-// labelDeploy requests the deploy of one label and says what happened.
+// labelDeploy requests the deploy of one label, of the event's head commit
+// (whatever the branch points at by the time it is handled), and says what
+// happened.
 func (a *Adapter) labelDeploy(ctx context.Context, api *gh.Client, log *slog.Logger, pr forge.PullRequest, projects []pipeline.Project, env string) string {
 	if len(projects) > 1 {
 		return fmt.Sprintf("%s is deployed by several projects (%s); a label cannot say which. Nothing was done.", pr.Repo.FullName, projectNames(projects))
@@ -105,6 +107,6 @@ func (a *Adapter) labelDeploy(ctx context.Context, api *gh.Client, log *slog.Log
 	if err != nil {
 		return err.Error()
 	}
-	return markdown(a.request(ctx, actor, pipeline.Request{Project: projects[0].Name, Env: env, Ref: pr.Head, Override: override},
+	return markdown(a.request(ctx, actor, pipeline.Request{Project: projects[0].Name, Env: env, Ref: pr.Head, Commit: pr.HeadSHA, Override: override},
 		prRef{repo: pr.Repo.FullName, number: pr.Number, login: pr.Sender}))
 }

@@ -12,8 +12,11 @@ import (
 	"github.com/ferrybot/ferry/pipeline"
 )
 
-// push requests a deploy of a pushed branch or tag in every project of its
-// repository whose rules route it to an auto environment. The rules are
+// push requests a deploy of the pushed commit of a branch or tag (the
+// payload's after, whatever the ref points at by the time the delivery is
+// handled) in every project of its repository whose rules route it to an
+// auto environment. A commit ferry cannot fetch, or that is no longer the
+// ref's, is not deployed, and its commit status says why. The rules are
 // the project's as the .ferry.yaml at the pushed commit makes them; a ref
 // they route to an environment whose rules in ferry.yaml do not take it
 // routes nowhere. A refused .ferry.yaml deploys nothing and marks the
@@ -59,17 +62,16 @@ func (a *Adapter) push(ctx context.Context, delivery string, installation int64,
 			log.InfoContext(ctx, "github: a push routes to an environment that is not auto; not deploying", "project", proj.Name, "env", route.Env.Name)
 			continue
 		}
-		d, err := a.engine.Request(ctx, actor, pipeline.Request{Project: proj.Name, Env: route.Env.Name, Ref: name, Override: &route.Env})
-		if err != nil {
-			level := log.WarnContext
-			if !errors.Is(err, pipeline.ErrForbidden) && !errors.Is(err, pipeline.ErrConflict) {
-				level = log.ErrorContext
-			}
-			level(ctx, "github: push deploy refused", "project", proj.Name, "env", route.Env.Name, "actor", actor.Name, "err", err)
+		d, err := a.engine.Request(ctx, actor, pipeline.Request{Project: proj.Name, Env: route.Env.Name, Ref: name, Commit: p.After, Override: &route.Env})
+		var locked *pipeline.LockedError
+		switch {
+		case err != nil && (errors.Is(err, pipeline.ErrForbidden) || errors.As(err, &locked)):
+			log.WarnContext(ctx, "github: push deploy refused", "project", proj.Name, "env", route.Env.Name, "actor", actor.Name, "err", err)
 			continue
-		}
-		if d.Commit != "" && p.After != "" && d.Commit != p.After {
-			log.InfoContext(ctx, "github: the ref moved since this push; deploying its newer head", "project", proj.Name, "env", route.Env.Name, "pushed", p.After, "commit", d.Commit)
+		case err != nil: // nothing was stored: the commit is not there, or no longer the ref's
+			log.ErrorContext(ctx, "github: push not deployed", "project", proj.Name, "env", route.Env.Name, "actor", actor.Name, "commit", p.After, "err", err)
+			a.statusNotDeployed(ctx, api, log, p.Repo.FullName, p.After, route.Env.Name, err)
+			continue
 		}
 		log.InfoContext(ctx, "github: push deploy requested", "project", proj.Name, "env", route.Env.Name, "deploy_id", d.ID, "actor", actor.Name, "why", route.Why)
 	}

@@ -1,15 +1,21 @@
 package github
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/forge"
+	"github.com/ferrybot/ferry/forge/github/fakegithub"
 	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/targets/workspace"
+	"github.com/ferrybot/ferry/targets/workspace/gittest"
 )
 
 // linked knows the payloads' pusher, Codertocat, as ferry user octo in ops.
@@ -125,6 +131,65 @@ func TestTagPushRoutesTagRules(t *testing.T) {
 			t.Fatalf("deploys = %+v, want one denied request by %s", ds, SystemActor)
 		}
 	})
+}
+
+// gitRepo resolves the test project's repository in a real git
+// repository on disk, as ferry resolves any repository.
+type gitRepo struct {
+	r    *workspace.Resolver
+	path string
+}
+
+func (g gitRepo) Resolve(ctx context.Context, _, ref string) (pipeline.Commit, error) {
+	return g.r.Resolve(ctx, g.path, ref)
+}
+
+func (g gitRepo) ResolveAt(ctx context.Context, _, ref, commit string) (pipeline.Commit, error) {
+	return g.r.ResolveAt(ctx, g.path, ref, commit)
+}
+
+// TestPushDeploysThePushedCommit: between GitHub's push events and their
+// handling, master moves on and the tag is moved. Each push deploys the
+// commit it pushed, not what its ref points at by then; one whose commit
+// ferry cannot fetch deploys nothing, and its commit status says so.
+func TestPushDeploysThePushedCommit(t *testing.T) {
+	repo := gittest.NewRepo(t)
+	repo.Branch(t, "master")
+	pushed := repo.Commit(t, map[string]string{"README": "pushed"}, "pushed")
+	repo.Tag(t, "v1.2.0")
+	tagObject := repo.Git(t, "rev-parse", "refs/tags/v1.2.0") // a tag push's after names the tag object
+	moved := repo.Commit(t, map[string]string{"README": "moved"}, "after the push")
+	repo.Git(t, "tag", "--force", "--annotate", "--message", "moved", "v1.2.0")
+	r, err := workspace.NewResolver(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fg := fakegithub.New(t, apiToken)
+	f := newFixtureResolving(t, linked(), fg, gitRepo{r: r, path: repo.Path()})
+	missing := strings.Repeat("ab", 20)
+	f.deliver("push", "d1", edited(t, "push.branch.json", map[string]any{"after": pushed}))
+	f.deliver("push", "d2", edited(t, "push.branch.json", map[string]any{"ref": "refs/tags/v1.2.0", "after": tagObject}))
+	f.deliver("push", "d3", edited(t, "push.branch.json", map[string]any{"after": missing}))
+	f.drain()
+
+	got := map[string]string{}
+	for _, d := range f.deploys() {
+		got[d.Env] = d.Commit + " " + d.Version
+	}
+	want := map[string]string{"staging": pushed + " master@" + pushed[:7], "prod": pushed + " v1.2.0"}
+	if !maps.Equal(got, want) {
+		t.Errorf("deployed %v, want %v (master and the tag are at %s now)", got, want, moved[:7])
+	}
+	var failed []fakegithub.Status
+	for _, st := range fg.Statuses() {
+		if st.SHA == missing {
+			failed = append(failed, st)
+		}
+	}
+	if len(failed) != 1 || failed[0].State != "failure" || failed[0].Context != "ferry/staging" ||
+		!strings.HasPrefix(failed[0].Description, "not deployed: deploy hello master: commit "+missing[:20]) {
+		t.Errorf("statuses of the commit ferry cannot fetch: %+v; want one failure saying so", failed)
+	}
 }
 
 func TestRepoKey(t *testing.T) {

@@ -156,6 +156,24 @@ func (a *Adapter) installationOf(ctx context.Context, fullName string) (int64, e
 	return id, nil
 }
 
+// statusNotDeployed marks a pushed commit ferry could not deploy to env
+// (it cannot fetch it, or it no longer belongs to the ref) with a failure
+// status saying why; a failure to set it is logged.
+func (a *Adapter) statusNotDeployed(ctx context.Context, api *gh.Client, log *slog.Logger, fullName, sha, env string, why error) {
+	if api == nil || sha == "" {
+		return
+	}
+	owner, repo, _ := strings.Cut(fullName, "/")
+	msg, _ := bot.Explain(why)
+	st := gh.RepoStatus{State: gh.Ptr("failure"), Context: gh.Ptr("ferry/" + env), Description: gh.Ptr(clip("not deployed: "+msg, 140))}
+	if err := a.call(ctx, "repos.create_status", func() error {
+		_, _, err := api.Repositories.CreateStatus(ctx, owner, repo, sha, st)
+		return err
+	}); err != nil {
+		log.ErrorContext(ctx, "github: commit status", "err", err)
+	}
+}
+
 // configContext is the commit status of a commit whose .ferry.yaml ferry
 // refused.
 const configContext = "ferry/config"

@@ -143,7 +143,10 @@ func (t *Target) Set(f func(t *Target)) {
 	f(t)
 }
 
-// Resolver resolves refs from a fixed table.
+// Resolver resolves refs from a fixed table. A ref's head is its entry.
+// An older commit is an entry under its own hash: it belongs to the branch
+// or tag it names, or, naming none, to every branch. A commit the table
+// does not hold cannot be fetched.
 type Resolver map[string]pipeline.Commit
 
 // Resolve implements pipeline.Resolver.
@@ -153,6 +156,23 @@ func (r Resolver) Resolve(_ context.Context, repo, ref string) (pipeline.Commit,
 		return pipeline.Commit{}, fmt.Errorf("%w: ref %q not found in %s", pipeline.ErrNotFound, ref, repo)
 	}
 	return c, nil
+}
+
+// ResolveAt implements pipeline.Resolver.
+func (r Resolver) ResolveAt(ctx context.Context, repo, ref, commit string) (pipeline.Commit, error) {
+	head, err := r.Resolve(ctx, repo, ref)
+	if err != nil || head.Hash == commit {
+		return head, err
+	}
+	c, ok := r[commit]
+	if !ok || c.Hash != commit {
+		return pipeline.Commit{}, fmt.Errorf("%w: commit %s not found in %s", pipeline.ErrNotFound, commit, repo)
+	}
+	onBranch := head.Branch != "" && c.Tag == "" && (c.Branch == "" || c.Branch == head.Branch)
+	if !onBranch && (head.Tag == "" || c.Tag != head.Tag) {
+		return pipeline.Commit{}, fmt.Errorf("%w: commit %s does not belong to %s", pipeline.ErrConflict, commit, ref)
+	}
+	return pipeline.Commit{Hash: commit, Branch: head.Branch, Tag: head.Tag, Time: c.Time}, nil
 }
 
 // BatchTarget is a pipeline.BatchTarget over a Target: each batch and each

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +64,89 @@ func (r *Resolver) Resolve(ctx context.Context, repo, ref string) (pipeline.Comm
 	}
 	c.Time = r.commitTime(ctx, src, c.Hash)
 	return c, nil
+}
+
+// ResolveAt is the commit of ref an event saw: commit (a whole hash; for
+// a tag, the tag object or the commit it names), fetched into the mirror of
+// repo and checked to belong to ref, whatever ref points at now: a branch
+// must reach it, and a tag must point at it, or commit must be the tag's
+// own annotated tag object, which names the tag and the commit it was
+// pushed at. A commit that cannot be fetched is an error wrapping
+// pipeline.ErrNotFound; one that does not belong to ref, pipeline.ErrConflict.
+func (r *Resolver) ResolveAt(ctx context.Context, repo, ref, commit string) (pipeline.Commit, error) {
+	commit = strings.ToLower(strings.TrimSpace(commit))
+	if !isFull(commit) {
+		return pipeline.Commit{}, fmt.Errorf("%w: %q is not a whole commit hash", pipeline.ErrInvalid, commit)
+	}
+	src, err := source(repo)
+	if err != nil {
+		return pipeline.Commit{}, err
+	}
+	head, found, err := r.remoteRef(ctx, src, strings.TrimSpace(ref))
+	if err != nil {
+		return pipeline.Commit{}, err
+	}
+	if !found {
+		return pipeline.Commit{}, notFound(fmt.Sprintf("ref %q not found in %s: it was deleted since", ref, pipeline.ShowRepo(repo)))
+	}
+	full, err := r.fetchAt(ctx, src, head, commit)
+	if err != nil {
+		return pipeline.Commit{}, err
+	}
+	return pipeline.Commit{Hash: full, Tag: head.Tag, Branch: head.Branch, Time: r.commitTime(ctx, src, full)}, nil
+}
+
+// fetchAt fetches commit into the mirror of src and returns the full hash
+// of the commit it is or names, once belongs says it belongs to the ref
+// whose head is head.
+func (r *Resolver) fetchAt(ctx context.Context, src string, head pipeline.Commit, commit string) (string, error) {
+	mirror := mirrorDir(r.dir, src)
+	unlock, err := lock(ctx, mirror)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", commit, err)
+	}
+	defer unlock()
+	full, err := fetchCommit(ctx, mirror, src, commit, false, nil)
+	if err != nil {
+		return "", err
+	}
+	return full, belongs(ctx, mirror, src, head, commit, full)
+}
+
+// belongs checks that commit full (given as commit: itself or a tag
+// object) belongs to the ref whose head is now head: reachable from the
+// branch, or what the tag points at, now or as its tag object says. The
+// caller holds the mirror's lock.
+func belongs(ctx context.Context, mirror, src string, head pipeline.Commit, commit, full string) error {
+	if head.Hash == full {
+		return nil
+	}
+	short := full[:7]
+	if head.Tag != "" {
+		if named, _ := git(ctx, mirror, "cat-file", "tag", commit); strings.Contains("\n"+named, "\ntag "+head.Tag+"\n") {
+			return nil // the tag was moved since; its object pushed at full says so
+		}
+		return fmt.Errorf("%w: tag %s points at %s now, not at %s: it was moved since", pipeline.ErrConflict, head.Tag, head.Hash[:min(7, len(head.Hash))], short)
+	}
+	if _, err := fetchCommit(ctx, mirror, src, head.Hash, false, nil); err != nil {
+		return err
+	}
+	_, err := git(ctx, mirror, "merge-base", "--is-ancestor", full, head.Hash)
+	var ge *gitError
+	if errors.As(err, &ge) && exitCode(ge.err) == 1 {
+		return fmt.Errorf("%w: commit %s is not on branch %s: it was force-pushed away since", pipeline.ErrConflict, short, head.Branch)
+	}
+	return err
+}
+
+// exitCode is the exit status of a command that ran and failed; -1 for
+// other errors.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }
 
 // commitTime reads the committer time of a commit from the mirror of src,

@@ -108,6 +108,59 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// TestResolveAtAfterTheRefMoved: an event saw a ref at a commit; by the
+// time ferry resolves it the branch has new commits and the tag was moved.
+// ResolveAt still gives the commit the event saw, once it belongs to the
+// ref, and refuses one that does not, or that cannot be fetched.
+func TestResolveAtAfterTheRefMoved(t *testing.T) {
+	repo := gittest.NewRepo(t)
+	pushed := repo.Commit(t, map[string]string{"README": "pushed"}, "pushed")
+	repo.Tag(t, "v1.0.0")
+	tagObject := repo.Git(t, "rev-parse", "refs/tags/v1.0.0") // what a tag push's after names
+	repo.Branch(t, "feature")
+	elsewhere := repo.Commit(t, map[string]string{"README": "elsewhere"}, "on another branch")
+	repo.Git(t, "checkout", "--quiet", "main")
+	// After the events: main moves on, and the tag is moved to its new head.
+	moved := repo.Commit(t, map[string]string{"README": "moved"}, "after the push")
+	repo.Git(t, "tag", "--force", "--annotate", "--message", "moved", "v1.0.0")
+	r, err := workspace.NewResolver(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		ref, commit string
+		want        pipeline.Commit
+	}{
+		{"main", pushed, pipeline.Commit{Hash: pushed, Branch: "main"}},
+		{"refs/heads/main", moved, pipeline.Commit{Hash: moved, Branch: "main"}},
+		{"v1.0.0", tagObject, pipeline.Commit{Hash: pushed, Tag: "v1.0.0"}},
+		{"refs/tags/v1.0.0", repo.Git(t, "rev-parse", "refs/tags/v1.0.0"), pipeline.Commit{Hash: moved, Tag: "v1.0.0"}},
+		{"v1.0.0", moved, pipeline.Commit{Hash: moved, Tag: "v1.0.0"}},
+	} {
+		got, err := r.ResolveAt(ctx, repo.Path(), c.ref, c.commit)
+		if err != nil || got.Hash != c.want.Hash || got.Branch != c.want.Branch || got.Tag != c.want.Tag || got.Time.IsZero() {
+			t.Errorf("ResolveAt(%s, %s) = %+v, %v; want %+v", c.ref, c.commit[:7], got, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		ref, commit string
+		want        error
+		why         string
+	}{
+		{"main", elsewhere, pipeline.ErrConflict, "commit " + elsewhere[:7] + " is not on branch main"},
+		{"v1.0.0", pushed, pipeline.ErrConflict, "tag v1.0.0 points at " + moved[:7] + " now, not at " + pushed[:7]},
+		{"main", strings.Repeat("ab", 20), pipeline.ErrNotFound, "commit " + strings.Repeat("ab", 20) + " not found in " + filepath.Base(repo.Path())},
+		{"gone", pushed, pipeline.ErrNotFound, `ref "gone" not found`},
+		{"main", pushed[:7], pipeline.ErrInvalid, "is not a whole commit hash"},
+	} {
+		_, err := r.ResolveAt(ctx, repo.Path(), c.ref, c.commit)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("ResolveAt(%s, %s) = %v; want %v saying %q", c.ref, c.commit[:7], err, c.want, c.why)
+		}
+	}
+}
+
 func TestResolveMissing(t *testing.T) {
 	repo := gittest.NewRepo(t)
 	repo.Commit(t, map[string]string{"README": "one"}, "first")
