@@ -28,7 +28,11 @@ func commentOf(e *gh.IssueCommentEvent) (forge.Comment, bool) {
 }
 
 // comment runs the command of a pull request comment addressed to ferry,
-// as its author, and answers on the pull request.
+// as its author, and answers on the pull request. Its author's permission
+// is checked first (and kept a while): a comment from someone without write
+// permission gets one reaction and nothing else, so that anyone who may
+// comment can neither make ferry repeat their text on the pull request nor
+// spend more than a call or two of its API quota.
 func (a *Adapter) comment(ctx context.Context, delivery string, installation int64, c forge.Comment) {
 	if !bot.Addressed(c.Body) {
 		return
@@ -45,6 +49,16 @@ func (a *Adapter) comment(ctx context.Context, delivery string, installation int
 		return
 	}
 	owner, repo, _ := strings.Cut(c.Repo.FullName, "/")
+	perm, err := a.permission(ctx, api, owner, repo, c.Author)
+	if err != nil || !canWrite(perm) {
+		if err != nil {
+			log.ErrorContext(ctx, "github: permission of a commenter; not answering", "err", err)
+		} else {
+			log.InfoContext(ctx, "github: a command from someone without write permission; not answering", "permission", perm)
+		}
+		a.react(ctx, api, log, owner, repo, c.ID, "confused")
+		return
+	}
 	a.react(ctx, api, log, owner, repo, c.ID, "eyes")
 	text, ok := a.commentReply(ctx, api, log, c, projects)
 	defer func() {
@@ -159,7 +173,7 @@ func (a *Adapter) authorize(ctx context.Context, api *gh.Client, log *slog.Logge
 		log.ErrorContext(ctx, "github: permission of a user", "err", err)
 		return pipeline.Actor{}, refusal("ferry could not check your permission on this repository because of an error; it is in ferry's log. Nothing was done.")
 	}
-	if p != "admin" && p != "write" {
+	if !canWrite(p) {
 		return pipeline.Actor{}, refusal(fmt.Sprintf("ferry takes commands from people with write permission on %s; you have %s. Nothing was done.", fullName, p))
 	}
 	u, ok := a.users.UserByForge(platform, login)
@@ -168,6 +182,14 @@ func (a *Adapter) authorize(ctx context.Context, api *gh.Client, log *slog.Logge
 	}
 	return a.users.Actor(u.Name), nil
 }
+
+// canWrite reports whether a permission lets its holder give ferry
+// commands.
+func canWrite(permission string) bool { return permission == "admin" || permission == "write" }
+
+// maxPerms is how many permissions the adapter keeps at most: when it is
+// full, the expired ones go, then the one that expires first.
+const maxPerms = 1024
 
 // permission is a login's permission on a repository (admin, write, read,
 // none), asked of the API and kept for permTTL.
@@ -189,9 +211,31 @@ func (a *Adapter) permission(ctx context.Context, api *gh.Client, owner, repo, l
 		return "", fmt.Errorf("permission of %s on %s/%s: %w", login, owner, repo, err)
 	}
 	a.permMu.Lock()
-	a.perms[key] = permEntry{permission: perm.GetPermission(), expires: now.Add(permTTL)}
+	a.keepPermission(key, permEntry{permission: perm.GetPermission(), expires: now.Add(permTTL)}, now)
 	a.permMu.Unlock()
 	return perm.GetPermission(), nil
+}
+
+// keepPermission keeps e under key, making room first when maxPerms are
+// kept. The caller holds permMu.
+func (a *Adapter) keepPermission(key string, e permEntry, now time.Time) {
+	if _, ok := a.perms[key]; !ok && len(a.perms) >= maxPerms {
+		for k, old := range a.perms {
+			if !now.Before(old.expires) {
+				delete(a.perms, k)
+			}
+		}
+		for len(a.perms) >= maxPerms {
+			first := ""
+			for k, old := range a.perms {
+				if first == "" || old.expires.Before(a.perms[first].expires) {
+					first = k
+				}
+			}
+			delete(a.perms, first)
+		}
+	}
+	a.perms[key] = e
 }
 
 // permEntry is a cached permission.

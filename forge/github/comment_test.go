@@ -2,6 +2,8 @@ package github
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -70,11 +72,10 @@ func TestCommentCommands(t *testing.T) {
 		done       string // the reaction after eyes
 	}{
 		{"deploy", linkedCommenter, "write", "/ferry deploy staging", "open", 1, "rocket"},
-		{"no-write-permission", linkedCommenter, "read", "/ferry deploy staging", "open", 0, "confused"},
 		{"closed-pr", linkedCommenter, "admin", "/ferry deploy staging", "closed", 0, "confused"},
 		{"unlinked-writer", nil, "write", "/ferry deploy staging", "open", 0, "confused"},
 		{"not-a-command", linkedCommenter, "write", "/ferry deploy", "open", 0, "confused"},
-		{"help", nil, "read", "/ferry help", "open", 0, "rocket"},
+		{"help", nil, "write", "/ferry help", "open", 0, "rocket"},
 		{"refused-by-engine", linkedCommenter, "write", "/ferry deploy nowhere", "open", 0, "confused"},
 	}
 	for _, c := range cases {
@@ -104,6 +105,64 @@ func TestCommentCommands(t *testing.T) {
 				t.Errorf("deploy = %+v, want master to staging by chen", ds[0])
 			}
 		})
+	}
+}
+
+// TestCommentsFromReadersAreNotAnswered: a commenter without write
+// permission is asked about once, and each of their comments gets one
+// reaction: no answer repeating their text, whatever it says, and no other
+// call to GitHub.
+func TestCommentsFromReadersAreNotAnswered(t *testing.T) {
+	fg := fakegithub.New(t, apiToken)
+	fg.Permissions[commenter] = "read"
+	fg.PRs[3] = fakegithub.PR{State: "open", HeadRef: "master", HeadSHA: after}
+	f := newFixtureWith(t, nil, fg)
+	bodies := []string{"/ferry deploy staging", "/ferry help", "/ferry <img src=x> free crypto at example.com", "/ferry deploy nowhere"}
+	for i, body := range bodies {
+		f.deliver("issue_comment", fmt.Sprint("d", i), prComment(t, body, "open"))
+	}
+	f.drain()
+	if cs := fg.Comments(); len(cs) != 0 {
+		t.Errorf("answered a reader: %+v", cs)
+	}
+	want := map[string]int{
+		"GET /api/v3/repos/Codertocat/Hello-World/collaborators/chhsia0/permission":                      1,
+		fmt.Sprintf("POST /api/v3/repos/Codertocat/Hello-World/issues/comments/%d/reactions", commentID): len(bodies),
+	}
+	got := map[string]int{}
+	for _, c := range fg.Calls() {
+		got[c]++
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("calls to GitHub = %v, want %v", got, want)
+	}
+	for _, r := range fg.Reactions() {
+		if r.Content != "confused" {
+			t.Errorf("reaction %q to a reader's comment, want confused only", r.Content)
+		}
+	}
+	if ds := f.deploys(); len(ds) != 0 {
+		t.Errorf("deploys = %+v", ds)
+	}
+}
+
+// TestCommentDeploysTheHeadOfThePullRequest: a /ferry deploy comment
+// deploys the pull request's head commit, as GitHub names it when the
+// comment is handled (asked once), not what its branch points at.
+func TestCommentDeploysTheHeadOfThePullRequest(t *testing.T) {
+	const head = "ec26c3e57ca3a959ca5aad62de7213c562f8c821" // master is at after
+	fg := fakegithub.New(t, apiToken)
+	fg.Permissions[commenter] = "write"
+	fg.PRs[3] = fakegithub.PR{State: "open", HeadRef: "master", HeadSHA: head}
+	f := newFixtureWith(t, &config.Config{Users: []pipeline.User{{Name: "chen", Forge: map[string]string{"github": commenter}}}}, fg)
+	f.deliver("issue_comment", "d1", prComment(t, "/ferry deploy staging", "open"))
+	f.drain()
+	ds := f.deploys()
+	if len(ds) != 1 || ds[0].Commit != head || ds[0].Version != "master@"+head[:7] {
+		t.Fatalf("deploys = %+v, want one of %s", ds, head)
+	}
+	if n := fg.Count("GET /api/v3/repos/Codertocat/Hello-World/pulls/3"); n != 1 {
+		t.Errorf("the pull request was read %d times, want once", n)
 	}
 }
 
@@ -139,5 +198,24 @@ func TestPermissionIsCachedBriefly(t *testing.T) {
 	ask()
 	if n := fg.Count(perm); n != 2 {
 		t.Errorf("after the TTL GitHub was asked %d times in all, want 2", n)
+	}
+}
+
+// TestPermissionsKeptAreBounded: however many people comment, the adapter
+// keeps maxPerms permissions at most, dropping the expired ones first, then
+// the one that expires first.
+func TestPermissionsKeptAreBounded(t *testing.T) {
+	a := &Adapter{perms: map[string]permEntry{}}
+	for i := range maxPerms {
+		a.keepPermission(fmt.Sprint("acme/demo/", i), permEntry{permission: "read", expires: t0.Add(time.Duration(i+1) * time.Second)}, t0)
+	}
+	a.keepPermission("acme/demo/new", permEntry{permission: "write", expires: t0.Add(permTTL)}, t0)
+	if _, ok := a.perms["acme/demo/0"]; len(a.perms) != maxPerms || ok {
+		t.Errorf("%d kept, the first to expire kept %v; want %d, not", len(a.perms), ok, maxPerms)
+	}
+	later := t0.Add(10 * time.Second) // 0 to 9 expired by then
+	a.keepPermission("acme/demo/newer", permEntry{permission: "write", expires: later.Add(permTTL)}, later)
+	if len(a.perms) != maxPerms-8 || a.perms["acme/demo/newer"].permission != "write" || a.perms["acme/demo/10"].permission != "read" {
+		t.Errorf("%d kept after the expired went; want %d", len(a.perms), maxPerms-8)
 	}
 }
