@@ -35,8 +35,14 @@
 //	GET  /api/v1/outbox          ?platform=&dead=&limit= → APIOutbox (admins)
 //	POST /api/v1/outbox/{id}/retry → APIOutboxRetry (admins)
 //
-// Sessions are stateless signed cookies: HMAC-SHA256 over the name, the
-// expiry and a random nonce, verified in constant time, for 12 hours. Every
+// Sessions are signed cookies: HMAC-SHA256 over the name, the expiry, a
+// random nonce and a digest of the person's password hash, verified in
+// constant time, for 12 hours. Signing out records the nonce in the store
+// (Config.Sessions) until the session expires, and a password changed in
+// ferry.yaml ends the sessions signed in before, after a restart too.
+// Sign-ins are throttled by client address and, with a growing delay that
+// locks nobody out, by name; a browser that signed in as a name before
+// (its device cookie) is not held by either (throttle.go). Every
 // form that changes something carries a CSRF token derived from the session
 // by HMAC (fetch sends it as X-CSRF-Token), and browsers' cross-origin
 // requests are refused besides (http.CrossOriginProtection). The API takes
@@ -46,5 +52,6 @@
 // a deploy owes the console a notice, which the dispatcher hands over; its
 // card is rendered to HTML once, only while somebody watches, and offered
 // to every event stream; a stream that cannot keep up is dropped, never
-// waited for.
+// waited for. A session opens at most 8 streams (429 beyond) and the
+// server serves at most 256 (503 with Retry-After beyond).
 package web

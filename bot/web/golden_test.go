@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -143,4 +144,15 @@ func TestGoldenPages(t *testing.T) {
 	f.srv.renderPage(rec, httptest.NewRequest(http.MethodPost, "/login", nil), http.StatusUnauthorized, "login",
 		pageData{Title: "Sign in"}, loginForm{Name: "alice", Next: "/board", Error: "Wrong name or password."})
 	golden(t, "login_failed.html", rec.Body.String())
+
+	// What signInFrom's guesser is told, as a page.
+	for i := range maxAddrFailures {
+		f.signInFrom("203.0.113.7:1", fmt.Sprint("guess-", i), "guess")
+	}
+	f.clock.Advance(failureWindow - 40*time.Second)
+	rec = f.signInFrom("203.0.113.7:1", "alice", alicePassword)
+	if rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("throttled sign-in: %d", rec.Code)
+	}
+	golden(t, "login_throttled.html", rec.Body.String())
 }

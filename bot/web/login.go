@@ -2,22 +2,12 @@ package web
 
 import (
 	"crypto/rand"
-	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
-)
-
-// Sign-in throttling: after maxFailures wrong passwords for one name within
-// failureWindow, that name is refused until the oldest of them is older
-// than failureWindow.
-const (
-	maxFailures   = 5
-	failureWindow = 15 * time.Minute
 )
 
 type loginForm struct {
@@ -47,9 +37,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	password := r.PostForm.Get("password")
 	form := loginForm{Name: name, Next: localPath(r.PostForm.Get("next"))}
-	now := s.now()
-	if wait, blocked := s.limiter.blocked(name, now); blocked {
-		form.Error = fmt.Sprintf("Too many failed sign-ins for this name. Try again in %s.", minutes(wait))
+	ctx, now := r.Context(), s.now()
+	keys := s.signInKeys(r, name)
+	wait, why, err := s.signInWait(ctx, keys, now)
+	if err != nil {
+		s.log.ErrorContext(ctx, "web: read failed sign-ins", "platform", "web", "err", err)
+		form.Error = "ferry could not sign you in because of an internal error; it is in ferry's log."
+		s.renderPage(w, r, http.StatusInternalServerError, "login", pageData{Title: "Sign in"}, form)
+		return
+	}
+	if wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		form.Error = why
 		s.renderPage(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in"}, form)
 		return
 	}
@@ -59,21 +58,32 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		hash = s.dummy() // take as long as for a real user
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !known || name == "" {
-		s.limiter.fail(name, now)
+		if err := s.sessions.SignInFailed(ctx, now, keepFailures, keys.all()...); err != nil {
+			s.log.ErrorContext(ctx, "web: record a failed sign-in", "platform", "web", "err", err)
+		}
 		if known {
-			s.log.InfoContext(r.Context(), "web: wrong password", "platform", "web", "actor", name)
+			s.log.InfoContext(ctx, "web: wrong password", "platform", "web", "actor", name)
 		}
 		form.Error = "Wrong name or password."
 		s.renderPage(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in"}, form)
 		return
 	}
-	s.limiter.reset(name)
-	s.setSession(w, s.newSession(u))
+	// The owner is in: the name's delay starts over. The address's count
+	// does not: signing in as oneself must not buy guesses at others.
+	for _, k := range []string{keys.name, keys.device} {
+		if k == "" {
+			continue
+		}
+		if err := s.sessions.ClearSignInFailures(ctx, k); err != nil {
+			s.log.ErrorContext(ctx, "web: clear failed sign-ins", "platform", "web", "actor", name, "err", err)
+		}
+	}
+	ss := s.newSession(u)
+	s.setSession(w, ss)
+	s.setDevice(w, ss)
 	http.Redirect(w, r, form.Next, http.StatusSeeOther)
 }
 
-// logout ends the session in the browser and in the store, so that a
-// copy of its cookie is refused, after a restart of ferry too.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
 	s.flashes.take(v.Nonce)
 	s.clearSession(w)
@@ -95,63 +105,4 @@ func dummyHash() []byte {
 		return []byte("$2a$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinv")
 	}
 	return h
-}
-
-func minutes(d time.Duration) string {
-	m := int(math.Ceil(d.Minutes()))
-	if m <= 1 {
-		return "a minute"
-	}
-	return fmt.Sprintf("%d minutes", m)
-}
-
-// throttle counts recent failed sign-ins per name, known or not, so that
-// it tells nobody which names exist.
-type throttle struct {
-	mu    sync.Mutex
-	fails map[string][]time.Time // the last maxFailures failures, oldest first
-}
-
-func newThrottle() *throttle { return &throttle{fails: map[string][]time.Time{}} }
-
-// blocked reports whether name may not try now, and for how long.
-func (t *throttle) blocked(name string, now time.Time) (time.Duration, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f := recent(t.fails[name], now)
-	if len(f) < maxFailures {
-		return 0, false
-	}
-	return f[len(f)-maxFailures].Add(failureWindow).Sub(now), true
-}
-
-func (t *throttle) fail(name string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.fails) > 4096 { // forget names that have not failed lately
-		for n, f := range t.fails {
-			if len(recent(f, now)) == 0 {
-				delete(t.fails, n)
-			}
-		}
-	}
-	f := append(recent(t.fails[name], now), now)
-	if len(f) > maxFailures {
-		f = f[len(f)-maxFailures:]
-	}
-	t.fails[name] = f
-}
-
-func (t *throttle) reset(name string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.fails, name)
-}
-
-// recent keeps the failures within the window.
-func recent(f []time.Time, now time.Time) []time.Time {
-	for len(f) > 0 && !now.Before(f[0].Add(failureWindow)) {
-		f = f[1:]
-	}
-	return f
 }

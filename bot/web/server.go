@@ -85,7 +85,6 @@ type Server struct {
 	assets  map[string]string // asset name → content hash, for cache busting
 	ping    time.Duration
 	dummy   func() []byte // a bcrypt hash to compare against for unknown names
-	limiter *throttle
 	flashes *flashes
 	hub     *hub
 }
@@ -104,7 +103,6 @@ func New(cfg Config) (*Server, error) {
 		log: cfg.Logger, now: cfg.Now,
 		ping:    pingEvery,
 		dummy:   sync.OnceValue(dummyHash),
-		limiter: newThrottle(),
 		flashes: newFlashes(),
 		hub:     newHub(),
 	}
