@@ -30,7 +30,7 @@ func TestLinkFlow(t *testing.T) {
 	f := newFixture(t)
 	hash, _ := bcrypt.GenerateFromPassword([]byte("carol-password"), bcrypt.MinCost)
 	f.users.Users[2].PasswordHash = string(hash)
-	console, err := web.New(web.Config{Bot: f.bot, Engine: f.engine, Users: f.users, SessionKey: []byte(strings.Repeat("s", 32)), Linker: f.adapter})
+	console, err := web.New(web.Config{Bot: f.bot, Engine: f.engine, Users: f.users, Sessions: f.store, SessionKey: []byte(strings.Repeat("s", 32)), Linker: f.adapter})
 	if err != nil {
 		t.Fatal(err)
 	}
