@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ferrybot/ferry/pipeline"
 )
 
 // ParseError says why a text is not a command, and how to write it.
@@ -53,7 +55,18 @@ func isPrefix(s string) bool {
 	return strings.EqualFold(s, "/ferry") || strings.EqualFold(s, "@ferry") || strings.EqualFold(s, "ferry")
 }
 
+// MaxCommand is how many bytes of text ferry reads as one command: of a
+// chat message, or of the first line of a pull request comment.
+const MaxCommand = 2000
+
 func parse(text string, pr bool) (Command, error) {
+	command := text
+	if pr {
+		command, _, _ = strings.Cut(strings.TrimLeft(text, " \t\r\n"), "\n")
+	}
+	if len(command) > MaxCommand {
+		return Command{}, &ParseError{Msg: fmt.Sprintf("the command is %d bytes; ferry reads commands of at most %d bytes", len(command), MaxCommand)}
+	}
 	if !utf8.ValidString(text) {
 		return Command{}, &ParseError{Msg: "the command is not valid UTF-8"}
 	}
@@ -243,13 +256,27 @@ func (p *parser) deployID() error {
 	return nil
 }
 
-// reason takes every token left, joined by single spaces.
-func (p *parser) reason() {
+// reason takes every token left, joined by single spaces, of at most
+// pipeline.MaxReason bytes.
+func (p *parser) reason() error {
 	words := make([]string, 0, len(p.args)-p.pos)
 	for ; p.pos < len(p.args); p.pos++ {
 		words = append(words, p.args[p.pos].text)
 	}
 	p.cmd.Reason = strings.TrimSpace(strings.Join(words, " "))
+	if len(p.cmd.Reason) > pipeline.MaxReason {
+		return p.fail("the reason is %d bytes; ferry takes a reason of at most %d bytes", len(p.cmd.Reason), pipeline.MaxReason)
+	}
+	return nil
+}
+
+// ref reads a ref (what: "ref" or "release", needed: how a missing one is
+// asked for) of at most pipeline.MaxRef bytes.
+func (p *parser) ref(what, needed string) (string, error) {
+	if p.more() && len(p.args[p.pos].text) > pipeline.MaxRef {
+		return "", p.fail("the %s is %d bytes; ferry takes a %s of at most %d bytes", what, len(p.args[p.pos].text), what, pipeline.MaxRef)
+	}
+	return p.name(needed, false)
 }
 
 // end fails if any token is left.
@@ -306,7 +333,7 @@ func parseDeploy(p *parser) error {
 			return err
 		}
 		if !p.isKeyword(p.pos, kwTo) && p.isKeyword(p.pos+1, kwTo) {
-			if p.cmd.Ref, err = p.name("a ref", false); err != nil {
+			if p.cmd.Ref, err = p.ref("ref", "a ref"); err != nil {
 				return err
 			}
 		}
@@ -332,7 +359,7 @@ func parseRollback(p *parser) error {
 		return err
 	}
 	if p.keyword(kwTo) {
-		if p.cmd.Release, err = p.name(`a release after "to"`, false); err != nil {
+		if p.cmd.Release, err = p.ref("release", `a release after "to"`); err != nil {
 			return err
 		}
 	}
@@ -351,8 +378,7 @@ func parseReject(p *parser) error {
 	if err := p.deployID(); err != nil {
 		return err
 	}
-	p.reason()
-	return nil
+	return p.reason()
 }
 
 func parseLock(p *parser) error {
@@ -371,8 +397,7 @@ func parseLock(p *parser) error {
 		p.cmd.Duration = d
 		p.pos++
 	}
-	p.reason()
-	return nil
+	return p.reason()
 }
 
 func parseUnlock(p *parser) error {

@@ -93,6 +93,7 @@ func TestParsePR(t *testing.T) {
 		{"/ferry deploy prod force", Command{Verb: VerbDeploy, Env: "prod", Force: true}},
 		{"/ferry deploy staging\n\nThanks! Let's see how it does.", Command{Verb: VerbDeploy, Env: "staging"}},
 		{"\n\n/ferry deploy staging\nmore", Command{Verb: VerbDeploy, Env: "staging"}},
+		{"/ferry deploy staging\n" + strings.Repeat("Long notes for people. ", 200), Command{Verb: VerbDeploy, Env: "staging"}},
 		{"/ferry rollback prod", Command{Verb: VerbRollback, Env: "prod"}},
 		{"/ferry rollback prod to 41 force", Command{Verb: VerbRollback, Env: "prod", Release: "41", Force: true}},
 		{"/ferry approve #3", Command{Verb: VerbApprove, DeployID: 3}},
@@ -194,6 +195,11 @@ func TestParseErrors(t *testing.T) {
 		{"config api prod set LOG_LEVEL", `"LOG_LEVEL" is not KEY=VALUE (quote the pair when the value has spaces: "KEY=a value"): usage: config <project> <env> set <KEY>=<VALUE>`},
 		{"config api prod set =x", `"=x" is not KEY=VALUE (quote the pair when the value has spaces: "KEY=a value"): usage: config <project> <env> set <KEY>=<VALUE>`},
 		{"config api prod set A=hello world", `unexpected "world": usage: config <project> <env> set <KEY>=<VALUE>`},
+		{"deploy demo " + strings.Repeat("r", 256) + " to prod", "the ref is 256 bytes; ferry takes a ref of at most 255 bytes: " + deployUsage},
+		{"rollback demo prod to " + strings.Repeat("7", 256), "the release is 256 bytes; ferry takes a release of at most 255 bytes: " + rollbackUsage},
+		{"reject 12 " + strings.Repeat("no ", 168), "the reason is 503 bytes; ferry takes a reason of at most 500 bytes: usage: reject <deploy> [reason...]"},
+		{"lock demo prod " + strings.Repeat("x", 501), "the reason is 501 bytes; ferry takes a reason of at most 500 bytes: " + lockUsage},
+		{"status " + strings.Repeat("x", 2000), "the command is 2007 bytes; ferry reads commands of at most 2000 bytes"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.text)
@@ -216,6 +222,7 @@ func TestParsePRErrors(t *testing.T) {
 		{"/ferry deploy demo to prod", `unexpected "to": usage: deploy <env>`},
 		{"/ferry rollback", "rollback needs an environment: usage: rollback <env> [to <release>]"},
 		{"/ferry deplyo prod", `unknown command "deplyo"; did you mean "deploy"? usage: deploy <env>`},
+		{"/ferry deploy " + strings.Repeat("x", 2000) + "\nwhy", "the command is 2014 bytes; ferry reads commands of at most 2000 bytes"},
 	}
 	for _, tt := range tests {
 		_, err := ParsePR(tt.text)

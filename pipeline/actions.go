@@ -47,6 +47,9 @@ func (e *Engine) Approve(ctx context.Context, a Actor, id int64) (Deploy, error)
 
 // Reject ends an approval request.
 func (e *Engine) Reject(ctx context.Context, a Actor, id int64, reason string) (Deploy, error) {
+	if err := checkLen("reason", reason, MaxReason); err != nil {
+		return Deploy{}, err
+	}
 	d, env, err := e.deployEnv(ctx, id)
 	if err != nil {
 		return Deploy{}, err
@@ -121,6 +124,9 @@ func (e *Engine) deployEnv(ctx context.Context, id int64) (Deploy, Environment, 
 // project is for admins, and so is replacing someone else's lock; the audit
 // log records whose lock an admin replaced.
 func (e *Engine) Lock(ctx context.Context, a Actor, project, env string, ttl time.Duration, reason string) (Lock, error) {
+	if err := checkLen("reason", reason, MaxReason); err != nil {
+		return Lock{}, err
+	}
 	scope := Deploy{Project: project, Env: env}
 	envCfg, err := e.lockScope(a, project, env)
 	if err != nil {

@@ -73,10 +73,11 @@ func (e *Engine) AuditLog(ctx context.Context, a Actor, f AuditFilter) (AuditPag
 // Refusals are errors wrapping ErrForbidden and locks (LockedError); other
 // errors (a deploy that does not exist, nothing to approve) change nothing
 // and are not recorded. The refusals of someone ferry does not know are
-// recorded too, with an empty Actor.
+// recorded too, with an empty Actor. Beyond deniedPerMinute refusals of
+// one actor in a minute they are counted instead (see denials).
 func (e *Engine) refused(ctx context.Context, a Actor, action string, scope Deploy, err error) error {
 	var locked *LockedError
-	if errors.Is(err, ErrForbidden) || errors.As(err, &locked) {
+	if (errors.Is(err, ErrForbidden) || errors.As(err, &locked)) && e.mayStoreRefusal(ctx, a) {
 		e.audit(ctx, a, action+" denied", scope, err.Error())
 	}
 	return err

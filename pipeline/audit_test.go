@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferrybot/ferry/pipeline"
 )
@@ -207,5 +208,91 @@ func TestEngineAuditLog(t *testing.T) {
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: entries %v; want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestRefusalsAreBounded: what anyone may type is capped before anything is
+// stored, and one actor's refusals are stored one by one only up to ten a
+// minute; the audit log keeps the count of the others, in one entry.
+func TestRefusalsAreBounded(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	e := h.engine
+	long := strings.Repeat("x", 60000)
+	if _, err := e.Request(ctx, eve, pipeline.Request{Project: "demo", Env: "prod", Ref: long}); !errors.Is(err, pipeline.ErrInvalid) ||
+		!strings.Contains(err.Error(), "the ref is 60000 bytes; ferry takes a ref of at most 255 bytes") {
+		t.Errorf("a 60,000-byte ref: %v", err)
+	}
+	if _, err := e.Rollback(ctx, eve, "demo", "prod", long, false); !errors.Is(err, pipeline.ErrInvalid) {
+		t.Errorf("a 60,000-byte release: %v", err)
+	}
+	waiting := h.request(alice, "prod", "v1.0.0")
+	if _, err := e.Reject(ctx, bob, waiting.ID, strings.Repeat("no ", 200)); !errors.Is(err, pipeline.ErrInvalid) ||
+		!strings.Contains(err.Error(), "the reason is 600 bytes; ferry takes a reason of at most 500 bytes") {
+		t.Errorf("a 600-byte reason: %v", err)
+	}
+	if _, err := e.Lock(ctx, bob, "demo", "prod", 0, long); !errors.Is(err, pipeline.ErrInvalid) {
+		t.Errorf("a 60,000-byte lock reason: %v", err)
+	}
+	if _, n := h.newest(); n != 1 { // alice's request
+		t.Fatalf("capped requests left %d audit entries, want 1", n)
+	}
+
+	deny := func(n int) {
+		t.Helper()
+		for i := range n {
+			var err error
+			if i%3 == 2 {
+				_, err = e.Rollback(ctx, eve, "demo", "prod", "", false)
+			} else {
+				_, err = e.Request(ctx, eve, pipeline.Request{Project: "demo", Env: "prod", Ref: "v1.0.0"})
+			}
+			if !errors.Is(err, pipeline.ErrForbidden) {
+				t.Fatalf("refusal %d: %v, want it answered as refused", i, err)
+			}
+		}
+	}
+	count := func() (denied, audited int) {
+		t.Helper()
+		ds, err := h.store.Deploys(ctx, pipeline.DeployFilter{Requester: "eve"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, err := h.store.AuditEntries(ctx, pipeline.AuditFilter{Actor: "eve", Limit: pipeline.MaxAuditLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ds), len(es.Entries)
+	}
+	deny(30) // 20 requests and 10 rollbacks
+	if denied, audited := count(); denied != 7 || audited != 10 {
+		t.Errorf("after 30 refusals: %d denied deploys and %d audit entries; want 7 (the first 10 refusals: 7 requests, 3 rollbacks) and 10", denied, audited)
+	}
+	// The next minute stores again, and the audit log counts the last one's.
+	h.clock.Advance(time.Minute)
+	deny(1)
+	if denied, audited := count(); denied != 8 || audited != 12 {
+		t.Errorf("a minute later: %d denied deploys and %d audit entries; want 8 and 12", denied, audited)
+	}
+	es, _ := h.store.AuditEntries(ctx, pipeline.AuditFilter{Action: "refusals counted"})
+	if len(es.Entries) != 1 || es.Entries[0].Actor != "eve" ||
+		es.Entries[0].Detail != "20 more refusals of eve in the minute from 2026-11-02T10:00:00Z, beyond the 10 stored one by one" {
+		t.Errorf("counted refusals: %+v", es.Entries)
+	}
+	// A minute whose refusals nobody follows is counted by the engine's sweep.
+	deny(12)
+	h.clock.Advance(time.Minute)
+	h.engine.Kick()
+	deadline := time.After(10 * time.Second)
+	for len(es.Entries) < 2 {
+		select {
+		case <-deadline:
+			t.Fatalf("the sweep did not count the refusals: %+v", es.Entries)
+		case <-time.After(10 * time.Millisecond):
+		}
+		es, _ = h.store.AuditEntries(ctx, pipeline.AuditFilter{Action: "refusals counted"})
+	}
+	if !strings.HasPrefix(es.Entries[0].Detail, "3 more refusals of eve in the minute from 2026-11-02T10:01:00Z") {
+		t.Errorf("counted by the sweep: %q", es.Entries[0].Detail)
 	}
 }

@@ -56,6 +56,8 @@ type Engine struct {
 	log      *slog.Logger
 	tick     time.Duration
 
+	denials denials // refusals stored and counted, by actor
+
 	kick    chan struct{}
 	mu      sync.Mutex
 	workers map[int64]*worker
@@ -200,6 +202,7 @@ func (e *Engine) resumable(d Deploy) bool {
 // sweep expires approvals whose deadline passed and starts queued deploys
 // whose environment is free.
 func (e *Engine) sweep(ctx context.Context) {
+	e.sweepDenials(ctx)
 	now := e.clock.Now()
 	waiting, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateAwaitingApproval}, Oldest: true})
 	if err != nil {

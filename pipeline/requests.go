@@ -39,6 +39,9 @@ func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error
 	if err != nil {
 		return Deploy{}, err
 	}
+	if err := checkLen("ref", r.Ref, MaxRef); err != nil {
+		return Deploy{}, err
+	}
 	env := configured
 	if r.Override != nil {
 		if err := Narrows(*r.Override, configured); err != nil {
@@ -98,8 +101,12 @@ func (e *Engine) resolve(ctx context.Context, repo, ref, commit string) (Commit,
 
 // deny stores a refused request as a denied deploy and returns why it was
 // refused. Requests from nobody ferry knows leave no deploy, only their
-// entry in the audit log.
+// entry in the audit log. Beyond deniedPerMinute refusals of one actor in
+// a minute, a refusal leaves neither: the audit log counts them.
 func (e *Engine) deny(ctx context.Context, a Actor, d Deploy, why error) (Deploy, error) {
+	if !e.mayStoreRefusal(ctx, a) {
+		return Deploy{}, why
+	}
 	if a.Name == "" {
 		e.audit(ctx, a, "deploy denied", d, why.Error())
 		return Deploy{}, why
@@ -216,6 +223,9 @@ func (e *Engine) current(ctx context.Context, project, env string) (current, err
 func (e *Engine) Rollback(ctx context.Context, a Actor, project, envName, release string, force bool) (Deploy, error) {
 	p, env, err := e.lookup(project, envName)
 	if err != nil {
+		return Deploy{}, err
+	}
+	if err := checkLen("release", release, MaxRef); err != nil {
 		return Deploy{}, err
 	}
 	scope := Deploy{Project: p.Name, Env: env.Name}
