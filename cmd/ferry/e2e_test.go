@@ -172,13 +172,16 @@ func stateIs(s string) func(web.APIDetails) bool {
 	return func(d web.APIDetails) bool { return d.Deploy.State == s }
 }
 
+// currentRelease is the release a host of the local target runs: the
+// deploy that built the directory current links to, releases/<id>-<sha>.
 func currentRelease(t *testing.T, dir, env, host string) string {
 	t.Helper()
 	target, err := os.Readlink(filepath.Join(dir, "hosts", env, host, "current"))
 	if err != nil {
 		return ""
 	}
-	return filepath.Base(target)
+	id, _, _ := strings.Cut(filepath.Base(target), "-")
+	return id
 }
 
 // TestKillNineResumes kills ferry with SIGKILL while a unit is in its
