@@ -37,7 +37,7 @@ func (s *SQLite) Receive(ctx context.Context, d pipeline.Delivery, lease time.Du
 	if now.IsZero() {
 		now = s.now()
 	}
-	packed, encoding := packBody(d.Body)
+	packed, encoding := s.codec.pack(d.Body)
 	var receipt pipeline.Receipt
 	err := s.grouped(ctx, func(tx *sql.Tx) error {
 		receipt = pipeline.Received
@@ -58,15 +58,17 @@ func (s *SQLite) Receive(ctx context.Context, d pipeline.Delivery, lease time.Du
 		if receipt == pipeline.Received && lease > 0 {
 			owner, until, attempts = s.owner, now.Add(lease).UnixNano(), 1
 		}
-		res, err := tx.StmtContext(ctx, s.stmts.receive).ExecContext(ctx,
-			d.Platform, d.ID, nanos(now), d.Event, body, encoding, hashColumn(d.Hash), processed, outcome, owner, until, attempts)
-		if err != nil {
+		var id int64
+		err := tx.StmtContext(ctx, s.stmts.receive).QueryRowContext(ctx,
+			d.Platform, d.ID, nanos(now), d.Event, hashColumn(d.Hash), processed, outcome, owner, until, attempts).Scan(&id)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			receipt = pipeline.Duplicate
+			return nil
+		case err != nil || body == nil:
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err == nil && n == 0 {
-			receipt = pipeline.Duplicate
-		}
+		_, err = tx.StmtContext(ctx, s.stmts.body).ExecContext(ctx, id, body, encoding)
 		return err
 	})
 	if err != nil {
@@ -79,7 +81,7 @@ func (s *SQLite) Receive(ctx context.Context, d pipeline.Delivery, lease time.Du
 // group commits: prepared once on the writer's connection rather than
 // parsed again for each delivery.
 type deliveryStmts struct {
-	replayed, receive, finish *sql.Stmt
+	replayed, receive, body, finish *sql.Stmt
 }
 
 func prepareDeliveries(ctx context.Context, w *sql.DB) (deliveryStmts, error) {
@@ -91,9 +93,10 @@ func prepareDeliveries(ctx context.Context, w *sql.DB) (deliveryStmts, error) {
 	}{
 		{&st.replayed, `SELECT delivery_id FROM deliveries
 			WHERE platform = ? AND body_hash = ? AND received_at >= ? AND delivery_id != ? LIMIT 1`},
-		{&st.receive, `INSERT INTO deliveries (platform, delivery_id, received_at, event, body, body_encoding, body_hash,
+		{&st.receive, `INSERT INTO deliveries (platform, delivery_id, received_at, event, body_hash,
 			processed_at, outcome, owner, claimed_until, attempts)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, delivery_id) DO NOTHING`},
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, delivery_id) DO NOTHING RETURNING id`},
+		{&st.body, `INSERT INTO delivery_bodies (delivery, body, encoding) VALUES (?, ?, ?)`},
 		{&st.finish, `UPDATE deliveries SET processed_at = ?, outcome = ?, owner = '', claimed_until = 0
 			WHERE platform = ? AND delivery_id = ?`},
 	} {
@@ -106,7 +109,7 @@ func prepareDeliveries(ctx context.Context, w *sql.DB) (deliveryStmts, error) {
 }
 
 func (st deliveryStmts) close() {
-	for _, s := range []*sql.Stmt{st.replayed, st.receive, st.finish} {
+	for _, s := range []*sql.Stmt{st.replayed, st.receive, st.body, st.finish} {
 		if s != nil {
 			s.Close()
 		}
@@ -130,22 +133,40 @@ func (s *SQLite) ClaimDeliveries(ctx context.Context, platform string, limit int
 	}
 	now := s.now()
 	type row struct {
-		id       int64
-		d        pipeline.Delivery
-		encoding string
+		id int64
+		d  pipeline.Delivery
 	}
 	var rows []row
+	type body struct {
+		stored   []byte
+		encoding string
+	}
+	bodies := map[int64]body{}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		rows, err = scanAll(ctx, tx, func(sc scanner) (row, error) {
 			r := row{d: pipeline.Delivery{Platform: platform}}
-			err := sc.Scan(&r.id, &r.d.ID, &r.d.Event, &r.d.Body, &r.encoding, &r.d.Hash, scanNanos(&r.d.Received), &r.d.Attempts)
+			err := sc.Scan(&r.id, &r.d.ID, &r.d.Event, &r.d.Hash, scanNanos(&r.d.Received), &r.d.Attempts)
 			return r, err
 		}, `UPDATE deliveries SET owner = ?, claimed_until = ?, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM deliveries WHERE platform = ? AND processed_at IS NULL AND claimed_until < ?
 				ORDER BY id LIMIT ?)
-			RETURNING id, delivery_id, event, body, body_encoding, body_hash, received_at, attempts`,
+			RETURNING id, delivery_id, event, body_hash, received_at, attempts`,
 			s.owner, now.Add(lease).UnixNano(), platform, now.UnixNano(), limit)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		ids := make([]any, len(rows))
+		for i, r := range rows {
+			ids[i] = r.id
+		}
+		_, err = scanAll(ctx, tx, func(sc scanner) (struct{}, error) {
+			var id int64
+			var b body
+			err := sc.Scan(&id, &b.stored, &b.encoding)
+			bodies[id] = b
+			return struct{}{}, err
+		}, `SELECT delivery, body, encoding FROM delivery_bodies WHERE delivery IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, ids...)
 		return err
 	})
 	if err != nil {
@@ -155,7 +176,8 @@ func (s *SQLite) ClaimDeliveries(ctx context.Context, platform string, limit int
 	ds := make([]pipeline.Delivery, len(rows))
 	for i, r := range rows {
 		ds[i] = r.d
-		if ds[i].Body, err = unpackBody(r.d.Body, r.encoding); err != nil {
+		b := bodies[r.id]
+		if ds[i].Body, err = s.codec.unpack(b.stored, b.encoding); err != nil {
 			// Handled without its body, the delivery fails as unreadable
 			// and says why, rather than being owed for ever.
 			ds[i].Body = nil
@@ -198,15 +220,16 @@ type DeliveryRecord struct {
 // pipeline.ErrNotFound.
 func (s *SQLite) DeliveryOf(ctx context.Context, platform, id string) (DeliveryRecord, error) {
 	r := DeliveryRecord{Delivery: pipeline.Delivery{Platform: platform, ID: id}}
-	var encoding string
-	err := s.r.QueryRowContext(ctx, `SELECT event, body, body_encoding, body_hash, received_at, attempts, processed_at, outcome
-		FROM deliveries WHERE platform = ? AND delivery_id = ?`, platform, id).Scan(
+	var encoding sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT d.event, b.body, b.encoding, d.body_hash, d.received_at, d.attempts, d.processed_at, d.outcome
+		FROM deliveries d LEFT JOIN delivery_bodies b ON b.delivery = d.id
+		WHERE d.platform = ? AND d.delivery_id = ?`, platform, id).Scan(
 		&r.Event, &r.Body, &encoding, &r.Hash, scanNanos(&r.Received), &r.Attempts, scanNanos(&r.Processed), &r.Outcome)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("%s delivery %q %w", platform, id, pipeline.ErrNotFound)
 	}
 	if err == nil {
-		r.Body, err = unpackBody(r.Body, encoding)
+		r.Body, err = s.codec.unpack(r.Body, encoding.String)
 	}
 	return r, wrap(fmt.Sprintf("%s delivery %q", platform, id), err)
 }
@@ -251,8 +274,14 @@ func (s *SQLite) PruneDeliveries(ctx context.Context, r Retention) (bodies, deli
 		}
 		return total, ctx.Err()
 	}
-	bodies, err = step(`UPDATE deliveries SET body = NULL WHERE id IN (SELECT id FROM deliveries
-		WHERE body IS NOT NULL AND processed_at < ? LIMIT ?)`, now.Add(-r.Bodies))
+	// Bodies are scanned in the order deliveries arrived, up to the first
+	// delivery that arrived after the cut (found in the received_at
+	// index): whatever was processed before the cut arrived before it.
+	bodies, err = step(`DELETE FROM delivery_bodies WHERE delivery IN (SELECT b.delivery
+		FROM delivery_bodies b JOIN deliveries d ON d.id = b.delivery
+		WHERE b.delivery < coalesce((SELECT id FROM deliveries WHERE received_at >= ?1 ORDER BY received_at LIMIT 1), 9223372036854775807)
+			AND d.processed_at < ?1
+		ORDER BY b.delivery LIMIT ?2)`, now.Add(-r.Bodies))
 	if err != nil {
 		return bodies, 0, fmt.Errorf("prune delivery bodies: %w", err)
 	}

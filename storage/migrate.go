@@ -60,6 +60,11 @@ func (s *SQLite) Migrate(ctx context.Context) (applied []int, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	return s.migrate(ctx, all)
+}
+
+// migrate applies the migrations of all the database lacks.
+func (s *SQLite) migrate(ctx context.Context, all []migration) (applied []int, err error) {
 	_, err = s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT    NOT NULL,

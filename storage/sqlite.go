@@ -54,6 +54,7 @@ type SQLite struct {
 	grouping chan struct{} // closed when the group committer has stopped
 	noticed  chan struct{} // a commit added to the outbox (see Noticed)
 	stmts    deliveryStmts // prepared by Open, once the schema is up to date
+	codec    codec         // of delivery bodies
 }
 
 // Open opens the SQLite database at path, creating the file if it does not
@@ -108,9 +109,15 @@ func open(ctx context.Context, path string) (*SQLite, error) {
 		r.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	c, err := newCodec()
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	owner := make([]byte, 8)
 	rand.Read(owner)
-	s := &SQLite{w: w, r: r, owner: hex.EncodeToString(owner),
+	s := &SQLite{w: w, r: r, owner: hex.EncodeToString(owner), codec: c,
 		group: make(chan *groupOp), closing: make(chan struct{}), grouping: make(chan struct{}),
 		noticed: make(chan struct{}, 1)}
 	go s.commitGroups()
@@ -140,6 +147,7 @@ func (s *SQLite) Close() error {
 	s.closed.Do(func() {
 		s.closeGroups()
 		s.stmts.close()
+		s.codec.close()
 		err = errors.Join(s.w.Close(), s.r.Close())
 	})
 	return err
