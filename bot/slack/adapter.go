@@ -72,8 +72,11 @@ type Config struct {
 	// HTTPClient calls the Web API and response URLs; nil: a client with a
 	// 15-second timeout.
 	HTTPClient *http.Client
-	Logger     *slog.Logger   // nil: discard
-	Clock      pipeline.Clock // nil: the system clock; for signatures, link expiry, backoff and pauses
+	// Ingress bounds the requests read at once, with the other ingress
+	// routes it is shared with; nil: bounds of the adapter's own.
+	Ingress *bot.Ingress
+	Logger  *slog.Logger   // nil: discard
+	Clock   pipeline.Clock // nil: the system clock; for signatures, link expiry, backoff and pauses
 }
 
 // Limits of the adapter.
@@ -107,6 +110,7 @@ type Adapter struct {
 
 	inbox    *bot.Inbox
 	refused  *bot.Refusals
+	gate     *bot.Ingress
 	dms      sync.Map // Slack user ID → the ID of their direct message channel
 	channels sync.Map // channel name → ID, for uploads
 }
@@ -157,6 +161,9 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a.api = slackapi.New(cfg.BotToken, opts...)
 	a.refused = &bot.Refusals{Platform: platform, Log: a.log, Now: a.clock.Now}
+	if a.gate = cfg.Ingress; a.gate == nil {
+		a.gate = bot.NewIngress(bot.IngressLimits{})
+	}
 	var err error
 	a.inbox, err = bot.NewInbox(bot.InboxConfig{Platform: platform, Store: cfg.Store, Handle: a.handle,
 		Workers: maxJobs, Timeout: jobTimeout, Logger: a.log})
@@ -193,7 +200,7 @@ func (a *Adapter) Handler() http.Handler {
 		mux.HandleFunc("POST /chat/slack/interactions", a.ingress("interaction", a.serveInteraction))
 		mux.HandleFunc("POST /chat/slack/events", a.ingress("event", a.serveEvent))
 	}
-	return mux
+	return a.gate.Route(a.refused, mux)
 }
 
 // logErr logs an error the person who asked does not see.

@@ -11,7 +11,6 @@ import (
 	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 
-	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
 )
 
@@ -19,16 +18,25 @@ import (
 // and what to answer Slack with; reply nil means an empty 200.
 type ingressFunc func(body []byte) (reqs []request, delivery string, reply []byte, err error)
 
-// ingress caps, verifies, deduplicates and acknowledges a request, then
-// runs what it asks on Run's goroutines.
+// ingress verifies, caps, deduplicates and acknowledges a request, then
+// runs what it asks on Run's goroutines: a request without a timely,
+// well-formed signature is refused before its body is read, and the body
+// is written through the MAC as it arrives.
 func (a *Adapter) ingress(kind string, parse ingressFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		body, ok := bot.ReadBody(w, r, maxBody)
+		claimed, mac, err := signed(a.secret, r.Header.Get("X-Slack-Request-Timestamp"), r.Header.Get("X-Slack-Signature"), a.clock.Now())
+		if err != nil {
+			a.refused.Refuse(ctx, err.Error(), "route", kind)
+			http.Error(w, "invalid signature", http.StatusUnauthorized)
+			return
+		}
+		body, release, ok := a.gate.Read(w, r, maxBody, mac, a.refused)
 		if !ok {
 			return
 		}
-		if err := verify(a.secret, r.Header.Get("X-Slack-Request-Timestamp"), r.Header.Get("X-Slack-Signature"), body, a.clock.Now()); err != nil {
+		defer release()
+		if err := verified(mac, claimed); err != nil {
 			a.refused.Refuse(ctx, err.Error(), "route", kind)
 			http.Error(w, "invalid signature", http.StatusUnauthorized)
 			return

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +47,17 @@ func TestSignatureVector(t *testing.T) {
 	}
 }
 
+// verify checks a request as the ingress does, with the body at once
+// rather than as it arrives.
+func verify(secret []byte, timestamp, signature string, body []byte, now time.Time) error {
+	claimed, mac, err := signed(secret, timestamp, signature, now)
+	if err != nil {
+		return err
+	}
+	mac.Write(body)
+	return verified(mac, claimed)
+}
+
 func TestRefusedRequestsStoreNothing(t *testing.T) {
 	f := newFixture(t)
 	body := f.commandBody(uAlice, "deploy demo to staging", "refused")
@@ -69,7 +82,8 @@ func TestRefusedRequestsStoreNothing(t *testing.T) {
 		{"signature mismatch", stamp(now), sign([]byte("wrong secret"), stamp(now), body), body, http.StatusUnauthorized},
 		{"stale timestamp", stamp(now.Add(-6 * time.Minute)), sign([]byte(signingSecret), stamp(now.Add(-6*time.Minute)), body), body, http.StatusUnauthorized},
 		{"no signature", stamp(now), "", body, http.StatusUnauthorized},
-		{"too large", stamp(now), "v0=00", bytes.Repeat([]byte("x"), maxBody+1), http.StatusRequestEntityTooLarge},
+		{"malformed signature", stamp(now), "v0=00", body, http.StatusUnauthorized},
+		{"too large", stamp(now), sign([]byte(signingSecret), stamp(now), body), bytes.Repeat([]byte("x"), maxBody+1), http.StatusRequestEntityTooLarge},
 	}
 	for _, c := range cases {
 		if got := send(c.ts, c.sig, c.body); got != c.want {
@@ -236,4 +250,32 @@ func TestLateCommandAnsweredDirectly(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// unread is a body that must not be read.
+type unread struct{ t *testing.T }
+
+func (u unread) Read([]byte) (int, error) {
+	u.t.Error("the body of a request without a timely, well-formed signature was read")
+	return 0, io.EOF
+}
+
+// TestUnsignedBodiesNotRead: a request without a timely, well-formed
+// signature is refused from its headers, before its body is read.
+func TestUnsignedBodiesNotRead(t *testing.T) {
+	f := newFixture(t)
+	now := itoa(time.Now().Unix())
+	stale := itoa(time.Now().Add(-time.Hour).Unix())
+	valid := "v0=" + strings.Repeat("0", 64)
+	for _, h := range [][2]string{{now, ""}, {"", valid}, {now, "v0=00"}, {stale, valid}, {now, "v1=" + strings.Repeat("0", 64)}} {
+		req := httptest.NewRequest(http.MethodPost, "/chat/slack/commands", io.NopCloser(unread{t}))
+		req.ContentLength = 60 << 10
+		req.Header.Set("X-Slack-Request-Timestamp", h[0])
+		req.Header.Set("X-Slack-Signature", h[1])
+		rec := httptest.NewRecorder()
+		f.adapter.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("timestamp %q, signature %q: status %d; want 401", h[0], h[1], rec.Code)
+		}
+	}
 }

@@ -118,6 +118,9 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if err == nil {
 		a.bot, err = bot.New(bot.Config{Engine: a.engine, BaseURL: baseURL, Logger: log, Digests: a.dash})
 	}
+	// Every ingress route shares one set of bounds: a flood through one
+	// platform leaves the others' requests (and the console) served.
+	ingress := bot.NewIngress(bot.IngressLimits{})
 	if err == nil {
 		var linker web.Linker // stays a nil interface without Slack
 		if cfg.Slack.Enabled() {
@@ -125,7 +128,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 				Bot: a.bot, Projects: cfg.Projects, Users: cfg, Store: st,
 				BotToken: cfg.Slack.BotToken, SigningSecret: cfg.Slack.SigningSecret,
 				AppToken: cfg.Slack.AppToken, DefaultChannel: cfg.Slack.DefaultChannel,
-				BaseURL: baseURL, LinkKey: deriveKey(key, "ferry chat link tokens"), Logger: log,
+				BaseURL: baseURL, LinkKey: deriveKey(key, "ferry chat link tokens"), Ingress: ingress, Logger: log,
 			})
 			if err == nil {
 				linker = a.slack
@@ -146,7 +149,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 					Engine: a.engine, Users: cfg, Store: st,
 					WebhookSecret: cfg.GitHub.WebhookSecret, Bot: a.bot,
 					Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID, PrivateKey: appKey,
-					APIURL: cfg.GitHub.BaseURL, BaseURL: baseURL, Logger: log,
+					APIURL: cfg.GitHub.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: log,
 					RepoConfig: repoConfig, RedeliverInterval: cfg.GitHub.RedeliverInterval,
 				})
 			}

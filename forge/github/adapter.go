@@ -99,8 +99,11 @@ type Config struct {
 	RedeliverInterval time.Duration
 	// HTTPClient calls the API; nil: a client with a 15-second timeout.
 	HTTPClient *http.Client
-	Logger     *slog.Logger   // nil: discard
-	Clock      pipeline.Clock // nil: the system clock; for the permission cache
+	// Ingress bounds the deliveries read at once, with the other ingress
+	// routes it is shared with; nil: bounds of the adapter's own.
+	Ingress *bot.Ingress
+	Logger  *slog.Logger   // nil: discard
+	Clock   pipeline.Clock // nil: the system clock; for the permission cache
 }
 
 // Adapter is ferry's GitHub webhook receiver.
@@ -130,6 +133,7 @@ type Adapter struct {
 	perms   map[string]permEntry // owner/repo/login → permission
 	inbox   *bot.Inbox
 	refused *bot.Refusals
+	ingress *bot.Ingress
 
 	repoConfig RepoConfig
 	repoFiles  repoFiles
@@ -156,6 +160,9 @@ func New(cfg Config) (*Adapter, error) {
 		a.clock = pipeline.SystemClock{}
 	}
 	a.refused = &bot.Refusals{Platform: platform, Log: a.log, Now: a.clock.Now}
+	if a.ingress = cfg.Ingress; a.ingress == nil {
+		a.ingress = bot.NewIngress(bot.IngressLimits{})
+	}
 	var err error
 	a.inbox, err = bot.NewInbox(bot.InboxConfig{Platform: platform, Store: cfg.Store, Handle: a.handle,
 		Workers: maxJobs, Timeout: jobTimeout, Logger: a.log})
@@ -241,7 +248,7 @@ func (a *Adapter) client(installation int64) (*gh.Client, error) {
 // Handler serves POST /hooks/github.
 func (a *Adapter) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /hooks/github", a.serve)
+	mux.Handle("POST /hooks/github", a.ingress.Route(a.refused, http.HandlerFunc(a.serve)))
 	return mux
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"mime"
 	"net/http"
 	"net/url"
@@ -13,7 +14,6 @@ import (
 
 	gh "github.com/google/go-github/v88/github"
 
-	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
 )
 
@@ -21,12 +21,23 @@ import (
 // are counted and logged, never told to the sender.
 var errSignature = errors.New("invalid signature")
 
-// verify checks X-Hub-Signature-256: "sha256=" + hex(HMAC-SHA256(secret, body)).
-func verify(secret []byte, header string, body []byte) error {
+// signed parses X-Hub-Signature-256, "sha256=" + hex(HMAC-SHA256(secret,
+// body)), into the MAC it claims, before the body is read.
+func signed(secret []byte, header string) ([]byte, error) {
 	if len(secret) == 0 || header == "" {
-		return fmt.Errorf("%w: missing", errSignature)
+		return nil, fmt.Errorf("%w: missing", errSignature)
 	}
-	if !hmac.Equal([]byte(header), []byte(sign(secret, body))) {
+	hexMAC, ok := strings.CutPrefix(header, "sha256=")
+	mac, err := hex.DecodeString(hexMAC)
+	if !ok || err != nil || len(mac) != sha256.Size {
+		return nil, fmt.Errorf("%w: malformed", errSignature)
+	}
+	return mac, nil
+}
+
+// verified checks the MAC of the body against the one its header claims.
+func verified(mac hash.Hash, claimed []byte) error {
+	if !hmac.Equal(mac.Sum(nil), claimed) {
 		return fmt.Errorf("%w: mismatch", errSignature)
 	}
 	return nil
@@ -46,18 +57,28 @@ var handled = map[string]bool{
 	"pull_request_review": true, "installation": true,
 }
 
-// serve caps, verifies and stores a delivery in the inbox, and
-// acknowledges it; the inbox has it processed on Run's goroutines. The
+// serve verifies, caps and stores a delivery in the inbox, and
+// acknowledges it: a request without a well-formed signature is refused
+// before its body is read, and the body is written through the MAC as it
+// arrives; the inbox has it processed on Run's goroutines. The
 // signature, which covers the body and nothing else, is the body's hash:
 // the same body under a new delivery ID is a captured delivery replayed.
 func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	body, ok := bot.ReadBody(w, r, maxBody)
+	sig := r.Header.Get("X-Hub-Signature-256")
+	claimed, err := signed(a.secret, sig)
+	if err != nil {
+		a.refused.Refuse(ctx, err.Error())
+		http.Error(w, "invalid signature", http.StatusUnauthorized)
+		return
+	}
+	mac := hmac.New(sha256.New, a.secret)
+	body, release, ok := a.ingress.Read(w, r, maxBody, mac, a.refused)
 	if !ok {
 		return
 	}
-	sig := r.Header.Get("X-Hub-Signature-256")
-	if err := verify(a.secret, sig, body); err != nil {
+	defer release()
+	if err := verified(mac, claimed); err != nil {
 		a.refused.Refuse(ctx, err.Error())
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return

@@ -2,9 +2,13 @@ package github
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -35,6 +39,18 @@ func TestSignatureVector(t *testing.T) {
 	}
 }
 
+// verify checks a body against its X-Hub-Signature-256 as serve does,
+// with the body at once rather than as it arrives.
+func verify(secret []byte, header string, body []byte) error {
+	claimed, err := signed(secret, header)
+	if err != nil {
+		return err
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	return verified(mac, claimed)
+}
+
 func TestRefusedDeliveriesStoreNothing(t *testing.T) {
 	f := newFixture(t, nil)
 	body := payload(t, "push.branch.json")
@@ -46,7 +62,8 @@ func TestRefusedDeliveriesStoreNothing(t *testing.T) {
 		{"no signature", "", body, http.StatusUnauthorized},
 		{"another secret", sign([]byte("wrong"), body), body, http.StatusUnauthorized},
 		{"a changed body", sign([]byte(secret), body), append(bytes.Clone(body), ' '), http.StatusUnauthorized},
-		{"too large", "sha256=00", bytes.Repeat([]byte(" "), maxBody+1), http.StatusRequestEntityTooLarge},
+		{"a malformed signature", "sha256=00", body, http.StatusUnauthorized},
+		{"too large", sign([]byte(secret), body), bytes.Repeat([]byte(" "), maxBody+1), http.StatusRequestEntityTooLarge},
 	}
 	for _, c := range cases {
 		if got := f.send("push", "d-refused", c.sig, c.body); got != c.want {
@@ -57,7 +74,7 @@ func TestRefusedDeliveriesStoreNothing(t *testing.T) {
 	if _, err := f.store.DeliveryOf(t.Context(), platform, "d-refused"); !errors.Is(err, pipeline.ErrNotFound) {
 		t.Fatalf("a refused delivery was stored: %v", err)
 	}
-	if got := fmt.Sprint(f.adapter.Refusals()); got != "[{invalid signature: mismatch 2} {invalid signature: missing 1}]" {
+	if got := fmt.Sprint(f.adapter.Refusals()); got != "[{body too large 1} {invalid signature: malformed 1} {invalid signature: mismatch 2} {invalid signature: missing 1}]" {
 		t.Errorf("refusals counted %s", got)
 	}
 	f.drain()
@@ -158,6 +175,34 @@ func TestRepositoryOf(t *testing.T) {
 	} {
 		if r, ok := repositoryOf(c.event, []byte(c.body)); ok {
 			t.Errorf("%s: %+v; want no answer", c.name, r)
+		}
+	}
+}
+
+// unread is a body that must not be read.
+type unread struct{ t *testing.T }
+
+func (u unread) Read([]byte) (int, error) {
+	u.t.Error("the body of a request without a well-formed signature was read")
+	return 0, io.EOF
+}
+
+// TestUnsignedBodiesNotRead: a delivery without a well-formed signature is
+// refused from its headers, before a byte of its body is read.
+func TestUnsignedBodiesNotRead(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, sig := range []string{"", "sha256=00", "sha1=" + strings.Repeat("0", 40), strings.Repeat("0", 64)} {
+		req := httptest.NewRequest(http.MethodPost, "/hooks/github", io.NopCloser(unread{t}))
+		req.ContentLength = 24 << 20
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-GitHub-Delivery", "d-unsigned")
+		if sig != "" {
+			req.Header.Set("X-Hub-Signature-256", sig)
+		}
+		rec := httptest.NewRecorder()
+		f.adapter.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("signature %q: status %d; want 401", sig, rec.Code)
 		}
 	}
 }
