@@ -3,7 +3,6 @@ package github
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 
 	gh "github.com/google/go-github/v88/github"
 
@@ -89,6 +88,9 @@ var repoScoped = map[string]bool{"push": true, "create": true, "pull_request": t
 
 var repositoryKey = []byte(`"repository"`)
 
+// repoKeys are the keys of a repository that name it, in forge.Repo's order.
+var repoKeys = []string{"full_name", "clone_url", "ssh_url", "html_url"}
+
 // repositoryOf reads only the repository a delivery is about, without
 // decoding the rest of its body: the value of its one "repository" key. A
 // "repository" followed by a colon is a key (in a string, a quote is
@@ -117,14 +119,9 @@ func repositoryOf(event string, body []byte) (forge.Repo, bool) {
 	if at < 0 {
 		return forge.Repo{}, false
 	}
-	var r struct {
-		FullName string `json:"full_name"`
-		CloneURL string `json:"clone_url"`
-		SSHURL   string `json:"ssh_url"`
-		HTMLURL  string `json:"html_url"`
-	}
-	if json.NewDecoder(bytes.NewReader(body[at:])).Decode(&r) != nil || r.FullName == "" {
+	var r [4]string
+	if !skimStrings(body[at:], repoKeys, r[:]) || r[0] == "" {
 		return forge.Repo{}, false
 	}
-	return forge.Repo{FullName: r.FullName, CloneURL: r.CloneURL, SSHURL: r.SSHURL, HTMLURL: r.HTMLURL}, true
+	return forge.Repo{FullName: r[0], CloneURL: r[1], SSHURL: r[2], HTMLURL: r[3]}, true
 }
