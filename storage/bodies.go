@@ -34,7 +34,7 @@ type codec struct {
 }
 
 func newCodec() (codec, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithLowerEncoderMem(true))
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
 		return codec{}, fmt.Errorf("body encoder: %w", err)
 	}
