@@ -6,7 +6,7 @@ QUICKSTART := examples/quickstart
 # started for the run, stopped when it ends, pass or fail.
 WITH_K8S := targets/kubernetes/kubetest/cluster/with-test-cluster.sh
 
-.PHONY: build run test bench bench-intake bench-ssh bench-k8s clean
+.PHONY: build run test bench bench-intake bench-flood bench-ssh bench-k8s clean
 
 build:
 	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
@@ -36,6 +36,10 @@ bench:
 bench-intake:
 	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
 	$(GO) run ./bench/intake --ferry bin/ferry
+
+bench-flood:
+	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
+	$(GO) run ./bench/intake --ferry bin/ferry --flood 50
 
 clean:
 	rm -rf bin $(QUICKSTART)/var

@@ -78,8 +78,8 @@ func busy(w http.ResponseWriter) {
 	http.Error(w, "ferry is busy; retry in a moment", http.StatusServiceUnavailable)
 }
 
-// firstRead bounds the buffer a body of unknown or large length starts
-// with; it doubles as the body arrives, each step taken from the budget.
+// firstRead is the buffer a body of undeclared length starts with; it
+// doubles as the body arrives, each step taken from the budget.
 const firstRead = 64 << 10
 
 // Read reads r's body, of at most limit bytes, writing it through mac (nil
@@ -103,7 +103,7 @@ func (in *Ingress) Read(w http.ResponseWriter, r *http.Request, limit int64, mac
 	if r.ContentLength >= 0 {
 		b.max = r.ContentLength + 1 // the server reads no more than declared
 	}
-	body, err := b.read(r.Body, mac)
+	body, err := b.read(r.Body, mac, r.ContentLength >= 0)
 	if err == nil && int64(len(body)) > limit {
 		err = errTooLarge
 	}
@@ -134,16 +134,24 @@ var (
 	errTooLarge = errors.New("too large")
 )
 
-// A bodyReader reads one body into a buffer that grows as it arrives,
-// taking each step's bytes from its Ingress's budget.
+// A bodyReader reads one body into a buffer of its declared length, or
+// one that grows as it arrives when no length is declared, taking the
+// buffer's bytes from its Ingress's budget.
 type bodyReader struct {
 	in    *Ingress
 	max   int64 // the buffer never grows beyond
 	taken int64 // from the budget
 }
 
-func (b *bodyReader) read(body io.Reader, mac io.Writer) ([]byte, error) {
-	buf, err := b.grow(nil, min(b.max, firstRead))
+func (b *bodyReader) read(body io.Reader, mac io.Writer, declared bool) ([]byte, error) {
+	first := min(b.max, firstRead)
+	if declared {
+		// The whole declared length at once: growing by doubling would
+		// hold two copies at each step, and a body the budget cannot take
+		// is refused before it is read.
+		first = b.max
+	}
+	buf, err := b.grow(nil, first)
 	for err == nil {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) >= b.max {

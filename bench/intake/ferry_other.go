@@ -14,3 +14,5 @@ func dieWithParent(*exec.Cmd) {}
 // processCPU and selfCPU are not read here: the table shows "-".
 func processCPU(int) (time.Duration, bool) { return 0, false }
 func selfCPU() (time.Duration, bool)       { return 0, false }
+func rss(int) (int64, bool)                { return 0, false }
+func status(int, string) (int64, bool)     { return 0, false }

@@ -31,6 +31,13 @@
 // with its 9 digits in between. A forged signature costs one SHA-256 of
 // the delivery ID, in the sender.
 //
+// With --flood N (`make bench-flood`: 50) it runs none of those and floods
+// ferry instead, as an attacker would: N connections each declare a 25 MiB
+// body under a well-formed signature that is not the HMAC, send it slowly
+// and stop one byte short, for --flood-for; it prints what the posts were
+// answered, ferry's resident memory at the start and at its peak, and how
+// the console's sign-in page, asked every 100 ms meanwhile, answered.
+//
 // ferry is stopped with SIGTERM, then SIGKILL 10 s later, however the run
 // ends, and the temporary directory is removed unless --keep. intake
 // exits 1 when more than 0.1% of a load's deliveries got another answer
@@ -81,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured sending before each closed loop (`time`; 0: none)")
 	fs.IntVar(&o.workers, "workers", 32, "concurrent senders of the closed loops")
 	fs.Float64Var(&o.rate, "rate", 500, "deliveries per second of the open loops")
+	floodConns := fs.Int("flood", 0, "instead of the loads, flood /hooks/github from this many `connections`, each posting 25 MiB slowly, and report ferry's memory and the console's answers")
+	floodFor := fs.Duration("flood-for", 15*time.Second, "how long the flood lasts (`time`)")
 	keep := fs.Bool("keep", false, "keep the temporary directory (configuration, database, ferry.log) and print its path")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -97,6 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		err = errors.New("--duration must be positive and --warmup not negative")
 	case o.workers < 1 || o.rate <= 0:
 		err = errors.New("--workers and --rate must be positive")
+	case *floodConns < 0 || *floodConns > 1000 || *floodFor <= 0 || *floodFor > 10*time.Minute:
+		err = errors.New("--flood must be from 0 to 1000 connections, and --flood-for positive and at most 10m")
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "intake:", err)
@@ -141,6 +152,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 	}()
 	fmt.Fprintf(stderr, "ferry ready at %s (%s)\n", f.url, dir)
+	if *floodConns > 0 {
+		fmt.Fprintf(stderr, "flood: %d connections for %s\n", *floodConns, *floodFor)
+		return writeFlood(stdout, flood(ctx, f, *floodConns, *floodFor))
+	}
 
 	s := newSender(f.url+"/hooks/github", d, o.workers)
 	defer s.client.CloseIdleConnections()
