@@ -125,7 +125,11 @@ func (a *Adapter) serveEvent(body []byte) ([]request, string, []byte, error) {
 		return nil, "", nil, err
 	}
 	if outer.Type == slackevents.URLVerification {
-		reply, err := json.Marshal(slackevents.ChallengeResponse{Challenge: outer.Challenge})
+		// As Slack documents it: slackevents.ChallengeResponse has no
+		// JSON tag, and would answer "Challenge".
+		reply, err := json.Marshal(struct {
+			Challenge string `json:"challenge"`
+		}{outer.Challenge})
 		return nil, "", reply, err
 	}
 	ev, err := slackevents.ParseEvent(body, slackevents.OptionNoVerifyToken())

@@ -104,9 +104,12 @@ func TestRefusedRequestsStoreNothing(t *testing.T) {
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
+// TestURLVerification answers the example of Slack's url_verification
+// documentation (api.slack.com/events/url_verification) with the body it
+// documents, key for key.
 func TestURLVerification(t *testing.T) {
 	f := newFixture(t)
-	body := []byte(`{"token":"legacy-fixed-value","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`)
+	body := []byte(`{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`)
 	ts := itoa(time.Now().Unix())
 	req, _ := http.NewRequest(http.MethodPost, f.ts.URL+"/chat/slack/events", bytes.NewReader(body))
 	req.Header.Set("X-Slack-Request-Timestamp", ts)
@@ -116,9 +119,10 @@ func TestURLVerification(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var got struct{ Challenge string }
-	if err := json.NewDecoder(res.Body).Decode(&got); err != nil || res.StatusCode != http.StatusOK || got.Challenge != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
-		t.Fatalf("url_verification: %d %+v %v", res.StatusCode, got, err)
+	got, err := io.ReadAll(res.Body)
+	const want = `{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}`
+	if err != nil || res.StatusCode != http.StatusOK || string(got) != want || res.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("url_verification: %d %s %q %v; want 200 application/json %s", res.StatusCode, res.Header.Get("Content-Type"), got, err, want)
 	}
 }
 
