@@ -26,6 +26,16 @@ const (
 	DefaultGiveUp = 24 * time.Hour
 )
 
+// Metrics is metrics: in ferry.yaml. The zero value serves /metrics on
+// Listen, to anyone who reaches it.
+type Metrics struct {
+	// Listen is a host:port of its own for /metrics, which Listen then
+	// does not serve; "": /metrics on Listen.
+	Listen string
+	// Token, when set, must come as "Authorization: Bearer <token>".
+	Token string
+}
+
 // Config is a parsed and validated ferry.yaml. Paths in it are absolute,
 // resolved against Dir.
 type Config struct {
@@ -44,6 +54,8 @@ type Config struct {
 	GitHub        GitHub // GitHub's webhook and API; the zero value: no GitHub
 	// Dashboards says how the metrics count and where digests go.
 	Dashboards Dashboards
+	// Metrics says where /metrics is served and who may read it.
+	Metrics Metrics
 	// GiveUp is how long the outbox retries a notice (a card edit, a
 	// commit status) before it marks it dead: outbox.give_up, default 24h.
 	GiveUp time.Duration

@@ -11,6 +11,9 @@
 //	workspace: var/workspace          # build workspace; default workspace
 //	base_url: https://ferry.example.com   # for links in messages; default http://<listen>
 //	session_secret: ${FERRY_SESSION_SECRET}   # 32+ characters; generated at start if empty
+//	metrics:                          # optional; default: GET /metrics on listen, open to all
+//	  listen: 127.0.0.1:9090          # serve /metrics here instead, and not on listen
+//	  token: ${FERRY_METRICS_TOKEN}   # 16+ characters: require Authorization: Bearer <token>
 //	slack:                            # optional: the Slack app ferry runs as
 //	  bot_token: ${SLACK_BOT_TOKEN}   # xoxb-…, required
 //	  signing_secret: ${SLACK_SIGNING_SECRET}   # for POST /chat/slack/...; or:

@@ -21,7 +21,7 @@ import (
 
 // The keys of each level of ferry.yaml.
 var (
-	topKeys        = []string{"listen", "storage", "outbox", "workspace", "base_url", "session_secret", "slack", "github", "dashboards", "users", "teams", "projects"}
+	topKeys        = []string{"listen", "storage", "outbox", "metrics", "workspace", "base_url", "session_secret", "slack", "github", "dashboards", "users", "teams", "projects"}
 	userKeys       = []string{"admin", "teams", "password_hash", "tokens", "chat", "forge"}
 	teamKeys       = []string{"members"}
 	chatPlatforms  = []string{"slack", "dingtalk", "web"}
@@ -138,6 +138,7 @@ func (d *decoder) document(data []byte) *Config {
 	cfg.BaseURL = d.baseURL(f["base_url"], cfg.Listen)
 	cfg.Storage, cfg.Retention = d.storage(f["storage"])
 	cfg.GiveUp = d.outbox(f["outbox"])
+	cfg.Metrics = d.metrics(f["metrics"], cfg.Listen)
 	cfg.Workspace = d.path(d.str(f["workspace"].val, "workspace"), "workspace")
 	if t, ok := d.scalar(f["session_secret"].val, "session_secret"); ok {
 		if t.s != "" && len(t.s) < minSessionSecretLen {
@@ -270,6 +271,31 @@ func (d *decoder) outbox(f field) time.Duration {
 		return v
 	}
 	return DefaultGiveUp
+}
+
+// metrics decodes metrics: {listen, token}.
+func (d *decoder) metrics(f field, listen string) Metrics {
+	var m Metrics
+	if f.line == 0 || isNull(f.val) {
+		return m
+	}
+	fs := d.fields(f.val, "metrics", "listen", "token")
+	if t, _ := d.scalar(fs["listen"].val, "metrics.listen"); t.s != "" {
+		_, port, err := net.SplitHostPort(t.s)
+		if p, perr := strconv.Atoi(port); err != nil || perr != nil || p < 1 || p > 65535 {
+			d.addf(t.line, "metrics.listen must be host:port, e.g. 127.0.0.1:9090, not %s", t.shown())
+		} else if t.s == listen {
+			d.addf(t.line, "metrics.listen is listen's address; give /metrics another port, e.g. 127.0.0.1:9090, or leave metrics.listen out to serve it on listen")
+		}
+		m.Listen = t.s
+	}
+	if t, _ := d.scalar(fs["token"].val, "metrics.token"); t.s != "" {
+		if len(t.s) < minTokenLen {
+			d.addf(t.line, "metrics.token is shorter than %d characters; make one with: openssl rand -hex 32", minTokenLen)
+		}
+		m.Token = t.s
+	}
+	return m
 }
 
 // path resolves a path against the configuration file's directory; def is

@@ -66,3 +66,33 @@ func TestOutboxGiveUp(t *testing.T) {
 		}
 	}
 }
+
+func TestMetrics(t *testing.T) {
+	base := "users: {alice: {tokens: [alice-token-0123456789]}}\n" +
+		"projects: {demo: {repo: /srv/demo.git, environments: {dev: {branches: ['^main$'], target: {type: local, hosts: [h1], root: hosts}}}}}\n"
+	for _, c := range []struct {
+		yaml    string
+		want    Metrics
+		problem string
+	}{
+		{"", Metrics{}, ""},
+		{"metrics: {listen: '127.0.0.1:9090'}\n", Metrics{Listen: "127.0.0.1:9090"}, ""},
+		{"metrics: {token: scrape-token-0123456789}\n", Metrics{Token: "scrape-token-0123456789"}, ""},
+		{"metrics: {listen: '127.0.0.1:9090', token: scrape-token-0123456789}\n", Metrics{Listen: "127.0.0.1:9090", Token: "scrape-token-0123456789"}, ""},
+		{"metrics: {listen: 9090}\n", Metrics{}, "metrics.listen must be host:port"},
+		{"metrics: {listen: '127.0.0.1:8080'}\n", Metrics{}, "metrics.listen is listen's address"},
+		{"metrics: {token: short}\n", Metrics{}, "metrics.token is shorter than 16"},
+		{"metrics: {port: 9090}\n", Metrics{}, `"port"`},
+	} {
+		cfg, err := loader(nil).Parse("ferry.yaml", []byte(c.yaml+base), "/etc/ferry")
+		if c.problem != "" {
+			if err == nil || !strings.Contains(err.Error(), c.problem) {
+				t.Errorf("%q: Parse = %v; want a problem containing %s", c.yaml, err, c.problem)
+			}
+			continue
+		}
+		if err != nil || cfg.Metrics != c.want {
+			t.Errorf("%q: metrics %+v, %v; want %+v", c.yaml, cfg.Metrics, err, c.want)
+		}
+	}
+}

@@ -214,7 +214,9 @@ func (a *app) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", a.metrics.handler())
+	if a.cfg.Metrics.Listen == "" {
+		mux.Handle("GET /metrics", a.metrics.handler(a.cfg.Metrics.Token))
+	}
 	mux.Handle("GET "+dashboards.ChartPath, chart.Handler(a.dash, a.charts, a.log))
 	if a.slack != nil {
 		mux.Handle("/chat/slack/", a.slack.Handler())

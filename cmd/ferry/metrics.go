@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
 )
@@ -45,8 +47,33 @@ func newMetrics(st *storage.SQLite) *metrics {
 	return m
 }
 
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+// handler serves the metrics; with a token, only to a request that
+// carries it as "Authorization: Bearer <token>".
+func (m *metrics) handler(token string) http.Handler {
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ferry metrics"`)
+			http.Error(w, "/metrics needs Authorization: Bearer <metrics.token of ferry.yaml>", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// server is the listener of its own that metrics.listen asks for, or nil
+// when /metrics is served on the main one.
+func (m *metrics) server(cfg config.Metrics) *http.Server {
+	if cfg.Listen == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.handler(cfg.Token))
+	return &http.Server{Addr: cfg.Listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
 
 // metricsPlatform names the metrics in the outbox.

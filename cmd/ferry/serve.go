@@ -48,6 +48,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	metricsSrv := a.metrics.server(cfg.Metrics)
+	var metricsLn net.Listener
+	if metricsSrv != nil {
+		if metricsLn, err = net.Listen("tcp", metricsSrv.Addr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s: %w (metrics.listen in %s)", metricsSrv.Addr, err, *path)
+		}
+	}
 	srv.RegisterOnShutdown(a.web.Close) // end the event streams, which never end by themselves
 	// The engine and the chats run until ferry stops, each in its goroutine.
 	runCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
@@ -69,8 +77,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go func() { servicesDone <- run(runCtx) }()
 	}
 	pending := len(services)
-	serveDone := make(chan error, 1)
+	serveDone := make(chan error, 2) // the main listener and the metrics one
 	go func() { serveDone <- srv.Serve(ln) }()
+	if metricsSrv != nil {
+		go func() { serveDone <- metricsSrv.Serve(metricsLn) }()
+		fmt.Fprintf(stdout, "ferry serves /metrics on %s\n", metricsLn.Addr())
+	}
 	fmt.Fprintf(stdout, "ferry is ready at %s (listening on %s)\n", baseURL, ln.Addr())
 
 	select {
@@ -84,6 +96,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
+	if metricsSrv != nil {
+		metricsSrv.Shutdown(shutdownCtx)
+	}
 	stopServices()
 	for ; pending > 0; pending-- {
 		if e := <-servicesDone; e != nil && err == nil {
