@@ -97,7 +97,8 @@ func (in *Ingress) Read(w http.ResponseWriter, r *http.Request, limit int64, mac
 		return nil, nil, false
 	}
 	// A deadline the server does not support (a test's recorder) leaves
-	// the body to the server's own timeouts.
+	// the body to the server's own timeouts. The server sets the next
+	// request's deadline itself.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(in.timeout))
 	b := bodyReader{in: in, max: limit + 1} // one byte more tells a body too large
 	if r.ContentLength >= 0 {
