@@ -3,12 +3,13 @@ package pipeline
 import (
 	"context"
 	"io"
+	"strings"
 	"time"
 )
 
 // Release is what a target installs: one version of one project, built once.
 type Release struct {
-	ID       string // the release directory name (the deploy ID that built it)
+	ID       string // the deploy ID that built it; its directory is Dir
 	DeployID int64
 	Project  string
 	Env      string
@@ -19,6 +20,30 @@ type Release struct {
 	// Requester is who asked for the deploy, for targets that annotate
 	// what they change with it.
 	Requester string
+}
+
+// Dir names release r's directory on a host: the deploy that built it and
+// its short commit, so that deploy 1 of a new database never lands in the
+// directory deploy 1 of an older one left.
+func (r Release) Dir() string {
+	return r.ID + "-" + strings.ToLower(r.Commit[:min(7, len(r.Commit))])
+}
+
+// ReleaseOfDir is the release a directory named by Release.Dir holds: the
+// part before the first dash (all of it for a directory named by the
+// release alone, as ferry named them before).
+func ReleaseOfDir(dir string) string {
+	id, _, _ := strings.Cut(dir, "-")
+	return id
+}
+
+// ReleasesOfDirs is ReleaseOfDir of each directory.
+func ReleasesOfDirs(dirs []string) []string {
+	out := make([]string, len(dirs))
+	for i, dir := range dirs {
+		out[i] = ReleaseOfDir(dir)
+	}
+	return out
 }
 
 // StepLog receives a unit's output and the name of each step it starts.

@@ -31,30 +31,6 @@ func (h host) release(dir string) string  { return filepath.Join(h.dir, "release
 func (h host) metaFile(dir string) string { return filepath.Join(h.dir, "releases", dir+".json") }
 func (h host) link() string               { return filepath.Join(h.dir, "current") }
 
-// dirOf is the directory of release r under releases/: the deploy that
-// built it and its short commit, as the ssh target names it, so that
-// deploy 1 of a new database never lands in the directory deploy 1 of an
-// older one left.
-func dirOf(r pipeline.Release) string {
-	return r.ID + "-" + strings.ToLower(r.Commit[:min(7, len(r.Commit))])
-}
-
-// releaseID is the release a directory holds: the part before the first
-// dash (all of it for a directory named by the release alone, as ferry
-// named them before).
-func releaseID(dir string) string {
-	id, _, _ := strings.Cut(dir, "-")
-	return id
-}
-
-func ids(dirs []string) []string {
-	out := make([]string, len(dirs))
-	for i, dir := range dirs {
-		out[i] = releaseID(dir)
-	}
-	return out
-}
-
 // meta is what a host remembers of a release, beside its directory.
 type meta struct {
 	Version  string `json:"version"`
@@ -101,7 +77,7 @@ func (h host) remember(r pipeline.Release, dir string) (meta, error) {
 	if err != nil {
 		return meta{}, err
 	}
-	m := meta{Version: r.Version, Commit: r.Commit, Deploy: r.DeployID, Previous: releaseID(prev)}
+	m := meta{Version: r.Version, Commit: r.Commit, Deploy: r.DeployID, Previous: pipeline.ReleaseOfDir(prev)}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return meta{}, err
@@ -210,7 +186,7 @@ func (h host) list() ([]string, error) {
 		if c := a.mod.Compare(b.mod); c != 0 {
 			return c
 		}
-		if c := compareIDs(releaseID(a.id), releaseID(b.id)); c != 0 {
+		if c := compareIDs(pipeline.ReleaseOfDir(a.id), pipeline.ReleaseOfDir(b.id)); c != 0 {
 			return c
 		}
 		return strings.Compare(a.id, b.id)
@@ -230,7 +206,7 @@ func (h host) find(id string) (string, error) {
 		return "", err
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if releaseID(dirs[i]) == id {
+		if pipeline.ReleaseOfDir(dirs[i]) == id {
 			return dirs[i], nil
 		}
 	}
@@ -254,7 +230,7 @@ func (h host) cleanup(keep int, previous string, log io.Writer) error {
 		if excess <= 0 {
 			break
 		}
-		if dir == cur || releaseID(dir) == previous {
+		if dir == cur || pipeline.ReleaseOfDir(dir) == previous {
 			continue
 		}
 		if err := os.RemoveAll(h.release(dir)); err != nil {

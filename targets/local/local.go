@@ -128,7 +128,7 @@ func (d *Driver) Install(ctx context.Context, unit string, r pipeline.Release, l
 	if err != nil {
 		return "", fmt.Errorf("local %s: %w", unit, err)
 	}
-	dir := dirOf(r)
+	dir := r.Dir()
 	log.Step("copy")
 	if err := h.place(ctx, dir, src, d.cfg.Exclude, log); err != nil {
 		return "", fmt.Errorf("local %s: copy: %w", unit, err)
@@ -185,7 +185,7 @@ func (d *Driver) Activate(ctx context.Context, unit, release string, log pipelin
 		if err != nil {
 			return fmt.Errorf("local %s: %w", unit, err)
 		}
-		return notFound(fmt.Sprintf("local %s: release %s is not kept (kept: %s)", unit, release, orNone(joinIDs(ids(kept)))))
+		return notFound(fmt.Sprintf("local %s: release %s is not kept (kept: %s)", unit, release, orNone(joinIDs(pipeline.ReleasesOfDirs(kept)))))
 	}
 	m, err := h.meta(dir)
 	if err != nil {
@@ -195,7 +195,7 @@ func (d *Driver) Activate(ctx context.Context, unit, release string, log pipelin
 	if err != nil {
 		return fmt.Errorf("local %s: %w", unit, err)
 	}
-	m.Previous = releaseID(was)
+	m.Previous = pipeline.ReleaseOfDir(was)
 	log.Step("switch")
 	if err := h.switchTo(dir, false); err != nil {
 		return fmt.Errorf("local %s: switch: %w", unit, err)
@@ -217,7 +217,7 @@ func (d *Driver) Releases(ctx context.Context, unit string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local %s: %w", unit, err)
 	}
-	return ids(dirs), nil
+	return pipeline.ReleasesOfDirs(dirs), nil
 }
 
 // Current is the release current on unit, "" for none.
@@ -230,7 +230,7 @@ func (d *Driver) Current(ctx context.Context, unit string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("local %s: %w", unit, err)
 	}
-	return releaseID(dir), nil
+	return pipeline.ReleaseOfDir(dir), nil
 }
 
 // hook runs one hook's commands as a step; a hook with no commands is no
@@ -254,7 +254,7 @@ func (d *Driver) buildEnv(r pipeline.Release) []string { return d.env().Build(r)
 func (d *Driver) hookEnv(h host, dir string, m meta) []string {
 	return d.env().Hook(workspace.Unit{
 		Host: h.name, HostDir: h.dir, Version: m.Version, Commit: m.Commit,
-		Release: releaseID(dir), ReleaseDir: h.release(dir), Previous: m.Previous,
+		Release: pipeline.ReleaseOfDir(dir), ReleaseDir: h.release(dir), Previous: m.Previous,
 	})
 }
 

@@ -207,7 +207,7 @@ func (d *Driver) upload(ctx context.Context, h host, r pipeline.Release, dir, fi
 	}
 	m, record := st.meta, ""
 	if !st.hasMeta {
-		m = meta{Release: r.ID, Version: r.Version, Commit: r.Commit, Deploy: r.DeployID, Previous: releaseID(was)}
+		m = meta{Release: r.ID, Version: r.Version, Commit: r.Commit, Deploy: r.DeployID, Previous: pipeline.ReleaseOfDir(was)}
 		b, _ := json.Marshal(m)
 		record = string(b)
 	}

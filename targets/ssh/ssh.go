@@ -194,7 +194,7 @@ func (d *Driver) Install(ctx context.Context, unit string, r pipeline.Release, l
 	if err != nil {
 		return "", fmt.Errorf("ssh %s: %w", unit, err)
 	}
-	dir := releaseDir(r)
+	dir := r.Dir()
 	log.Step("connect")
 	if err := d.connect(ctx, h, log); err != nil {
 		return "", err
@@ -251,7 +251,7 @@ func (d *Driver) Activate(ctx context.Context, unit, release string, log pipelin
 	}
 	dir := find(st.complete(), release)
 	if dir == "" {
-		return notFound(fmt.Sprintf("ssh %s: release %s is not kept (kept: %s)", unit, release, orNone(strings.Join(oldestFirst(ids(st.complete())), ", "))))
+		return notFound(fmt.Sprintf("ssh %s: release %s is not kept (kept: %s)", unit, release, orNone(strings.Join(oldestFirst(pipeline.ReleasesOfDirs(st.complete())), ", "))))
 	}
 	log.Step("switch")
 	after, err := d.switchTo(ctx, h, dir, false, log)
@@ -262,7 +262,7 @@ func (d *Driver) Activate(ctx context.Context, unit, release string, log pipelin
 	if !after.hasMeta {
 		m = meta{Release: release}
 	}
-	m.Previous = releaseID(was)
+	m.Previous = pipeline.ReleaseOfDir(was)
 	d.remember(unit, live{dir: dir, m: m})
 	fmt.Fprintf(log, "current -> releases/%s (was %s)\n", dir, orNone(was))
 	return d.hook(ctx, h, "post_release", h.release(dir), d.cfg.PostRelease, d.hookEnv(h, dir, m), log)
@@ -278,7 +278,7 @@ func (d *Driver) Releases(ctx context.Context, unit string) ([]string, error) {
 	if err != nil {
 		return nil, h.fail("releases", err)
 	}
-	return oldestFirst(ids(st.complete())), nil
+	return oldestFirst(pipeline.ReleasesOfDirs(st.complete())), nil
 }
 
 // Current is the release current on unit, "" for none.
@@ -291,7 +291,7 @@ func (d *Driver) Current(ctx context.Context, unit string) (string, error) {
 	if err == nil {
 		var dir string
 		if dir, err = st.current(h); err == nil {
-			return releaseID(dir), nil
+			return pipeline.ReleaseOfDir(dir), nil
 		}
 	}
 	return "", h.fail("current", err)
@@ -343,7 +343,7 @@ func (d *Driver) cleanup(ctx context.Context, h host, st state, cur, previous st
 	var remove, words []string
 	excess := len(dirs) - d.cfg.Keep
 	for i := len(dirs) - 1; i >= 0 && excess > 0; i-- {
-		if dirs[i] == cur || releaseID(dirs[i]) == previous {
+		if dirs[i] == cur || pipeline.ReleaseOfDir(dirs[i]) == previous {
 			continue
 		}
 		remove = append(remove, dirs[i])
@@ -378,7 +378,7 @@ func (d *Driver) buildEnv(r pipeline.Release) []string { return d.env().Build(r)
 func (d *Driver) hookEnv(h host, dir string, m meta) []string {
 	return d.env().Hook(workspace.Unit{
 		Host: h.name, HostDir: h.root, Version: m.Version, Commit: m.Commit,
-		Release: cmp.Or(m.Release, releaseID(dir)), ReleaseDir: h.release(dir), Previous: m.Previous,
+		Release: cmp.Or(m.Release, pipeline.ReleaseOfDir(dir)), ReleaseDir: h.release(dir), Previous: m.Previous,
 	})
 }
 
@@ -410,26 +410,6 @@ func (d *Driver) host(unit string) (host, error) {
 	return host{}, notFound(fmt.Sprintf("ssh: %s is not a host of %s %s (hosts: %s)", unit, d.project, d.environment, strings.Join(names, ", ")))
 }
 
-// releaseDir names the directory of release r on the hosts.
-func releaseDir(r pipeline.Release) string {
-	return r.ID + "-" + strings.ToLower(r.Commit[:min(7, len(r.Commit))])
-}
-
-// releaseID is the release a directory holds: the part before the first
-// dash.
-func releaseID(dir string) string {
-	id, _, _ := strings.Cut(dir, "-")
-	return id
-}
-
-func ids(dirs []string) []string {
-	out := make([]string, len(dirs))
-	for i, dir := range dirs {
-		out[i] = releaseID(dir)
-	}
-	return out
-}
-
 // oldestFirst reverses a list the hosts gave newest first.
 func oldestFirst(list []string) []string {
 	slices.Reverse(list)
@@ -439,7 +419,7 @@ func oldestFirst(list []string) []string {
 // find returns the newest of dirs that holds release id.
 func find(dirs []string, id string) string {
 	for _, dir := range dirs {
-		if releaseID(dir) == id {
+		if pipeline.ReleaseOfDir(dir) == id {
 			return dir
 		}
 	}
