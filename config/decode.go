@@ -23,7 +23,43 @@ type decoder struct {
 	// literal leaves ${VAR} as written: a repository's .ferry.yaml must
 	// not read ferry's environment.
 	literal bool
+	// reading are the anchored nodes being read through an alias or a
+	// merge, and through counts the nodes those reads took in (see enter).
+	reading map[*yaml.Node]bool
+	through int
 }
+
+// maxThrough bounds the nodes one file may bring in through aliases and
+// merges (<<), each use of an anchor counted: anchors whose contents use
+// anchors multiply, and a file of a few hundred bytes could otherwise stand
+// for billions of keys.
+const maxThrough = 1 << 16
+
+// enter starts reading n, an anchored mapping or list reached through an
+// alias or a merge; leave ends it. It reports false, with the problem
+// recorded, when n holds an alias of itself, which would be read forever,
+// or when the file's aliases and merges have brought in more than
+// maxThrough nodes.
+func (d *decoder) enter(n *yaml.Node) bool {
+	if d.reading[n] {
+		d.addf(n.Line, "this anchor holds an alias of itself, so it never ends; remove the alias")
+		return false
+	}
+	if d.through > maxThrough {
+		return false // said once already
+	}
+	if d.through += len(n.Content) + 1; d.through > maxThrough {
+		d.addf(n.Line, "the aliases and merges (<<) of the file stand for more than %d values by here: anchors that use anchors multiply; use fewer", maxThrough)
+		return false
+	}
+	if d.reading == nil {
+		d.reading = map[*yaml.Node]bool{}
+	}
+	d.reading[n] = true
+	return true
+}
+
+func (d *decoder) leave(n *yaml.Node) { delete(d.reading, n) }
 
 func (d *decoder) addf(line int, format string, args ...any) {
 	d.problems = append(d.problems, Problem{File: d.file, Line: line, Msg: fmt.Sprintf(format, args...)})
@@ -115,6 +151,10 @@ func (d *decoder) entries(n *yaml.Node, what string) []field {
 
 func (d *decoder) merge(v *yaml.Node, what string) []field {
 	v = resolve(v)
+	if !d.enter(v) {
+		return nil
+	}
+	defer d.leave(v)
 	if v.Kind == yaml.SequenceNode {
 		var fs []field
 		for _, s := range v.Content {
@@ -298,7 +338,15 @@ func (d *decoder) texts(n *yaml.Node, what string) []text {
 // A plain scalar with a variable in it is typed after expansion, so
 // port: ${PORT:-22} is the number 22.
 func (d *decoder) value(n *yaml.Node, what string) any {
-	n = resolve(n)
+	if n.Kind == yaml.AliasNode {
+		n = resolve(n)
+		if n.Kind != yaml.ScalarNode {
+			if !d.enter(n) {
+				return nil
+			}
+			defer d.leave(n)
+		}
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		m := map[string]any{}

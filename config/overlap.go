@@ -29,10 +29,13 @@ import (
 // disjoint.
 
 // Bounds of the generator: the strings generated for one node of a rule,
-// and the repetitions a rule may require before it is not tried at all.
+// the repetitions a rule may require before it is not tried at all, and
+// the bytes generated for one rule, past which it is tried with what it
+// has (nested repetitions like (((a.){10}){10}){10} would take seconds).
 const (
 	sampleLimit = 512
 	maxRepeat   = 64
+	maxWork     = 32 << 10
 )
 
 // overlaps reports names two environments of a project would both take.
@@ -103,7 +106,8 @@ func examples(re *regexp.Regexp, alphabet []rune, words []string) []string {
 	if !anchored(tree, syntax.OpEndText, -1) {
 		tree = &syntax.Regexp{Op: syntax.OpConcat, Sub: []*syntax.Regexp{tree, pad}}
 	}
-	g := generator{alphabet: alphabet, words: words}
+	work := maxWork
+	g := generator{alphabet: alphabet, words: words, work: &work}
 	return g.walk(tree)
 }
 
@@ -133,6 +137,7 @@ func anchored(re *syntax.Regexp, op syntax.Op, at int) bool {
 type generator struct {
 	alphabet []rune   // characters to try for wildcards and classes
 	words    []string // strings to try for unbounded runs of a class
+	work     *int     // bytes left to generate; none left, products are empty
 }
 
 func (g generator) walk(re *syntax.Regexp) []string {
@@ -169,7 +174,7 @@ func (g generator) walk(re *syntax.Regexp) []string {
 	case syntax.OpConcat:
 		out := []string{""}
 		for _, sub := range re.Sub {
-			out = product(out, g.walk(sub))
+			out = g.product(out, g.walk(sub))
 		}
 		return out
 	case syntax.OpAlternate:
@@ -193,7 +198,7 @@ func (g generator) repeat(re *syntax.Regexp, lo, hi int, unbounded bool) []strin
 	for k := lo; k <= hi; k++ {
 		p := []string{""}
 		for range k {
-			p = product(p, one)
+			p = g.product(p, one)
 		}
 		out = append(out, p...)
 	}
@@ -303,12 +308,16 @@ func hints(res ...*regexp.Regexp) ([]rune, []string) {
 }
 
 // product concatenates every string of a with every string of b, taking
-// pairs along diagonals so that a limited result still varies both sides.
-func product(a, b []string) []string {
+// pairs along diagonals so that a limited result still varies both sides,
+// while the generator has work left.
+func (g generator) product(a, b []string) []string {
 	var out []string
-	for s := 0; s < len(a)+len(b)-1 && len(out) < sampleLimit; s++ {
-		for i := max(0, s-len(b)+1); i <= min(s, len(a)-1) && len(out) < sampleLimit; i++ {
-			out = append(out, a[i]+b[s-i])
+	more := func() bool { return len(out) < sampleLimit && *g.work > 0 }
+	for s := 0; s < len(a)+len(b)-1 && more(); s++ {
+		for i := max(0, s-len(b)+1); i <= min(s, len(a)-1) && more(); i++ {
+			x := a[i] + b[s-i]
+			*g.work -= len(x) + 1
+			out = append(out, x)
 		}
 	}
 	return dedupe(out)

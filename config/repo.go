@@ -49,6 +49,11 @@ const RepoFile = ".ferry.yaml"
 // maxRepoFile is the largest .ferry.yaml ferry reads.
 const maxRepoFile = 64 << 10
 
+// maxRepoRules bounds the branch and tag rules of a .ferry.yaml: each is
+// tried against every rule of the other environments (overlap.go), so a
+// file of thousands would take hours.
+const maxRepoRules = 32
+
 // repoPaths are the keys of an environment a repository's .ferry.yaml may
 // set, when github.repo_config.allow lists them.
 var repoPaths = []string{
@@ -134,6 +139,14 @@ func (d *decoder) repoFile(c *Config, p pipeline.Project, data []byte) map[strin
 			listed[e.key] = env
 			pn.envs = append(pn.envs, n)
 		}
+	}
+	var rules []rule
+	for _, n := range pn.envs {
+		rules = append(append(rules, n.branches...), n.tags...)
+	}
+	if len(rules) > maxRepoRules {
+		d.addf(rules[maxRepoRules].line, "the file has %d branch and tag rules; a %s holds at most %d", len(rules), RepoFile, maxRepoRules)
+		return listed
 	}
 	d.overlaps(pn)
 	return listed
