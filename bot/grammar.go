@@ -70,7 +70,16 @@ func parse(text string, pr bool) (Command, error) {
 	if !utf8.ValidString(text) {
 		return Command{}, &ParseError{Msg: "the command is not valid UTF-8"}
 	}
-	toks, err := tokenize(text, pr)
+	// A quote may carry a comment's command past its first line: it is
+	// capped all the same, and not read beyond the cap.
+	limit := len(text) - len(strings.TrimLeft(text, " \t\r\n")) + MaxCommand
+	if len(text) > limit {
+		text = text[:limit+1]
+	}
+	toks, end, err := tokenize(text, pr)
+	if end > limit {
+		return Command{}, &ParseError{Msg: fmt.Sprintf("the command is more than %d bytes; ferry reads commands of at most %d bytes", MaxCommand, MaxCommand)}
+	}
 	if err != nil {
 		return Command{}, err
 	}
@@ -108,23 +117,24 @@ type token struct {
 
 // tokenize splits text at white space. A token that starts with a quote runs
 // to the next quote; inside it a backslash escapes a quote or a backslash.
-// With firstLine, tokens end at the first line break outside quotes.
-func tokenize(s string, firstLine bool) ([]token, error) {
+// With firstLine, tokens end at the first line break outside quotes. It
+// also returns the offset of s where it stopped reading.
+func tokenize(s string, firstLine bool) ([]token, int, error) {
 	var toks []token
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == '\n' && firstLine && len(toks) > 0:
-			return toks, nil
+			return toks, i, nil
 		case unicode.IsSpace(r):
 			i += n
 		case isQuote(r):
 			text, end, err := readQuoted(s, i+n)
 			if err != nil {
-				return nil, err
+				return nil, len(s), err
 			}
 			if r, _ := utf8.DecodeRuneInString(s[end:]); end < len(s) && !unicode.IsSpace(r) {
-				return nil, &ParseError{Msg: fmt.Sprintf("a closing quote must be followed by a space, not %q", string(r))}
+				return nil, end, &ParseError{Msg: fmt.Sprintf("a closing quote must be followed by a space, not %q", string(r))}
 			}
 			toks = append(toks, token{text: text, quoted: true})
 			i = end
@@ -141,7 +151,7 @@ func tokenize(s string, firstLine bool) ([]token, error) {
 			i = j
 		}
 	}
-	return toks, nil
+	return toks, len(s), nil
 }
 
 // readQuoted reads a quoted token from just after its opening quote. It
