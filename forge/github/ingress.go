@@ -61,7 +61,8 @@ var handled = map[string]bool{
 // acknowledges it: a request without a well-formed signature is refused
 // before its body is read, and the body is written through the MAC as it
 // arrives; the inbox has it processed on Run's goroutines. The
-// signature, which covers the body and nothing else, is the body's hash:
+// signature, which covers the body and nothing else, is the body's hash,
+// written as GitHub writes it (its hex digits may come in either case):
 // the same body under a new delivery ID is a captured delivery replayed.
 func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -102,7 +103,7 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	receipt, err := a.inbox.Accept(ctx, pipeline.Delivery{ID: delivery, Event: kind, Body: payload, Hash: []byte(sig), Received: a.clock.Now()})
+	receipt, err := a.inbox.Accept(ctx, pipeline.Delivery{ID: delivery, Event: kind, Body: payload, Hash: []byte("sha256=" + hex.EncodeToString(claimed)), Received: a.clock.Now()})
 	switch {
 	case err != nil:
 		a.log.ErrorContext(ctx, "github: store a delivery", "platform", platform, "delivery", delivery, "err", err)
