@@ -261,13 +261,18 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, st int, msg stri
 // fetch and wants an HTML fragment back rather than a page.
 func fromScript(r *http.Request) bool { return r.Header.Get("X-Requested-With") == "fetch" }
 
-// localPath returns p if it is a path on this server, else "/".
+// localPath returns p if it is a path on this server, else "/". Both p and
+// the path it is written as are checked: /%2Fevil.example/é is written
+// //evil.example/%C3%A9, another site's address.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	local := func(p string) bool {
+		return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\")
+	}
+	if !local(p) {
 		return "/"
 	}
 	u, err := url.Parse(p)
-	if err != nil || u.Host != "" || u.Scheme != "" {
+	if err != nil || u.Host != "" || u.Scheme != "" || !local(u.RequestURI()) {
 		return "/"
 	}
 	return u.RequestURI()
