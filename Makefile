@@ -6,7 +6,7 @@ QUICKSTART := examples/quickstart
 # started for the run, stopped when it ends, pass or fail.
 WITH_K8S := targets/kubernetes/kubetest/cluster/with-test-cluster.sh
 
-.PHONY: build run test bench bench-intake bench-flood bench-ssh bench-k8s clean
+.PHONY: build run test fuzz bench bench-intake bench-flood bench-ssh bench-k8s clean
 
 build:
 	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
@@ -23,6 +23,21 @@ run: build
 
 test:
 	$(WITH_K8S) sh -c '$(GO) vet ./... && $(GO) test ./...'
+
+# Fuzzing, not part of test (go test runs the fuzz targets' seeds only):
+# each fuzz target (func Fuzz… of a _test.go) in turn for FUZZTIME. A
+# failing input is kept in the package's testdata/fuzz/ and stops the run.
+# FUZZFLAGS go to go test: minimizing a new input takes up to 60 s by
+# default, most of a short run, here 200 tries; add -parallel 1 on a
+# shared machine.
+FUZZTIME ?= 30s
+FUZZFLAGS ?= -fuzzminimizetime 200x
+fuzz:
+	@grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' . | sort | while IFS=: read -r file fn; do \
+		pkg=./$$(dirname $${file#./}); name=$${fn#func }; \
+		echo "$$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) || exit 1; \
+	done
 
 # Benchmarks: command throughput of the API, approval-to-first-unit latency,
 # start-up time and resident memory (idle and with 10,000 deploys), storage.
