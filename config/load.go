@@ -162,6 +162,12 @@ func (d *decoder) document(data []byte) *Config {
 // and returns the document's root node. It is nil when data is not YAML,
 // with the problem recorded, or when it is empty, which it reports.
 func (d *decoder) root(data []byte, file string) (root *yaml.Node, empty bool) {
+	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) {
+		// YAML would read it as UTF-16, and every line ferry names would
+		// be another line than the editor's.
+		d.addf(1, "%s is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8", file)
+		return nil, false
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	err := dec.Decode(&doc)

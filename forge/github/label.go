@@ -15,9 +15,13 @@ import (
 // labelPrefix starts a label that deploys a pull request: deploy/<env>.
 const labelPrefix = "deploy/"
 
-// pullRequestOf normalizes a pull request event.
+// pullRequestOf normalizes a pull request event; one without its pull
+// request (not GitHub's, but signed) has no labels.
 func pullRequestOf(e *gh.PullRequestEvent) forge.PullRequest {
 	pr := e.GetPullRequest()
+	if pr == nil {
+		pr = &gh.PullRequest{}
+	}
 	out := forge.PullRequest{
 		Repo: repoOf(e.GetRepo()), Number: e.GetNumber(), Action: forge.PullRequestAction(e.GetAction()),
 		Head: pr.GetHead().GetRef(), HeadRepo: pr.GetHead().GetRepo().GetFullName(), HeadSHA: pr.GetHead().GetSHA(),
