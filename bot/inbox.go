@@ -37,7 +37,8 @@ type InboxConfig struct {
 	// worker; beyond it they wait in the store. 0 means 256.
 	Queue int
 	// Timeout bounds one handling; its context outlives Run's by up to
-	// this, so that what was begun before shutdown ends. 0 means 60 s.
+	// this, so that what was begun before shutdown ends. A handling cut
+	// off by it leaves the delivery owed, to be handled again. 0 means 60 s.
 	Timeout time.Duration
 	// Every is how often, in real time, the inbox looks in the store for
 	// owed deliveries nobody handles (it also looks when Run starts and
@@ -49,6 +50,9 @@ type InboxConfig struct {
 // maxHandlings is how many handlings of one delivery may begin; one cut
 // off that often (it crashes ferry, say) is given up.
 const maxHandlings = 5
+
+// finishTimeout bounds writing a delivery's outcome.
+const finishTimeout = 10 * time.Second
 
 // Inbox stores each delivery of one platform before it is acknowledged and
 // handles it on the goroutines its Run owns, marking it processed when its
@@ -287,11 +291,18 @@ func (in *Inbox) handle(runCtx context.Context, d pipeline.Delivery) {
 			log.InfoContext(ctx, d.Platform+": handling a delivery again: its last handling was cut off", "attempts", d.Attempts)
 		}
 		outcome = in.run(pipeline.WithDelivery(ctx, d.Platform+"/"+d.ID), log, d)
-		if ctx.Err() != nil && runCtx.Err() != nil {
-			return // cut off by shutdown: the next Run handles it again
+		if ctx.Err() != nil {
+			// Cut off: it stays owed and claimed, and is handled again when
+			// its lease ends or by the next Run.
+			log.WarnContext(ctx, d.Platform+": inbox: a handling ran past its time; the delivery stays owed", "timeout", in.cfg.Timeout, "attempts", d.Attempts)
+			return
 		}
 	}
-	if err := in.cfg.Store.FinishDelivery(ctx, d.Platform, d.ID, outcome); err != nil {
+	// The outcome is written on a budget of its own: a handling that ended
+	// just in time is still marked processed.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(runCtx), finishTimeout)
+	defer fcancel()
+	if err := in.cfg.Store.FinishDelivery(fctx, d.Platform, d.ID, outcome); err != nil {
 		log.ErrorContext(ctx, d.Platform+": inbox: mark a delivery processed", "err", err)
 	}
 }

@@ -187,7 +187,7 @@ func TestRollbackToANamedRelease(t *testing.T) {
 	if img := dep.Spec.Template.Spec.Containers[0].Image; img != "registry.example/api:v1.0.0" || dep.Spec.Template.Annotations["ferry.dev/release"] != v1.Release {
 		t.Errorf("after rollback to %s: image %s", v1.Release, img)
 	}
-	if _, err := h.engine.Rollback(ctx, bob, "api", "prod", "99", false); err == nil || !strings.Contains(err.Error(), "release 99") {
+	if _, err := h.engine.Rollback(ctx, bob, "api", "prod", "99", false); err == nil || !strings.Contains(err.Error(), "there is no deploy #99") {
 		t.Errorf("rollback to a release that never was: %v", err)
 	}
 }
