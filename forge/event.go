@@ -44,8 +44,8 @@ type PullRequest struct {
 	Merged   bool   // with PRClosed: merged rather than abandoned
 	Label    string // with PRLabeled and PRUnlabeled: the label
 	Labels   []string
-	Sender   string // the login that caused the event
-	Open     bool   // the pull request is open
+	Sender   User // who caused the event
+	Open     bool // the pull request is open
 }
 
 // Comment is a new comment on a pull request.
@@ -54,7 +54,7 @@ type Comment struct {
 	Number int // of the pull request
 	ID     int64
 	Body   string
-	Author string
+	Author User
 	Open   bool // the pull request is open
 }
 
@@ -62,7 +62,12 @@ type Comment struct {
 type Review struct {
 	Repo     Repo
 	Number   int
-	HeadSHA  string
-	State    string // approved, changes_requested, commented
-	Reviewer string
+	Head     string // the pull request's head branch
+	HeadSHA  string // the commit reviewed
+	State    string // ReviewApproved, changes_requested, commented
+	Reviewer User
 }
+
+// ReviewApproved is the state of a review that approves: on GitLab, an
+// approval of the merge request.
+const ReviewApproved = "approved"

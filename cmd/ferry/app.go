@@ -23,6 +23,7 @@ import (
 	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/dashboards"
 	"github.com/ferrybot/ferry/dashboards/chart"
+	"github.com/ferrybot/ferry/forge"
 	forgegithub "github.com/ferrybot/ferry/forge/github"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
@@ -140,7 +141,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		if err == nil && cfg.GitHub.Enabled() {
 			var appKey []byte
 			appKey, err = githubKey(cfg.GitHub.PrivateKey)
-			var repoConfig forgegithub.RepoConfig // stays a nil interface without repo_config
+			var repoConfig forge.RepoConfig // stays a nil interface without repo_config
 			if cfg.GitHub.RepoConfig != nil {
 				repoConfig = cfg
 			}

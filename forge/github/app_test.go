@@ -75,6 +75,8 @@ func TestAppInstallationTokens(t *testing.T) {
 		}
 	})
 
+	// The installation is then the App's on the repository, which the
+	// fake does not have: only the question is asked.
 	t.Run("a delivery naming no installation is not answered", func(t *testing.T) {
 		fg := fakegithub.New(t, "unused")
 		f := newFixtureWith(t, users, fg, asApp(t))
@@ -82,8 +84,14 @@ func TestAppInstallationTokens(t *testing.T) {
 			t.Fatalf("status %d", got)
 		}
 		f.drain()
-		if calls := fg.Calls(); len(calls) != 0 {
-			t.Errorf("calls = %v, want none", calls)
+		for _, c := range fg.Calls() {
+			if c != "GET /api/v3/repos/Codertocat/Hello-World/installation" {
+				t.Errorf("calls = %v, want only the App's installation on the repository asked for", fg.Calls())
+				break
+			}
+		}
+		if cs := fg.Comments(); len(cs) != 0 {
+			t.Errorf("comments = %+v, want none", cs)
 		}
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/forge/github/fakegithub"
@@ -174,48 +173,5 @@ func TestCommentsNotForFerry(t *testing.T) {
 	f.drain()
 	if calls := fg.Calls(); len(calls) != 0 {
 		t.Errorf("ferry called GitHub for comments not addressed to it: %v", calls)
-	}
-}
-
-func TestPermissionIsCachedBriefly(t *testing.T) {
-	fg := fakegithub.New(t, apiToken)
-	fg.Permissions[commenter] = "write"
-	f := newFixtureWith(t, nil, fg)
-	const perm = "GET /api/v3/repos/Codertocat/Hello-World/collaborators/chhsia0/permission"
-	ask := func() {
-		t.Helper()
-		if p, err := f.adapter.permission(t.Context(), f.adapter.api, "Codertocat", "Hello-World", commenter); err != nil || p != "write" {
-			t.Fatalf("permission = %q, %v", p, err)
-		}
-	}
-	ask()
-	f.clock.Advance(permTTL - time.Second)
-	ask()
-	if n := fg.Count(perm); n != 1 {
-		t.Fatalf("two questions within a minute asked GitHub %d times, want 1", n)
-	}
-	f.clock.Advance(2 * time.Second)
-	ask()
-	if n := fg.Count(perm); n != 2 {
-		t.Errorf("after the TTL GitHub was asked %d times in all, want 2", n)
-	}
-}
-
-// TestPermissionsKeptAreBounded: however many people comment, the adapter
-// keeps maxPerms permissions at most, dropping the expired ones first, then
-// the one that expires first.
-func TestPermissionsKeptAreBounded(t *testing.T) {
-	a := &Adapter{perms: map[string]permEntry{}}
-	for i := range maxPerms {
-		a.keepPermission(fmt.Sprint("acme/demo/", i), permEntry{permission: "read", expires: t0.Add(time.Duration(i+1) * time.Second)}, t0)
-	}
-	a.keepPermission("acme/demo/new", permEntry{permission: "write", expires: t0.Add(permTTL)}, t0)
-	if _, ok := a.perms["acme/demo/0"]; len(a.perms) != maxPerms || ok {
-		t.Errorf("%d kept, the first to expire kept %v; want %d, not", len(a.perms), ok, maxPerms)
-	}
-	later := t0.Add(10 * time.Second) // 0 to 9 expired by then
-	a.keepPermission("acme/demo/newer", permEntry{permission: "write", expires: later.Add(permTTL)}, later)
-	if len(a.perms) != maxPerms-8 || a.perms["acme/demo/newer"].permission != "write" || a.perms["acme/demo/10"].permission != "read" {
-		t.Errorf("%d kept after the expired went; want %d", len(a.perms), maxPerms-8)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/forge"
 	"github.com/ferrybot/ferry/forge/github/fakegithub"
 	"github.com/ferrybot/ferry/pipeline"
 )
@@ -41,7 +42,7 @@ func TestPushDeployCreatesDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := b.deploymentOf(context.Background(), b.api, "Codertocat", "Hello-World", dep[0])
+	id, err := b.api.deploymentOf(context.Background(), b.api.token, "Codertocat", "Hello-World", forge.Deployment{Deploy: dep[0]})
 	if err != nil || id != 1 || len(fg.Deployments()) != 1 {
 		t.Errorf("deploymentOf after a restart = %d, %v; %d deployments, want the first found", id, err, len(fg.Deployments()))
 	}
@@ -85,15 +86,4 @@ func TestDeploymentEnvironments(t *testing.T) {
 	}
 	slices.Sort(lines)
 	goldenAt(t, filepath.Join("testdata", "deployments.golden"), strings.Join(lines, "\n")+"\n")
-}
-
-func TestProduction(t *testing.T) {
-	for env, want := range map[string]bool{
-		"prod": true, "production": true, "Prod": true, "prod-eu": true, "production_2": true,
-		"staging": false, "preprod": false, "products": false, "preview": false, "": false,
-	} {
-		if got := production(env); got != want {
-			t.Errorf("production(%q) = %v, want %v", env, got, want)
-		}
-	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/forge"
 	"github.com/ferrybot/ferry/forge/github/fakegithub"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
@@ -232,13 +233,13 @@ func (f *fixture) deploys() []pipeline.Deploy {
 }
 
 // nopEngine and nopStore stand in where New only checks its arguments.
-type nopEngine struct{ Engine }
+type nopEngine struct{ forge.Engine }
 
 type nopStore struct{ Store }
 
 // projects is an Engine with projects only.
 type projects struct {
-	Engine
+	forge.Engine
 	ps []pipeline.Project
 }
 

@@ -15,7 +15,7 @@ func (a *Adapter) handle(ctx context.Context, d pipeline.Delivery) string {
 	// A delivery about a repository no project deploys changes nothing; it
 	// is told by its repository alone, without decoding the rest (an App
 	// installed on a whole organization hears of every repository in it).
-	if r, ok := repositoryOf(d.Event, d.Body); ok && len(a.projectsOf(r)) == 0 {
+	if r, ok := repositoryOf(d.Event, d.Body); ok && len(a.core.ProjectsOf(r)) == 0 {
 		return "ignored: no project deploys " + r.FullName
 	}
 	ev, err := gh.ParseWebHook(d.Event, d.Body)
@@ -29,29 +29,31 @@ func (a *Adapter) handle(ctx context.Context, d pipeline.Delivery) string {
 
 // process acts on one stored delivery.
 func (a *Adapter) process(ctx context.Context, delivery string, ev any) {
-	if e, ok := ev.(interface {
-		GetInstallation() *gh.Installation
-		GetRepo() *gh.Repository
-	}); ok {
-		a.noteInstallation(ctx, e.GetRepo().GetFullName(), e.GetInstallation().GetID())
-	}
-	if e, ok := ev.(*gh.PushEvent); ok {
-		a.noteInstallation(ctx, e.GetRepo().GetFullName(), e.GetInstallation().GetID())
+	if a.api != nil {
+		if e, ok := ev.(interface {
+			GetInstallation() *gh.Installation
+			GetRepo() *gh.Repository
+		}); ok {
+			a.api.noteInstallation(ctx, e.GetRepo().GetFullName(), e.GetInstallation().GetID())
+		}
+		if e, ok := ev.(*gh.PushEvent); ok {
+			a.api.noteInstallation(ctx, e.GetRepo().GetFullName(), e.GetInstallation().GetID())
+		}
 	}
 	switch e := ev.(type) {
 	case *gh.PushEvent:
-		a.push(ctx, delivery, e.GetInstallation().GetID(), pushOf(e))
+		a.core.Push(ctx, delivery, pushOf(e))
 	case *gh.CreateEvent:
 		a.create(ctx, delivery, e)
 	case *gh.PullRequestEvent:
-		a.pullRequest(ctx, delivery, e.GetInstallation().GetID(), pullRequestOf(e))
+		a.core.PullRequest(ctx, delivery, pullRequestOf(e))
 	case *gh.PullRequestReviewEvent:
 		if r, ok := reviewOf(e); ok {
-			a.review(ctx, delivery, e.GetInstallation().GetID(), e.GetPullRequest().GetHead().GetRef(), r)
+			a.core.Review(ctx, delivery, r)
 		}
 	case *gh.IssueCommentEvent:
 		if c, ok := commentOf(e); ok {
-			a.comment(ctx, delivery, e.GetInstallation().GetID(), c)
+			a.core.Comment(ctx, delivery, c)
 		}
 	default:
 		a.log.InfoContext(ctx, "github: stored an event ferry does not act on yet", "platform", platform, "delivery", delivery)

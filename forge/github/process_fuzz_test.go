@@ -138,7 +138,7 @@ func FuzzHandle(f *testing.F) {
 		ev, err := gh.ParseWebHook(event, body)
 		switch {
 		case strings.HasPrefix(out, "ignored: no project deploys "):
-			if r, ok := decodedRepo(ev); err == nil && ok && len(a.projectsOf(r)) > 0 && !caseTwins(body) {
+			if r, ok := decodedRepo(ev); err == nil && ok && len(a.core.ProjectsOf(r)) > 0 && !caseTwins(body) {
 				t.Fatalf("ignored as %q; decoded in full it is %+v, which project hello deploys", out, r)
 			}
 		case strings.HasPrefix(out, "unreadable: "):

@@ -3,15 +3,12 @@ package github
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ferrybot/ferry/config"
-	"github.com/ferrybot/ferry/forge"
 	"github.com/ferrybot/ferry/forge/github/fakegithub"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/targets/workspace"
@@ -189,42 +186,5 @@ func TestPushDeploysThePushedCommit(t *testing.T) {
 	if len(failed) != 1 || failed[0].State != "failure" || failed[0].Context != "ferry/staging" ||
 		!strings.HasPrefix(failed[0].Description, "not deployed: deploy hello master: commit "+missing[:20]) {
 		t.Errorf("statuses of the commit ferry cannot fetch: %+v; want one failure saying so", failed)
-	}
-}
-
-func TestRepoKey(t *testing.T) {
-	want := "github.com/codertocat/hello-world"
-	for _, u := range []string{
-		"https://github.com/Codertocat/Hello-World.git",
-		"https://github.com/Codertocat/Hello-World",
-		"https://x-access-token:abc@github.com/Codertocat/Hello-World.git",
-		"git@github.com:Codertocat/Hello-World.git",
-		"ssh://git@github.com/Codertocat/Hello-World.git",
-		"github.com/Codertocat/Hello-World/",
-	} {
-		if got := repoKey(u); got != want {
-			t.Errorf("repoKey(%q) = %q, want %q", u, got, want)
-		}
-	}
-	if got := repoKey("Codertocat/Hello-World"); got != "codertocat/hello-world" {
-		t.Errorf("owner/name: %q", got)
-	}
-}
-
-func TestProjectsOfMatchesEveryAddress(t *testing.T) {
-	repo := forge.Repo{FullName: "Codertocat/Hello-World", CloneURL: "https://github.com/Codertocat/Hello-World.git",
-		SSHURL: "git@github.com:Codertocat/Hello-World.git", HTMLURL: "https://github.com/Codertocat/Hello-World"}
-	var ps []pipeline.Project
-	for i, r := range []string{"git@github.com:Codertocat/Hello-World.git", "https://github.com/codertocat/hello-world", "Codertocat/Hello-World",
-		"ssh://git@github.com/Codertocat/Hello-World.git", "https://github.com/Codertocat/Other.git", "git@gitlab.com:Codertocat/Hello-World.git"} {
-		ps = append(ps, pipeline.Project{Name: fmt.Sprint(i), Repo: r})
-	}
-	a := &Adapter{engine: projects{ps: ps}}
-	var got []string
-	for _, p := range a.projectsOf(repo) {
-		got = append(got, p.Name)
-	}
-	if want := []string{"0", "1", "2", "3"}; !slices.Equal(got, want) {
-		t.Errorf("projectsOf = %v, want %v", got, want)
 	}
 }

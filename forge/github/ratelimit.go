@@ -20,19 +20,19 @@ const (
 // its reset) and secondary limits (their Retry-After or, without one,
 // exponential backoff from minBackoff), up to callAttempts tries. A wait
 // longer than maxWait gives up.
-func (a *Adapter) call(ctx context.Context, method string, fn func() error) error {
+func (c *client) call(ctx context.Context, method string, fn func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := fn()
 		if err == nil {
 			return nil
 		}
-		wait, limited := a.retryAfter(err, attempt)
+		wait, limited := c.retryAfter(err, attempt)
 		if !limited || attempt == callAttempts || wait > maxWait {
 			return fmt.Errorf("%s: %w", method, err)
 		}
-		a.log.WarnContext(ctx, "github: rate limited", "platform", platform, "method", method, "retry_after", wait)
+		c.log.WarnContext(ctx, "github: rate limited", "platform", platform, "method", method, "retry_after", wait)
 		select {
-		case <-a.clock.After(wait):
+		case <-c.clock.After(wait):
 		case <-ctx.Done():
 			return fmt.Errorf("%s: %w", method, ctx.Err())
 		}
@@ -41,7 +41,7 @@ func (a *Adapter) call(ctx context.Context, method string, fn func() error) erro
 
 // retryAfter says how long to wait before trying again, and whether err is
 // a rate limit at all.
-func (a *Adapter) retryAfter(err error, attempt int) (time.Duration, bool) {
+func (c *client) retryAfter(err error, attempt int) (time.Duration, bool) {
 	backoff := minBackoff << (attempt - 1)
 	var secondary *gh.AbuseRateLimitError
 	if errors.As(err, &secondary) {
@@ -52,7 +52,7 @@ func (a *Adapter) retryAfter(err error, attempt int) (time.Duration, bool) {
 	}
 	var primary *gh.RateLimitError
 	if errors.As(err, &primary) {
-		if d := primary.Rate.Reset.Sub(a.clock.Now()); d > 0 {
+		if d := primary.Rate.Reset.Sub(c.clock.Now()); d > 0 {
 			return d, true
 		}
 		return backoff, true

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/forge"
 	"github.com/ferrybot/ferry/forge/github/fakegithub"
 	"github.com/ferrybot/ferry/pipeline"
 )
@@ -42,7 +43,7 @@ func TestRateLimitsAreWaitedOut(t *testing.T) {
 			if n := fg.Count(perm); n != 2 {
 				t.Errorf("permission asked %d times, want 2 (limited, then served)", n)
 			}
-			if cs := fg.Comments(); len(cs) != 1 || cs[0].Body != stickyMarker+"\n@chhsia0 You are chen." {
+			if cs := fg.Comments(); len(cs) != 1 || cs[0].Body != forge.StickyMarker+"\n@chhsia0 You are chen." {
 				t.Errorf("comments = %+v, want the answer to whoami", cs)
 			}
 		})

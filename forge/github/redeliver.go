@@ -43,7 +43,7 @@ type redeliverState struct {
 // redeliverLoop scans at once and then every redeliverEvery until ctx
 // ends; it does nothing without an App.
 func (a *Adapter) redeliverLoop(ctx context.Context) {
-	if a.appAPI == nil || a.redeliverEvery <= 0 {
+	if a.api == nil || a.api.appAPI == nil || a.redeliverEvery <= 0 {
 		return
 	}
 	for {
@@ -94,8 +94,8 @@ func (a *Adapter) redeliverMissed(ctx context.Context) error {
 		}
 		d := byGUID[guid][0] // the newest attempt
 		log := a.log.With("platform", platform, "delivery", guid, "event", d.GetEvent(), "status", d.GetStatus())
-		if err := a.call(ctx, "apps.redeliver_hook_delivery", func() error {
-			_, _, err := a.appAPI.Apps.RedeliverHookDelivery(ctx, d.GetID())
+		if err := a.api.call(ctx, "apps.redeliver_hook_delivery", func() error {
+			_, _, err := a.api.appAPI.Apps.RedeliverHookDelivery(ctx, d.GetID())
 			if accepted := (*gh.AcceptedError)(nil); errors.As(err, &accepted) {
 				return nil // 202: GitHub queued the redelivery
 			}
@@ -132,8 +132,8 @@ func (a *Adapter) recentDeliveries(ctx context.Context, from time.Time) (byGUID 
 	for page := 0; page < redeliverPages; page++ {
 		var ds []*gh.HookDelivery
 		var res *gh.Response
-		if err := a.call(ctx, "apps.list_hook_deliveries", func() (err error) {
-			ds, res, err = a.appAPI.Apps.ListHookDeliveries(ctx, opts)
+		if err := a.api.call(ctx, "apps.list_hook_deliveries", func() (err error) {
+			ds, res, err = a.api.appAPI.Apps.ListHookDeliveries(ctx, opts)
 			return err
 		}); err != nil {
 			return nil, nil, false, err

@@ -67,7 +67,7 @@ func TestPushReadsRepoConfig(t *testing.T) {
 			}
 			var config []fakegithub.Status
 			for _, s := range fg.Statuses() {
-				if s.Context == configContext {
+				if s.Context == "ferry/config" {
 					config = append(config, s)
 				}
 			}

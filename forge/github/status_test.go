@@ -1,9 +1,6 @@
 package github
 
 import (
-	"errors"
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,30 +24,6 @@ func TestPushDeploySetsCommitStatus(t *testing.T) {
 	}
 }
 
-// TestStatusDescriptions renders the status of a deploy in every state
-// into testdata/statuses.golden.
-func TestStatusDescriptions(t *testing.T) {
-	var b strings.Builder
-	for _, s := range []pipeline.State{
-		pipeline.StateRequested, pipeline.StateAwaitingApproval, pipeline.StateQueued, pipeline.StateRunning, pipeline.StatePaused,
-		pipeline.StateSucceeded, pipeline.StateFailed, pipeline.StateRollingBack, pipeline.StateRolledBack,
-		pipeline.StateDenied, pipeline.StateRejected, pipeline.StateExpired, pipeline.StateCancelled,
-	} {
-		d := pipeline.Deploy{ID: 12, Version: "v1.2.0", State: s, ApprovalsRequired: 2}
-		switch statusState(s) {
-		case "failure", "error":
-			d.Reason = "web2: health check failed: GET http://web2/healthz: 503 Service Unavailable"
-		}
-		fmt.Fprintf(&b, "%-8s %s\n", statusState(s), statusDescription(d))
-	}
-	long := pipeline.Deploy{ID: 13, Version: "main@abcdef1", State: pipeline.StateFailed, Reason: strings.Repeat("a unit failed; ", 20)}
-	fmt.Fprintf(&b, "%-8s %s\n", statusState(long.State), statusDescription(long))
-	refused := &refusedConfig{sha: after, problems: errors.New(".ferry.yaml:3: environments.staging.deployers is set only in ferry's own configuration: a repository cannot change who may deploy\n" +
-		".ferry.yaml:7: environment canary is not one of project hello's in ferry's configuration")}
-	fmt.Fprintf(&b, "%-8s %s\n", "error", configDescription(refused))
-	goldenAt(t, filepath.Join("testdata", "statuses.golden"), b.String())
-}
-
 func TestRepoOfProject(t *testing.T) {
 	ps := []pipeline.Project{
 		{Name: "https", Repo: "https://github.com/Acme/Demo.git"}, {Name: "ssh", Repo: "git@github.com:Acme/Demo.git"},
@@ -61,10 +34,9 @@ func TestRepoOfProject(t *testing.T) {
 		"":                   {"https", "ssh", "short"},
 		"github.example.com": {"short", "ghes"},
 	} {
-		a := &Adapter{engine: projects{ps: ps}, host: host}
 		var got []string
 		for _, p := range ps {
-			if r, ok := a.repoOfProject(p.Name); ok {
+			if r, ok := repoOn(p.Repo, host); ok {
 				if r != "Acme/Demo" {
 					t.Errorf("host %q: %s is %q", host, p.Name, r)
 				}

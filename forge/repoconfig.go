@@ -1,23 +1,20 @@
-package github
+package forge
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
 
-	gh "github.com/google/go-github/v88/github"
-
 	"github.com/ferrybot/ferry/pipeline"
 )
 
-// repoFile is the repository's own configuration, which RepoConfig reads
+// RepoFile is the repository's own configuration, which RepoConfig reads
 // (config.RepoFile).
-const repoFile = ".ferry.yaml"
+const RepoFile = ".ferry.yaml"
 
 // maxRepoFiles bounds the .ferry.yaml files kept, by repository and
 // commit.
@@ -82,18 +79,19 @@ func (c *repoFiles) read(ctx context.Context, key string, fetch func() ([]byte, 
 // refusedConfig is a .ferry.yaml ferry will not use.
 type refusedConfig struct {
 	sha      string
-	problems error // one a line
+	problems error  // one a line
+	setting  string // the setting that says what a repository may change: github.repo_config
 }
 
 func (r *refusedConfig) Error() string {
-	return fmt.Sprintf("%s at %s is refused: %v", repoFile, short(r.sha), r.problems)
+	return fmt.Sprintf("%s at %s is refused: %v", RepoFile, short(r.sha), r.problems)
 }
 
 // markdown says why, as a list, after what it means: that nothing was
 // done, or that nothing will be.
 func (r *refusedConfig) markdown(asked bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ferry cannot use this repository's `%s` at %s", repoFile, short(r.sha))
+	fmt.Fprintf(&b, "ferry cannot use this repository's `%s` at %s", RepoFile, short(r.sha))
 	if asked {
 		b.WriteString(", so nothing was done:\n")
 	} else {
@@ -102,7 +100,7 @@ func (r *refusedConfig) markdown(asked bool) string {
 	for _, line := range strings.Split(r.problems.Error(), "\n") {
 		fmt.Fprintf(&b, "- %s\n", line)
 	}
-	b.WriteString("\nferry's configuration (`github.repo_config`) says what a repository may change; the rest is ferry's to set.")
+	fmt.Fprintf(&b, "\nferry's configuration (`%s`) says what a repository may change; the rest is ferry's to set.", r.setting)
 	return b.String()
 }
 
@@ -110,102 +108,73 @@ func (r *refusedConfig) markdown(asked bool) string {
 // makes it for the repository's events. The error is a *refusedConfig
 // when the file asks for what it may not, and another when it could not
 // be read.
-func (a *Adapter) projectAt(ctx context.Context, api *gh.Client, p pipeline.Project, fullName, sha string) (pipeline.Project, error) {
-	if a.repoConfig == nil {
+func (c *Core) projectAt(ctx context.Context, p pipeline.Project, repo Repo, sha string) (pipeline.Project, error) {
+	if c.repoConfig == nil {
 		return p.WithoutOptional(), nil
 	}
-	data, err := a.repoFileAt(ctx, api, fullName, sha)
+	data, err := c.repoFileAt(ctx, repo, sha)
 	if err != nil {
 		return pipeline.Project{}, err
 	}
-	eff, err := a.repoConfig.RepoProject(p, repoFile, data)
+	eff, err := c.repoConfig.RepoProject(p, RepoFile, data)
 	if err != nil {
-		return pipeline.Project{}, &refusedConfig{sha: sha, problems: err}
+		return pipeline.Project{}, &refusedConfig{sha: sha, problems: err, setting: c.platform + ".repo_config"}
 	}
 	return eff, nil
 }
 
-// repoFileAt returns the .ferry.yaml of repository fullName at commit
-// sha; nil when it has none.
-func (a *Adapter) repoFileAt(ctx context.Context, api *gh.Client, fullName, sha string) ([]byte, error) {
-	if api == nil || sha == "" {
-		return nil, fmt.Errorf("read %s of %s: no API access or no commit", repoFile, fullName)
+// repoFileAt returns the .ferry.yaml of a repository at commit sha; nil
+// when it has none.
+func (c *Core) repoFileAt(ctx context.Context, repo Repo, sha string) ([]byte, error) {
+	if c.client == nil || sha == "" {
+		return nil, fmt.Errorf("read %s of %s: no API access or no commit", RepoFile, repo.FullName)
 	}
-	return a.repoFiles.read(ctx, strings.ToLower(fullName)+"@"+sha, func() ([]byte, error) {
-		return a.getRepoFile(ctx, api, fullName, sha)
+	return c.files.read(ctx, strings.ToLower(repo.FullName)+"@"+sha, func() ([]byte, error) {
+		data, err := c.client.File(ctx, repo, RepoFile, sha)
+		if err != nil {
+			return nil, fmt.Errorf("read %s of %s at %s: %w", RepoFile, repo.FullName, short(sha), err)
+		}
+		return data, nil
 	})
-}
-
-// getRepoFile reads the .ferry.yaml of repository fullName at commit sha
-// from the API.
-func (a *Adapter) getRepoFile(ctx context.Context, api *gh.Client, fullName, sha string) ([]byte, error) {
-	owner, repo, _ := strings.Cut(fullName, "/")
-	var fc *gh.RepositoryContent
-	err := a.call(ctx, "repos.get_contents", func() (err error) {
-		fc, _, _, err = api.Repositories.GetContents(ctx, owner, repo, repoFile, &gh.RepositoryContentGetOptions{Ref: sha})
-		return err
-	})
-	var notFound *gh.ErrorResponse
-	switch {
-	case errors.As(err, &notFound) && notFound.Response != nil && notFound.Response.StatusCode == http.StatusNotFound:
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("read %s of %s at %s: %w", repoFile, fullName, short(sha), err)
-	case fc == nil:
-		return nil, fmt.Errorf("read %s of %s at %s: it is a directory", repoFile, fullName, short(sha))
-	}
-	text, err := fc.GetContent()
-	if err != nil {
-		return nil, fmt.Errorf("read %s of %s at %s: %w", repoFile, fullName, short(sha), err)
-	}
-	return []byte(text), nil
 }
 
 // envAt is the environment env of the project as a repository's
 // .ferry.yaml at sha makes it, to request a deploy with; a refusal says
 // why not.
-func (a *Adapter) envAt(ctx context.Context, api *gh.Client, log *slog.Logger, p pipeline.Project, fullName, sha, env string) (*pipeline.Environment, error) {
-	eff, err := a.projectAt(ctx, api, p, fullName, sha)
+func (c *Core) envAt(ctx context.Context, log *slog.Logger, p pipeline.Project, repo Repo, sha, env string) (*pipeline.Environment, error) {
+	eff, err := c.projectAt(ctx, p, repo, sha)
 	var refused *refusedConfig
 	switch {
 	case errors.As(err, &refused):
 		return nil, refusal(refused.markdown(true))
 	case err != nil:
-		log.ErrorContext(ctx, "github: read the repository's configuration", "err", err)
-		return nil, refusal(fmt.Sprintf("ferry could not read this repository's `%s` because of an error; it is in ferry's log. Nothing was done.", repoFile))
+		log.ErrorContext(ctx, c.platform+": read the repository's configuration", "err", err)
+		return nil, refusal(fmt.Sprintf("ferry could not read this repository's `%s` because of an error; it is in ferry's log. Nothing was done.", RepoFile))
 	}
 	if e, ok := eff.Env(env); ok {
 		return &e, nil
 	}
 	if e, ok := p.Env(env); ok && e.Optional {
 		return nil, refusal(fmt.Sprintf("%s is an optional environment of %s, and this repository's `%s` at %s does not add it (environments: {%s: {}}). Nothing was done.",
-			env, p.Name, repoFile, short(sha), env))
+			env, p.Name, RepoFile, short(sha), env))
 	}
 	return nil, nil // not an environment at all: the engine says so
 }
 
 // checkRepoConfig tells a pull request when the .ferry.yaml at its head is
 // refused, so that its author knows before anything is asked of ferry.
-func (a *Adapter) checkRepoConfig(ctx context.Context, api *gh.Client, pr prRef, projects []pipeline.Project, sha string) {
-	log := a.log.With("platform", platform, "repo", pr.repo, "pr", pr.number)
+func (c *Core) checkRepoConfig(ctx context.Context, pr prRef, projects []pipeline.Project, sha string) {
+	log := c.log.With("platform", c.platform, "repo", pr.repo, "pr", pr.number)
 	for _, p := range projects {
-		_, err := a.projectAt(ctx, api, p, pr.repo, sha)
+		_, err := c.projectAt(ctx, p, Repo{FullName: pr.repo}, sha)
 		var refused *refusedConfig
 		switch {
 		case errors.As(err, &refused):
-			a.answer(ctx, api, log, pr.repo, pr.number, pr.login, refused.markdown(false))
+			c.answer(ctx, log, pr, refused.markdown(false))
 			return
 		case err != nil:
-			log.ErrorContext(ctx, "github: read the repository's configuration", "err", err)
+			log.ErrorContext(ctx, c.platform+": read the repository's configuration", "err", err)
 			return
 		}
 	}
-}
-
-// short is a commit's first seven characters.
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }

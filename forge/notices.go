@@ -1,0 +1,181 @@
+package forge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ferrybot/ferry/bot"
+	"github.com/ferrybot/ferry/pipeline"
+)
+
+// The kinds of notice a forge is owed.
+const (
+	KindStatus     = "status"     // the commit status ferry/<env> of the deploy's commit
+	KindDeployment = "deployment" // the forge's record of the deploy
+	KindSticky     = "sticky"     // the sticky comment of the pull request it was asked for on
+)
+
+// maxDescription is the longest description of a commit status GitHub
+// takes, and the longest ferry writes on any forge.
+const maxDescription = 140
+
+// Subscriber is what a forge is owed when a deploy of a project whose
+// repository is on it changes: the commit status ferry/<env> of its
+// commit, the forge's deployment of it (where the forge has them) and, for
+// a deploy asked for on a pull request, the pull request's sticky comment.
+type Subscriber struct {
+	platform    string
+	repos       map[string]bool // projects whose repository is on the forge
+	deployments bool
+}
+
+var _ pipeline.Subscriber = Subscriber{}
+
+// NewSubscriber is the Subscriber of platform for the projects whose
+// repository repoOn says is on it; deployments says whether the forge
+// keeps deployments.
+func NewSubscriber(platform string, projects []pipeline.Project, repoOn func(string) (string, bool), deployments bool) Subscriber {
+	s := Subscriber{platform: platform, repos: map[string]bool{}, deployments: deployments}
+	for _, p := range projects {
+		if _, ok := repoOn(p.Repo); ok {
+			s.repos[p.Name] = true
+		}
+	}
+	return s
+}
+
+// Notices implements pipeline.Subscriber.
+func (s Subscriber) Notices(d pipeline.Deploy) []pipeline.Notice {
+	var ns []pipeline.Notice
+	if s.repos[d.Project] && d.Commit != "" {
+		ns = append(ns, pipeline.Notice{Platform: s.platform, Dest: fmt.Sprint("status ", d.ID), Kind: KindStatus, Latest: true, DeployID: d.ID, State: d.State})
+		if s.deployments {
+			ns = append(ns, pipeline.Notice{Platform: s.platform, Dest: fmt.Sprint("deployment ", d.ID), Kind: KindDeployment, Latest: true, DeployID: d.ID, State: d.State})
+		}
+	}
+	// A denied request is answered with its refusal, which stays.
+	if pr, ok := parseOrigin(s.platform, d.Origin); ok && d.State != pipeline.StateDenied {
+		ns = append(ns, pipeline.Notice{Platform: s.platform, Dest: pr.dest(), Kind: KindSticky, Latest: true, DeployID: d.ID, State: d.State, Payload: []byte(d.Origin)})
+	}
+	return ns
+}
+
+// Deliver implements bot.Sink for the forge's notices: it sets a deploy's
+// commit status, keeps its deployment (ref: what the Client returned for
+// it before), or rewrites the sticky comment of the pull request it was
+// asked for on with its card. What the forge cannot do is not owed.
+func (c *Core) Deliver(ctx context.Context, o bot.Outgoing, ref string) (string, error) {
+	if c.client == nil {
+		return ref, bot.Permanent(fmt.Errorf("ferry has no %s API token: set %s.token", c.name, c.platform))
+	}
+	var err error
+	switch o.Kind {
+	case KindStatus:
+		err = c.postStatus(ctx, o.Deploy)
+	case KindDeployment:
+		ref, err = c.postDeployment(ctx, o.Deploy, ref)
+	case KindSticky:
+		pr, ok := parseOrigin(c.platform, string(o.Payload))
+		if !ok {
+			return ref, bot.Permanent(fmt.Errorf("a sticky comment for %q, which names no pull request", o.Payload))
+		}
+		err = c.progress(ctx, pr, o.Card)
+		ref = "" // sticky keeps the comment's ID itself: answers write it too
+	default:
+		err = bot.Permanent(fmt.Errorf("%s delivers no %q notices", c.platform, o.Kind))
+	}
+	if errors.Is(err, ErrNotSupported) {
+		return ref, nil
+	}
+	return ref, err
+}
+
+// postStatus sets ferry/<env> on the deploy's commit, saying its state now.
+func (c *Core) postStatus(ctx context.Context, d pipeline.Deploy) error {
+	repo, ok := c.repoOfProject(d.Project)
+	if !ok {
+		return nil // its repository moved off this forge since
+	}
+	return c.client.SetStatus(ctx, repo, d.Commit, Status{Context: "ferry/" + d.Env, State: StatusOf(d.State),
+		Description: StatusDescription(d), TargetURL: bot.DeployURL(c.baseURL, d.ID)})
+}
+
+// postDeployment keeps the forge's deployment of the deploy's commit in
+// its environment, saying the deploy's state: its log URL is the deploy's
+// page, its environment URL the environment's url: with the deploy's
+// version filled in.
+func (c *Core) postDeployment(ctx context.Context, d pipeline.Deploy, ref string) (string, error) {
+	repo, ok := c.repoOfProject(d.Project)
+	if !ok {
+		return ref, nil
+	}
+	env := c.envOf(d)
+	dep := Deployment{Deploy: d, Description: StatusDescription(d), LogURL: bot.DeployURL(c.baseURL, d.ID),
+		Production: Production(d.Env), Transient: env.URLPerDeploy()}
+	if u, err := env.URLFor(d); err != nil {
+		c.log.ErrorContext(ctx, c.platform+": environment url", "platform", c.platform, "deploy_id", d.ID, "err", err)
+	} else {
+		dep.EnvURL = u
+	}
+	return c.client.Deployment(ctx, repo, ref, dep)
+}
+
+// StatusOf is the commit status of a deploy in state s.
+func StatusOf(s pipeline.State) StatusState {
+	switch s {
+	case pipeline.StateSucceeded:
+		return StatusSuccess
+	case pipeline.StateFailed, pipeline.StateRollingBack, pipeline.StateRolledBack:
+		return StatusFailure
+	case pipeline.StateDenied, pipeline.StateRejected, pipeline.StateExpired, pipeline.StateCancelled:
+		return StatusError
+	case pipeline.StateRunning, pipeline.StatePaused:
+		return StatusRunning
+	}
+	return StatusPending
+}
+
+// StatusDescription says where a deploy is in at most 140 characters,
+// GitHub's limit.
+func StatusDescription(d pipeline.Deploy) string {
+	s := fmt.Sprintf("#%d %s: %s", d.ID, d.Version, strings.ReplaceAll(string(d.State), "_", " "))
+	if d.State == pipeline.StateAwaitingApproval {
+		s += fmt.Sprintf(" (%d needed)", d.ApprovalsRequired)
+	}
+	if st := StatusOf(d.State); d.Reason != "" && (st == StatusFailure || st == StatusError) {
+		s += ": " + d.Reason
+	}
+	return clip(s, maxDescription)
+}
+
+// configDescription says why a .ferry.yaml is refused in at most 140
+// characters: its first problem, and how many more there are.
+func configDescription(r *refusedConfig) string {
+	lines := strings.Split(r.problems.Error(), "\n")
+	s := "refused: " + lines[0]
+	if len(lines) > 1 {
+		s = fmt.Sprintf("refused (%d problems): %s", len(lines), lines[0])
+	}
+	return clip(s, maxDescription)
+}
+
+// clip cuts s to n characters, the last an ellipsis.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) > n {
+		return string([]rune(s)[:n-1]) + "…"
+	}
+	return s
+}
+
+// Production reports whether an environment is one people use: one named
+// prod or production, alone or first (prod-eu).
+func Production(env string) bool {
+	first := strings.FieldsFunc(strings.ToLower(env), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	return len(first) > 0 && (first[0] == "prod" || first[0] == "production")
+}
