@@ -52,6 +52,8 @@ type Config struct {
 	SessionSecret string
 	Slack         Slack  // the Slack app; the zero value: no Slack
 	GitHub        GitHub // GitHub's webhook and API; the zero value: no GitHub
+	GitLab        Forge  // GitLab's webhook and API; the zero value: no GitLab
+	Gitee         Forge  // Gitee's webhook and API; the zero value: no Gitee
 	// Dashboards says how the metrics count and where digests go.
 	Dashboards Dashboards
 	// Metrics says where /metrics is served and who may read it.

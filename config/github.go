@@ -38,8 +38,8 @@ type GitHub struct {
 	RepoConfig *RepoConfig
 }
 
-// RepoConfig is github.repo_config: what a repository's .ferry.yaml may
-// change of its projects' environments.
+// RepoConfig is a forge's repo_config (github.repo_config, …): what a
+// repository's .ferry.yaml may change of its projects' environments.
 type RepoConfig struct {
 	// Allow are the keys a repository may set, as paths into .ferry.yaml:
 	// environments.<env>.<key>, where <env> and each name of <key> may be
@@ -57,12 +57,6 @@ func (g GitHub) Enabled() bool { return g.WebhookSecret != "" }
 
 // String describes the section without its secrets.
 func (g GitHub) String() string {
-	set := func(v string) string {
-		if v == "" {
-			return "unset"
-		}
-		return "set"
-	}
 	repo := "none"
 	if g.RepoConfig != nil {
 		repo = "{allow: [" + strings.Join(g.RepoConfig.Allow, ", ") + "]}"
@@ -116,13 +110,7 @@ func (d *decoder) github(f field) GitHub {
 		d.addf(f.line, "github has no webhook_secret: add webhook_secret: ${GITHUB_WEBHOOK_SECRET} with the secret set on the webhook (or the App's Webhook secret)")
 	}
 	g.RedeliverInterval = d.redeliverInterval(fs["redeliver_interval"], g.AppID != 0)
-	if rc := fs["repo_config"]; rc.line != 0 {
-		g.RepoConfig = &RepoConfig{}
-		for _, t := range d.texts(d.fields(rc.val, "github.repo_config", repoConfigKeys...)["allow"].val, "github.repo_config.allow") {
-			g.RepoConfig.Allow = append(g.RepoConfig.Allow, t.s)
-			d.notes.allow = append(d.notes.allow, t)
-		}
-	}
+	g.RepoConfig = d.repoConfigSection("github", fs["repo_config"])
 	if g.RepoConfig != nil && g.Token == "" && g.AppID == 0 {
 		d.addf(fs["repo_config"].line, "github.repo_config needs API access to read a repository's .ferry.yaml: add token, or app_id and private_key")
 	}

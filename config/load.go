@@ -21,7 +21,7 @@ import (
 
 // The keys of each level of ferry.yaml.
 var (
-	topKeys        = []string{"listen", "storage", "outbox", "metrics", "workspace", "base_url", "session_secret", "slack", "github", "dashboards", "users", "teams", "projects"}
+	topKeys        = []string{"listen", "storage", "outbox", "metrics", "workspace", "base_url", "session_secret", "slack", "github", "gitlab", "gitee", "dashboards", "users", "teams", "projects"}
 	userKeys       = []string{"admin", "teams", "password_hash", "tokens", "chat", "forge"}
 	teamKeys       = []string{"members"}
 	chatPlatforms  = []string{"slack", "dingtalk", "web"}
@@ -148,6 +148,8 @@ func (d *decoder) document(data []byte) *Config {
 	}
 	cfg.Slack = d.slack(f["slack"])
 	cfg.GitHub = d.github(f["github"])
+	cfg.GitLab = d.forge("gitlab", f["gitlab"])
+	cfg.Gitee = d.forge("gitee", f["gitee"])
 	cfg.Dashboards = d.dashboards(f["dashboards"])
 	cfg.Users = d.users(f["users"].val)
 	cfg.Teams = d.teams(f["teams"].val)

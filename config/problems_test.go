@@ -166,11 +166,21 @@ func TestProblems(t *testing.T) {
 			`5: github.redeliver_interval is 30s; make it a minute or more (GitHub rate-limits the listing), or 0 to turn redelivery off`,
 			`12: url "https://{{.Branch}}.example.com" of environment staging: it uses {{.Branch}}, which is not one of them; it may use {{.Project}}, {{.Env}}, {{.Version}}, {{.Ref}}, {{.Commit}} and {{.ID}}`,
 			`15: url "{{.Env}}.example.com" of environment qa must give an http:// or https:// URL with a host, e.g. https://{{.Env}}.example.com`,
-			`18: environment preview of project demo is optional, but github.repo_config is not set, so no repository can add it; add repo_config: {} under github:, or remove optional`,
+			`18: environment preview of project demo is optional, but no forge has repo_config, so no repository can add it; add repo_config: {} under github: (or gitlab:, gitee:), or remove optional`,
 			`19: url "https://{{.Env}.example.com" of environment preview: it is not a valid template (template: url:1: bad character U+007D '}'); it may use {{.Project}}, {{.Env}}, {{.Version}}, {{.Ref}}, {{.Commit}} and {{.ID}}`,
 		}},
 		{"github_noapi.yaml", []string{
 			`3: github.repo_config needs API access to read a repository's .ferry.yaml: add token, or app_id and private_key`,
+		}},
+		{"forges.yaml", []string{
+			`1: gitlab has no webhook_secret: add webhook_secret: ${GITLAB_WEBHOOK_SECRET} with the Secret token set on the webhook (Settings › Webhooks)`,
+			`2: gitlab.signing_token must be the webhook's Signing token as GitLab shows it, starting with whsec_`,
+			`3: gitlab.base_url must be the address of a self-managed GitLab, e.g. https://gitlab.example.com, not "gitlab.example.com"`,
+			`4: gitlab.repo_config needs API access to read a repository's .ferry.yaml: add token`,
+			`4: gitlab.repo_config.allow: "environments.*.brnches" is not a key a repository can set; did you mean "branches"?`,
+			`5: unknown key "tokn" in gitlab; did you mean "token"?`,
+			`8: unknown key "signing_token" in gitee; allowed: base_url, repo_config, token, webhook_secret`,
+			`9: gitee.repo_config needs API access to read a repository's .ferry.yaml: add token`,
 		}},
 		{"server.yaml", []string{
 			`no projects: add one under projects:, with a repo and environments`,

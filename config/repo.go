@@ -70,23 +70,23 @@ var serverOnly = map[string]string{
 	"approvals.from":   "a repository cannot change who may approve",
 	"approvals.expire": "a repository cannot change how long approvals are awaited",
 	"lock_ttl":         "a repository cannot change how long locks hold",
-	"url":              "GitHub shows it as the environment's address, which a repository must not point elsewhere",
+	"url":              "the forge shows it as the environment's address, which a repository must not point elsewhere",
 	"optional":         "ferry's configuration decides which environments a repository may add",
 }
 
 // RepoProject is project p as a repository's .ferry.yaml makes it for
 // the repository's forge events: its environments narrowed, and its
-// optional ones added, as the file says; without github.repo_config, or
-// without a file (data nil), p without its optional environments. file
-// names the file in problems. The error, when the file asks for anything
-// it may not, is Problems, each naming the key, its line and why.
-func (c *Config) RepoProject(p pipeline.Project, file string, data []byte) (pipeline.Project, error) {
-	rc := c.GitHub.RepoConfig
-	if rc == nil || data == nil {
+// optional ones added, as the file says; without the forge's repo_config
+// (r nil), or without a file (data nil), p without its optional
+// environments. file names the file in problems. The error, when the file
+// asks for anything it may not, is Problems, each naming the key, its line
+// and why.
+func (r *RepoRules) RepoProject(p pipeline.Project, file string, data []byte) (pipeline.Project, error) {
+	if r == nil || data == nil {
 		return p.WithoutOptional(), nil
 	}
 	d := &decoder{file: file, literal: true}
-	listed := d.repoFile(c, p, data)
+	listed := d.repoFile(r, p, data)
 	if len(d.problems) > 0 {
 		sort.SliceStable(d.problems, func(i, j int) bool { return d.problems[i].Line < d.problems[j].Line })
 		return pipeline.Project{}, d.problems
@@ -105,7 +105,7 @@ func (c *Config) RepoProject(p pipeline.Project, file string, data []byte) (pipe
 
 // repoFile decodes a .ferry.yaml and returns the environments it lists,
 // narrowed.
-func (d *decoder) repoFile(c *Config, p pipeline.Project, data []byte) map[string]pipeline.Environment {
+func (d *decoder) repoFile(r *RepoRules, p pipeline.Project, data []byte) map[string]pipeline.Environment {
 	if len(data) > maxRepoFile {
 		d.addf(0, "the file is %d bytes; ferry reads a %s of at most %d", len(data), RepoFile, maxRepoFile)
 		return nil
@@ -135,7 +135,7 @@ func (d *decoder) repoFile(c *Config, p pipeline.Project, data []byte) map[strin
 					e.key, p.Name, strings.Join(p.EnvNames(), ", "))
 				continue
 			}
-			env, n := d.repoEnv(c, e, base)
+			env, n := d.repoEnv(r, e, base)
 			listed[e.key] = env
 			pn.envs = append(pn.envs, n)
 		}
@@ -153,7 +153,7 @@ func (d *decoder) repoFile(c *Config, p pipeline.Project, data []byte) map[strin
 }
 
 // repoEnv narrows base as the environment e of a .ferry.yaml says.
-func (d *decoder) repoEnv(c *Config, e field, base pipeline.Environment) (pipeline.Environment, envNotes) {
+func (d *decoder) repoEnv(r *RepoRules, e field, base pipeline.Environment) (pipeline.Environment, envNotes) {
 	env, n := base, envNotes{name: e.key}
 	what := "environment " + e.key
 	var ref text
@@ -164,12 +164,12 @@ func (d *decoder) repoEnv(c *Config, e field, base pipeline.Environment) (pipeli
 			d.addf(f.line, "%s is set only in ferry's own configuration: %s", path, why)
 			continue
 		}
-		if !allowed(c.GitHub.RepoConfig.Allow, e.key, f.key) {
+		if !allowed(r.rc.Allow, e.key, f.key) {
 			list := "none"
-			if allow := c.GitHub.RepoConfig.Allow; len(allow) > 0 {
+			if allow := r.rc.Allow; len(allow) > 0 {
 				list = strings.Join(allow, ", ")
 			}
-			d.addf(f.line, "%s is not a key ferry lets a repository set; github.repo_config.allow in ferry's configuration allows %s", path, list)
+			d.addf(f.line, "%s is not a key ferry lets a repository set; %s.repo_config.allow in ferry's configuration allows %s", path, r.platform, list)
 			continue
 		}
 		switch key, sub, _ := strings.Cut(f.key, "."); key {
@@ -192,7 +192,7 @@ func (d *decoder) repoEnv(c *Config, e field, base pipeline.Environment) (pipeli
 			env.Approvals.Required = n.required.n
 		}
 	}
-	d.repoChecks(c, env, base, n, ref, auto)
+	d.repoChecks(r.cfg, env, base, n, ref, auto)
 	return env, n
 }
 
@@ -282,20 +282,27 @@ func (d *decoder) repoConfig(cfg *Config) {
 		for j, n := range pn.envs {
 			env := cfg.Projects[i].Envs[j]
 			envs[env.Name] = true
-			if env.Optional && cfg.GitHub.RepoConfig == nil {
-				d.addf(n.optional, "environment %s of project %s is optional, but github.repo_config is not set, so no repository can add it; add repo_config: {} under github:, or remove optional",
+			if env.Optional && cfg.GitHub.RepoConfig == nil && cfg.GitLab.RepoConfig == nil && cfg.Gitee.RepoConfig == nil {
+				d.addf(n.optional, "environment %s of project %s is optional, but no forge has repo_config, so no repository can add it; add repo_config: {} under github: (or gitlab:, gitee:), or remove optional",
 					env.Name, cfg.Projects[i].Name)
 			}
 		}
 	}
-	for _, t := range d.notes.allow {
-		d.allowKey(t, keys(envs))
+	for _, n := range d.notes.allow {
+		d.allowKey(n, keys(envs))
 	}
 }
 
-// allowKey checks one key of github.repo_config.allow.
-func (d *decoder) allowKey(t text, envs []string) {
-	const what = "github.repo_config.allow"
+// allowNote is a key of a forge's repo_config.allow, to check against the
+// projects.
+type allowNote struct {
+	platform string
+	key      text
+}
+
+// allowKey checks one key of a forge's repo_config.allow.
+func (d *decoder) allowKey(n allowNote, envs []string) {
+	t, what := n.key, n.platform+".repo_config.allow"
 	parts := strings.SplitN(t.s, ".", 3)
 	if len(parts) < 3 || parts[0] != "environments" {
 		d.addf(t.line, "%s: %s is not a key of %s; write environments.<env>.<key>, e.g. environments.*.branches", what, t.shown(), RepoFile)

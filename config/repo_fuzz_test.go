@@ -73,9 +73,9 @@ func FuzzRepoProject(f *testing.F) {
 			cfg = wide
 		}
 		start := time.Now()
-		got, err := cfg.RepoProject(p, RepoFile, data)
+		got, err := cfg.RepoRules("github").RepoProject(p, RepoFile, data)
 		quick(t, start, len(data))
-		again, err2 := cfg.RepoProject(p, RepoFile, data)
+		again, err2 := cfg.RepoRules("github").RepoProject(p, RepoFile, data)
 		if (err == nil) != (err2 == nil) || err != nil && err.Error() != err2.Error() || !reflect.DeepEqual(got, again) {
 			t.Fatalf("two reads differ:\n%v\n%v\n----\n%v\n%v", got, err, again, err2)
 		}
@@ -155,7 +155,7 @@ func TestRepoFileCost(t *testing.T) {
 		{"long rules", "environments:\n  staging: {branches: ['^" + strings.Repeat("a.", 2000) + "$']}\n  prod: {branches: [" + rules(16, "^b"+strings.Repeat("[a-z]", 600)) + "]}\n", ""},
 	} {
 		start := time.Now()
-		_, err := cfg.RepoProject(p, RepoFile, []byte(c.file))
+		_, err := cfg.RepoRules("github").RepoProject(p, RepoFile, []byte(c.file))
 		took := time.Since(start)
 		switch {
 		case c.want == "" && err != nil:

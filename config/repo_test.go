@@ -36,12 +36,12 @@ func TestRepoProject(t *testing.T) {
 	t.Setenv("FERRY_TEST_SECRET", "not-for-repositories")
 	cfg, p := repoServer(t)
 
-	none, err := cfg.RepoProject(p, RepoFile, nil)
+	none, err := cfg.RepoRules("github").RepoProject(p, RepoFile, nil)
 	if err != nil || strings.Join(none.EnvNames(), " ") != "staging prod" {
 		t.Fatalf("without a file: %v, %v; want staging and prod, not the optional preview", none.EnvNames(), err)
 	}
 
-	got, err := cfg.RepoProject(p, RepoFile, readRepoFile(t, "good.ferry.yaml"))
+	got, err := cfg.RepoRules("github").RepoProject(p, RepoFile, readRepoFile(t, "good.ferry.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestRepoProject(t *testing.T) {
 	// Without repo_config the file is not read.
 	off := *cfg
 	off.GitHub.RepoConfig = nil
-	if got, err := off.RepoProject(p, RepoFile, readRepoFile(t, "bad.ferry.yaml")); err != nil || len(got.Envs) != 2 {
+	if got, err := off.RepoRules("github").RepoProject(p, RepoFile, readRepoFile(t, "bad.ferry.yaml")); err != nil || len(got.Envs) != 2 {
 		t.Errorf("without repo_config: %v, %v; want the configured environments", got.EnvNames(), err)
 	}
 }
@@ -79,7 +79,7 @@ func TestRepoProblems(t *testing.T) {
 	cfg, p := repoServer(t)
 	for _, name := range []string{"bad", "toomany", "overlap", "refs", "syntax"} {
 		t.Run(name, func(t *testing.T) {
-			_, err := cfg.RepoProject(p, RepoFile, readRepoFile(t, name+".ferry.yaml"))
+			_, err := cfg.RepoRules("github").RepoProject(p, RepoFile, readRepoFile(t, name+".ferry.yaml"))
 			var ps Problems
 			if !errors.As(err, &ps) {
 				t.Fatalf("RepoProject = %v; want Problems", err)
@@ -88,7 +88,7 @@ func TestRepoProblems(t *testing.T) {
 		})
 	}
 	big := []byte("environments: {}\n" + strings.Repeat("# padding\n", 7000))
-	if _, err := cfg.RepoProject(p, RepoFile, big); err == nil || !strings.Contains(err.Error(), "ferry reads a .ferry.yaml of at most 65536") {
+	if _, err := cfg.RepoRules("github").RepoProject(p, RepoFile, big); err == nil || !strings.Contains(err.Error(), "ferry reads a .ferry.yaml of at most 65536") {
 		t.Errorf("a 70 KB file: %v", err)
 	}
 }

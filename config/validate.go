@@ -16,7 +16,7 @@ type notes struct {
 	teamLines   []int          // the line of each team, in the order of Config.Teams
 	projects    []projectNotes // in the order of Config.Projects
 	slack       int            // the line of slack:; 0 when there is none
-	allow       []text         // the keys of github.repo_config.allow
+	allow       []allowNote    // the keys of each forge's repo_config.allow
 	dashboards  dashboardsNotes
 }
 

@@ -141,17 +141,13 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		if err == nil && cfg.GitHub.Enabled() {
 			var appKey []byte
 			appKey, err = githubKey(cfg.GitHub.PrivateKey)
-			var repoConfig forge.RepoConfig // stays a nil interface without repo_config
-			if cfg.GitHub.RepoConfig != nil {
-				repoConfig = cfg
-			}
 			if err == nil {
 				a.github, err = forgegithub.New(forgegithub.Config{
 					Engine: a.engine, Users: cfg, Store: st,
 					WebhookSecret: cfg.GitHub.WebhookSecret, Bot: a.bot,
 					Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID, PrivateKey: appKey,
 					APIURL: cfg.GitHub.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: log,
-					RepoConfig: repoConfig, RedeliverInterval: cfg.GitHub.RedeliverInterval,
+					RepoConfig: repoRules(cfg, "github"), RedeliverInterval: cfg.GitHub.RedeliverInterval,
 				})
 			}
 		}
@@ -176,6 +172,15 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	a.metrics.reg.MustRegister(inbox)
 	a.handler = a.routes()
 	return a, nil
+}
+
+// repoRules is a forge's repo_config for its adapter: a nil interface
+// when it has none, so that the adapter reads no .ferry.yaml.
+func repoRules(cfg *config.Config, platform string) forge.RepoConfig {
+	if r := cfg.RepoRules(platform); r != nil {
+		return r
+	}
+	return nil
 }
 
 // newDispatcher delivers the outbox through the sinks of the platforms

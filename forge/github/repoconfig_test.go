@@ -24,7 +24,7 @@ func repoConfigured(allow ...string) (*config.Config, func(*Config)) {
 	users := linked()
 	users.Users = append(users.Users, pipeline.User{Name: "chen", Forge: map[string]string{"github": commenter}})
 	users.GitHub.RepoConfig = &config.RepoConfig{Allow: allow}
-	return users, func(c *Config) { c.RepoConfig = users }
+	return users, func(c *Config) { c.RepoConfig = users.RepoRules("github") }
 }
 
 func TestPushReadsRepoConfig(t *testing.T) {
