@@ -240,11 +240,12 @@ func (c *client) SetStatus(ctx context.Context, r forge.Repo, sha string, st for
 	return c.store.PutNoticeRef(ctx, platform, dest, strconv.FormatInt(created.ID, 10)+" "+status)
 }
 
-// summary is the Markdown of a check run's report: the status's
-// description and the deploy's page.
+// summary is the Markdown of a check run's report, whose title is the
+// status's description: a link to the deploy's page, or the description
+// again (Gitee wants a summary).
 func summary(st forge.Status) string {
 	if st.TargetURL == "" {
 		return st.Description
 	}
-	return st.Description + "\n\n[The deploy in ferry](" + st.TargetURL + ")"
+	return "[The deploy in ferry](" + st.TargetURL + ")"
 }
