@@ -3,7 +3,9 @@ package gitee
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,7 +125,7 @@ func (c *client) FindComment(ctx context.Context, r forge.Repo, number int, pref
 			}
 		}
 		total, err := strconv.Atoi(h.Get("total_page"))
-		if len(cs) < perPage || err == nil && page >= total {
+		if len(cs) == 0 || err == nil && page >= total || err != nil && len(cs) < perPage {
 			return 0, nil
 		}
 	}
@@ -182,7 +184,8 @@ func checkOf(s forge.StatusState) (status, conclusion string) {
 // SetStatus implements forge.Client with a check run named as the status
 // (ferry/<env>) on the commit: the one ferry created for it, updated
 // while it is not completed, or a new one (a completed check run's
-// conclusion cannot change). Its ID is kept in the store. Creating check
+// conclusion cannot change) unless the completed one says the same. Its
+// ID, status and a digest of what it says are kept in the store. Creating check
 // runs takes the repository's admin permission: when Gitee refuses it
 // (403), or has no check runs (404), SetStatus is forge.ErrNotSupported
 // for that repository for noChecksFor, and the sticky comment alone says
@@ -212,13 +215,17 @@ func (c *client) SetStatus(ctx context.Context, r forge.Repo, sha string, st for
 	if err != nil {
 		return err
 	}
-	idText, last, _ := strings.Cut(ref, " ")
-	id, _ := strconv.ParseInt(idText, 10, 64)
-	if id != 0 && last != "completed" {
+	says := checkSays(status, conclusion, st)
+	fields := strings.Fields(ref) // id, status, what it says
+	id, _ := strconv.ParseInt(first(fields...), 10, 64)
+	switch {
+	case id != 0 && len(fields) == 3 && fields[1] == "completed" && fields[2] == says:
+		return nil // it says so already, and can say nothing else
+	case id != 0 && (len(fields) < 2 || fields[1] != "completed"):
 		_, err := c.do(ctx, http.MethodPatch, repoPath(r)+"/check-runs/"+strconv.FormatInt(id, 10), nil, run, nil)
 		if statusOf(err) != http.StatusNotFound { // gone: a new one
 			if err == nil {
-				err = c.store.PutNoticeRef(ctx, platform, dest, idText+" "+status)
+				err = c.store.PutNoticeRef(ctx, platform, dest, fmt.Sprint(id, " ", status, " ", says))
 			}
 			return err
 		}
@@ -237,7 +244,14 @@ func (c *client) SetStatus(ctx context.Context, r forge.Repo, sha string, st for
 	case created.ID == 0:
 		return errors.New("gitee: a new check run without an id")
 	}
-	return c.store.PutNoticeRef(ctx, platform, dest, strconv.FormatInt(created.ID, 10)+" "+status)
+	return c.store.PutNoticeRef(ctx, platform, dest, fmt.Sprint(created.ID, " ", status, " ", says))
+}
+
+// checkSays is a short digest of what a check run says, to tell whether a
+// completed one says what is to be set.
+func checkSays(status, conclusion string, st forge.Status) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{status, conclusion, st.Description, st.TargetURL}, "\x00")))
+	return hex.EncodeToString(sum[:8])
 }
 
 // summary is the Markdown of a check run's report, whose title is the

@@ -128,7 +128,18 @@ func (s *Server) SetFile(repo, sha, path, content string) {
 	s.files[repo+"@"+sha+":"+path] = content
 }
 
-// Comments returns the comments ferry posted, in order.
+// AddComment adds a comment someone wrote on pull request number of repo
+// (owner/name), and returns its ID.
+func (s *Server) AddComment(repo string, number int, body string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := int64(len(s.comments) + 1)
+	s.comments = append(s.comments, Comment{ID: id, Repo: repo, Number: number, Body: body})
+	return id
+}
+
+// Comments returns the comments on pull requests, ferry's and those
+// added, in order.
 func (s *Server) Comments() []Comment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
