@@ -135,7 +135,8 @@ func newFixtureAt(t testing.TB, now time.Time, users *config.Config, fg *fakegit
 	if f.adapter, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	outbox, err := bot.NewDispatcher(bot.DispatcherConfig{Store: st, Bot: b, Sinks: map[string]bot.Sink{platform: f.adapter}, Wake: st.Noticed()})
+	outbox, err := bot.NewDispatcher(bot.DispatcherConfig{Store: st, Bot: b, Sinks: map[string]bot.Sink{platform: f.adapter}, Wake: st.Noticed(),
+		Clock: f.clock}) // a notice that failed waits until a test moves the clock
 	if err != nil {
 		t.Fatal(err)
 	}

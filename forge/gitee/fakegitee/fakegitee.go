@@ -60,6 +60,9 @@ type Server struct {
 	RefuseChecks bool
 	// PerPage caps the comments a page lists; 0: what ferry asks for.
 	PerPage int
+	// Completions are answered, one each, in order, to the updates that
+	// would complete a check run, before the fake serves them again.
+	Completions []Failure
 
 	token    string
 	comments []Comment

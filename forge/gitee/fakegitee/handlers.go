@@ -190,6 +190,15 @@ func (s *Server) updateCheck(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusUnprocessableEntity, map[string]string{"message": "check run is completed"})
 		return
 	}
+	if p := params(r); len(s.Completions) > 0 && (str(p, "status") == "completed" || str(p, "conclusion") != "") {
+		fail := s.Completions[0]
+		s.Completions = s.Completions[1:]
+		for k, v := range fail.Header {
+			w.Header().Set(k, v)
+		}
+		answer(w, fail.Status, map[string]string{"message": fail.Message})
+		return
+	}
 	if apply(w, c, params(r)) {
 		answer(w, http.StatusOK, map[string]any{"id": c.ID, "status": c.Status, "conclusion": c.Conclusion})
 	}
