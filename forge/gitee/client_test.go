@@ -176,6 +176,10 @@ func TestOutboxRetries(t *testing.T) {
 			f := newFixture(t, linked(), fg)
 			f.deliver("Tag Push Hook", payload(t, "tag_push_hooks.create.json"))
 			if c.retried {
+				// The clock moves only once the failure is recorded: moved
+				// while the update is under way, it would end the update's
+				// claim and hand the notice out twice.
+				f.until("the failure recorded", func() bool { return f.failures() == 1 })
 				// Each turn lets a minute pass, for backoffs and Retry-After.
 				f.until("the update, tried again", func() bool {
 					f.clock.Advance(time.Minute)
@@ -195,6 +199,20 @@ func TestOutboxRetries(t *testing.T) {
 			f.succeeded("prod", tagged)
 		})
 	}
+}
+
+// failures counts the failed attempts at the notices still owed.
+func (f *fixture) failures() int {
+	f.t.Helper()
+	ns, err := f.store.Notices(context.Background(), pipeline.NoticeFilter{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	n := 0
+	for _, o := range ns {
+		n += o.Attempts
+	}
+	return n
 }
 
 // dead counts the notices given up.
