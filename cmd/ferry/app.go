@@ -24,7 +24,9 @@ import (
 	"github.com/ferrybot/ferry/dashboards"
 	"github.com/ferrybot/ferry/dashboards/chart"
 	"github.com/ferrybot/ferry/forge"
+	forgegitee "github.com/ferrybot/ferry/forge/gitee"
 	forgegithub "github.com/ferrybot/ferry/forge/github"
+	forgegitlab "github.com/ferrybot/ferry/forge/gitlab"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
 	"github.com/ferrybot/ferry/targets/kubernetes"
@@ -41,8 +43,8 @@ type app struct {
 	bot     *bot.Bot
 	web     *web.Server
 	metrics *metrics
-	slack   *slackbot.Adapter    // nil without slack: in ferry.yaml
-	github  *forgegithub.Adapter // nil without github: in ferry.yaml
+	slack   *slackbot.Adapter       // nil without slack: in ferry.yaml
+	forges  map[string]forgeAdapter // github, gitlab, gitee: those ferry.yaml has
 	dash    *dashboards.Dashboards
 	digests *dashboards.Scheduler // nil without digest channels
 	outbox  *bot.Dispatcher
@@ -85,7 +87,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		st.Close()
 		return nil, err
 	}
-	a := &app{cfg: cfg, store: st, drivers: drivers, log: log}
+	a := &app{cfg: cfg, store: st, drivers: drivers, log: log, forges: map[string]forgeAdapter{}}
 	a.metrics = newMetrics(st)
 	// What each platform is owed when a deploy changes goes to the outbox
 	// in the change's commit; the dispatcher delivers it through the
@@ -94,8 +96,15 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if cfg.Slack.Enabled() {
 		subs = append(subs, slackbot.Subscriber{})
 	}
-	if cfg.GitHub.Enabled() {
+	// A forge is owed statuses and comments only when ferry can call it.
+	if cfg.GitHub.Enabled() && (cfg.GitHub.Token != "" || cfg.GitHub.AppID != 0) {
 		subs = append(subs, forgegithub.NewSubscriber(cfg.Projects, cfg.GitHub.BaseURL))
+	}
+	if cfg.GitLab.Enabled() && cfg.GitLab.Token != "" {
+		subs = append(subs, forgegitlab.NewSubscriber(cfg.Projects, cfg.GitLab.BaseURL))
+	}
+	if cfg.Gitee.Enabled() && cfg.Gitee.Token != "" {
+		subs = append(subs, forgegitee.NewSubscriber(cfg.Projects, cfg.Gitee.BaseURL))
 	}
 	a.engine, err = pipeline.New(pipeline.Config{
 		Store:       st,
@@ -138,18 +147,8 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 				a.digests, err = newScheduler(cfg, a.dash, st, a.slack.Digests(), clock, log)
 			}
 		}
-		if err == nil && cfg.GitHub.Enabled() {
-			var appKey []byte
-			appKey, err = githubKey(cfg.GitHub.PrivateKey)
-			if err == nil {
-				a.github, err = forgegithub.New(forgegithub.Config{
-					Engine: a.engine, Users: cfg, Store: st,
-					WebhookSecret: cfg.GitHub.WebhookSecret, Bot: a.bot,
-					Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID, PrivateKey: appKey,
-					APIURL: cfg.GitHub.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: log,
-					RepoConfig: repoRules(cfg, "github"), RedeliverInterval: cfg.GitHub.RedeliverInterval,
-				})
-			}
+		if err == nil {
+			err = a.newForges(ingress, baseURL)
 		}
 		if err == nil {
 			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Logger: log})
@@ -166,12 +165,59 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if a.slack != nil {
 		inbox.refused["slack"] = a.slack.Refusals
 	}
-	if a.github != nil {
-		inbox.refused["github"] = a.github.Refusals
+	for platform, f := range a.forges {
+		inbox.refused[platform] = f.Refusals
 	}
 	a.metrics.reg.MustRegister(inbox)
 	a.handler = a.routes()
 	return a, nil
+}
+
+// forgeAdapter is what ferry needs of a forge's adapter: its webhook route
+// (POST /hooks/<platform>), the refusals it counted, the loop that handles
+// what it stored, and the outbox's sink for what the forge is owed.
+type forgeAdapter interface {
+	Handler() http.Handler
+	Refusals() []bot.Refusal
+	Run(ctx context.Context) error
+	bot.Sink
+}
+
+// newForges builds the adapter of each forge ferry.yaml has.
+func (a *app) newForges(ingress *bot.Ingress, baseURL string) error {
+	cfg := a.cfg
+	if g := cfg.GitHub; g.Enabled() {
+		appKey, err := githubKey(g.PrivateKey)
+		if err != nil {
+			return err
+		}
+		if a.forges["github"], err = forgegithub.New(forgegithub.Config{
+			Engine: a.engine, Users: cfg, Store: a.store, WebhookSecret: g.WebhookSecret, Bot: a.bot,
+			Token: g.Token, AppID: g.AppID, PrivateKey: appKey, APIURL: g.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: a.log,
+			RepoConfig: repoRules(cfg, "github"), RedeliverInterval: g.RedeliverInterval,
+		}); err != nil {
+			return err
+		}
+	}
+	if g := cfg.GitLab; g.Enabled() {
+		var err error
+		if a.forges["gitlab"], err = forgegitlab.New(forgegitlab.Config{
+			Engine: a.engine, Users: cfg, Store: a.store, WebhookSecret: g.WebhookSecret, SigningToken: g.SigningToken, Bot: a.bot,
+			Token: g.Token, APIURL: g.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: a.log, RepoConfig: repoRules(cfg, "gitlab"),
+		}); err != nil {
+			return err
+		}
+	}
+	if g := cfg.Gitee; g.Enabled() {
+		var err error
+		if a.forges["gitee"], err = forgegitee.New(forgegitee.Config{
+			Engine: a.engine, Users: cfg, Store: a.store, WebhookSecret: g.WebhookSecret, Bot: a.bot,
+			Token: g.Token, APIURL: g.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: a.log, RepoConfig: repoRules(cfg, "gitee"),
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // repoRules is a forge's repo_config for its adapter: a nil interface
@@ -196,8 +242,8 @@ func (a *app) sinks() map[string]bot.Sink {
 	if a.slack != nil {
 		sinks["slack"] = a.slack
 	}
-	if a.github != nil {
-		sinks["github"] = a.github
+	for platform, f := range a.forges {
+		sinks[platform] = f
 	}
 	return sinks
 }
@@ -227,8 +273,8 @@ func (a *app) routes() http.Handler {
 	if a.slack != nil {
 		mux.Handle("/chat/slack/", a.slack.Handler())
 	}
-	if a.github != nil {
-		mux.Handle("/hooks/github", a.github.Handler())
+	for platform, f := range a.forges {
+		mux.Handle("/hooks/"+platform, f.Handler())
 	}
 	mux.Handle("/", a.web.Handler())
 	return a.metrics.instrument(mux)

@@ -66,8 +66,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if a.slack != nil {
 		services = append(services, a.slack.Run)
 	}
-	if a.github != nil {
-		services = append(services, a.github.Run)
+	for _, f := range a.forges {
+		services = append(services, f.Run)
 	}
 	if a.digests != nil {
 		services = append(services, a.digests.Run)
