@@ -184,7 +184,7 @@ func checkOf(s forge.StatusState) (status, conclusion string) {
 // SetStatus implements forge.Client with a check run named as the status
 // (ferry/<env>) on the commit: the one ferry created for it, updated
 // while it is not completed, or a new one (a completed check run's
-// conclusion cannot change) unless the completed one says the same. Its
+// conclusion cannot change); nothing when the check run says the same. Its
 // ID, status and a digest of what it says are kept in the store. Creating check
 // runs takes the repository's admin permission: when Gitee refuses it
 // (403), or has no check runs (404), SetStatus is forge.ErrNotSupported
@@ -219,8 +219,8 @@ func (c *client) SetStatus(ctx context.Context, r forge.Repo, sha string, st for
 	fields := strings.Fields(ref) // id, status, what it says
 	id, _ := strconv.ParseInt(first(fields...), 10, 64)
 	switch {
-	case id != 0 && len(fields) == 3 && fields[1] == "completed" && fields[2] == says:
-		return nil // it says so already, and can say nothing else
+	case id != 0 && len(fields) == 3 && fields[2] == says:
+		return nil // it says so already (a deploy's notices come at each unit's progress, in one state)
 	case id != 0 && (len(fields) < 2 || fields[1] != "completed"):
 		_, err := c.do(ctx, http.MethodPatch, repoPath(r)+"/check-runs/"+strconv.FormatInt(id, 10), nil, run, nil)
 		if statusOf(err) != http.StatusNotFound { // gone: a new one

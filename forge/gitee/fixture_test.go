@@ -42,13 +42,15 @@ const (
 	tagged  = "aa9d11518a64dcd0d591a2a4eb35dfb4d91d49d5" // tag_push_hooks.create.json: 1.3
 	opened  = "dc8fa2ebe050d63f639c5b834311e96bc2303523" // merge_request_hooks.open.json, .merge.json: #9, feat-3
 	updated = "6168d9dae737b47f00c59fafca10c913a6850c3a" // merge_request_hooks.update.json: #7, feat-2
+	patched = "5c3b0e9d7a1f24e6b8c90d1e2f3a4b5c6d7e8f90" // patch-1, of no payload: the approved pull request's head
 )
 
 // testProject deploys the payloads' repository, named owner/name so that
 // it is on whichever Gitee the adapter calls (the fake's, in tests):
 // feat-* branches to staging (auto), release-* to qa (not auto), tags
 // that start with a digit to prod (auto, ops only); the optional review
-// takes feat-* where a repository's .ferry.yaml adds it.
+// takes feat-* where a repository's .ferry.yaml adds it; patch-* go to
+// preview with one approval from ops.
 func testProject() pipeline.Project {
 	re := regexp.MustCompile
 	return pipeline.Project{Name: "drone", Repo: repoName, Envs: []pipeline.Environment{
@@ -56,6 +58,7 @@ func testProject() pipeline.Project {
 		{Name: "qa", Branches: []*regexp.Regexp{re(`^release-`)}},
 		{Name: "prod", Auto: true, Tags: []*regexp.Regexp{re(`^\d`)}, Deployers: []string{"ops"}},
 		{Name: "review", Branches: []*regexp.Regexp{re(`^feat-`)}, Optional: true},
+		{Name: "preview", Branches: []*regexp.Regexp{re(`^patch-`)}, Approvals: pipeline.ApprovalPolicy{Required: 1, From: []string{"ops"}}},
 	}}
 }
 
@@ -66,6 +69,7 @@ var refs = pipelinetest.Resolver{
 	"1.3":      {Hash: tagged, Tag: "1.3"},
 	"feat-3":   {Hash: opened, Branch: "feat-3"},
 	"feat-2":   {Hash: updated, Branch: "feat-2"},
+	"patch-1":  {Hash: patched, Branch: "patch-1"},
 }
 
 // linked links kit101 as kit, in team ops.

@@ -167,7 +167,7 @@ func pullRequestOf(r forge.Repo, pr *hookPR, action forge.PullRequestAction, sen
 
 // actionOf is what a Merge Request Hook's action means to ferry; ok is
 // false for the actions it does not act on by themselves (assign, test,
-// approved, …). An update is a new head only when its source branch
+// approved: see reviewOf, …). An update is a new head only when its source branch
 // changed; any update may have changed the labels (see labelEvents).
 func actionOf(e *mergeRequestHook) (forge.PullRequestAction, bool) {
 	switch strings.ToLower(e.Action) {
@@ -183,6 +183,24 @@ func actionOf(e *mergeRequestHook) (forge.PullRequestAction, bool) {
 		}
 	}
 	return "", false
+}
+
+// reviewOf normalizes an approval of an open pull request (action
+// approved: the sender passed the review) as an approving review of its
+// head commit; ok is false for any other event.
+func reviewOf(r forge.Repo, e *mergeRequestHook) (forge.Review, bool) {
+	pr := e.PullRequest
+	if !strings.EqualFold(e.Action, "approved") || pr == nil || pr.State != "open" {
+		return forge.Review{}, false
+	}
+	n := pr.Number
+	if n == 0 {
+		n = e.Number
+	}
+	return forge.Review{
+		Repo: r, Number: n, Head: pr.Head.Ref, HeadSHA: pr.Head.SHA,
+		State: forge.ReviewApproved, Reviewer: user(e.Sender, e.UpdatedBy),
+	}, true
 }
 
 // labelChange is the action_desc of an update that changed the labels.

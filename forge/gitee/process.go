@@ -34,6 +34,10 @@ func (a *Adapter) handle(ctx context.Context, d pipeline.Delivery) string {
 		if len(a.core.ProjectsOf(r)) == 0 {
 			return "ignored: no project deploys " + r.FullName
 		}
+		if rv, ok := reviewOf(r, &e); ok {
+			a.core.Review(ctx, d.ID, rv)
+			break
+		}
 		for _, pr := range a.pullRequests(ctx, r, &e) {
 			a.core.PullRequest(ctx, d.ID, pr)
 		}
