@@ -28,6 +28,17 @@
 //	  redeliver_interval: 10m         # App only: redeliver failed deliveries; default 10m, 0: never
 //	  repo_config:                    # read each repository's .ferry.yaml (see RepoProject)
 //	    allow: [environments.*.branches, environments.staging.strategy.*]
+//	gitlab:                           # optional: GitLab's webhook (POST /hooks/gitlab) and API
+//	  webhook_secret: ${GITLAB_WEBHOOK_SECRET}   # the hook's Secret token, required
+//	  signing_token: ${GITLAB_SIGNING_TOKEN}     # whsec_…: verify webhook-signature too
+//	  token: ${GITLAB_TOKEN}          # personal, project or group access token (api scope)
+//	  base_url: https://gitlab.example.com       # self-managed; default gitlab.com
+//	  repo_config: {allow: [environments.*.branches]}
+//	gitee:                            # optional: Gitee's webhook (POST /hooks/gitee) and API v5
+//	  webhook_secret: ${GITEE_WEBHOOK_SECRET}    # the WebHook's password or signing key, required
+//	  token: ${GITEE_TOKEN}           # personal access token
+//	  base_url: https://gitee.example.com/api/v5 # self-hosted; default gitee.com
+//	  repo_config: {allow: [environments.*.branches]}
 //	users:
 //	  alice:
 //	    admin: true
@@ -57,7 +68,7 @@
 //	        deployers: [ops]          # default: every user
 //	        lock_ttl: 2h
 //	        url: https://{{.Env}}.example.com   # template: .Project .Env .Version .Ref .Commit .ID
-//	        optional: true            # GitHub routes to it only where a repository's .ferry.yaml adds it
+//	        optional: true            # a forge routes to it only where a repository's .ferry.yaml adds it
 //
 // Relative paths (storage, workspace, a local repo, and the target
 // parameters that are paths on the ferry host: root of local, key and
@@ -70,9 +81,11 @@
 //
 // # A repository's .ferry.yaml
 //
-// With github.repo_config, a repository's own .ferry.yaml narrows the
-// environments of its project, and adds the optional ones, for the events
-// of that repository; RepoProject reads it, and repo.go states its rules.
+// With a forge's repo_config (github.repo_config, gitlab.repo_config,
+// gitee.repo_config: each forge's own), a repository's .ferry.yaml narrows
+// the environments of its project, and adds the optional ones, for the
+// events of that repository; RepoProject reads it, and repo.go states its
+// rules.
 //
 // # Variables and secrets
 //
@@ -80,8 +93,9 @@
 // unset or empty); $${ is a literal ${. Inside [...] or {...} such a value
 // must be quoted. A value that came from a variable is never shown in a
 // message, so secrets stay out of logs and terminals. The values of the
-// slack: section and the secrets of the github: section are never shown at
-// all, wherever they come from, and their String methods leave them out.
+// slack: section and the secrets of the github:, gitlab: and gitee: sections
+// are never shown at all, wherever they come from, and their String methods
+// leave them out.
 //
 // # Problems
 //
