@@ -1,11 +1,13 @@
 package gitee
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -146,7 +148,7 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 	if mode == modePassword {
 		id = "sha256:" + hex.EncodeToString(sum)
 	}
-	receipt, err := a.inbox.Accept(ctx, pipeline.Delivery{ID: id, Event: kind, Body: body, Hash: sum, Received: a.clock.Now()})
+	receipt, err := a.inbox.Accept(ctx, pipeline.Delivery{ID: id, Event: kind, Body: withoutSecrets(body), Hash: sum, Received: a.clock.Now()})
 	switch {
 	case err != nil:
 		a.log.ErrorContext(ctx, "gitee: store a delivery", "platform", platform, "delivery", id, "err", err)
@@ -160,4 +162,45 @@ func (a *Adapter) serve(w http.ResponseWriter, r *http.Request) {
 		a.refused.Refuse(ctx, "replayed body", "delivery", id)
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// secretFields are the members of a delivery's body in which Gitee writes
+// what X-Gitee-Token says: the WebHook's password in password mode, the
+// signature in signature mode.
+var secretFields = map[string]bool{"password": true, "sign": true}
+
+// withoutSecrets is body with the values of its top-level secretFields
+// emptied, so that the inbox never keeps the password; the body's hash is
+// of what Gitee sent. Of a body that is not a JSON object, which will not
+// be handled either, the values are emptied as far as it is one.
+func withoutSecrets(body []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return body
+	}
+	var spans [][2]int64 // of the values to empty, quotes excluded
+	for dec.More() {
+		t, err := dec.Token()
+		key, ok := t.(string)
+		if err != nil || !ok {
+			break
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			break
+		}
+		if end := dec.InputOffset(); secretFields[key] && len(v) > 2 && v[0] == '"' {
+			spans = append(spans, [2]int64{end - int64(len(v)) + 1, end - 1})
+		}
+	}
+	if len(spans) == 0 {
+		return body
+	}
+	out := make([]byte, 0, len(body))
+	at := int64(0)
+	for _, sp := range spans {
+		out = append(out, body[at:sp[0]]...)
+		at = sp[1]
+	}
+	return append(out, body[at:]...)
 }

@@ -1,6 +1,7 @@
 package gitee
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -231,5 +232,47 @@ func TestURLEncodedSignature(t *testing.T) {
 	h.Set("X-Gitee-Timestamp", vectorTimestamp)
 	if m, id, err := verify([]byte(secret), h, now); err != nil || m != modeSignature || id != vectorTimestamp {
 		t.Errorf("verify = %v, %q, %v", m, id, err)
+	}
+}
+
+// TestPasswordNotStored: Gitee writes the WebHook's password into the
+// body too; the inbox keeps the body without it, and knows the body by
+// what Gitee sent.
+func TestPasswordNotStored(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	body := edit(t, "push_hooks.json", map[string]any{"password": secret})
+	if !bytes.Contains(body, []byte(secret)) {
+		t.Fatal("the body does not hold the password")
+	}
+	if got := f.send("Push Hook", secret, "", body); got != http.StatusOK {
+		t.Fatalf("status %d", got)
+	}
+	f.drain()
+	sum := sha256.Sum256(body)
+	d, err := f.store.DeliveryOf(context.Background(), platform, "sha256:"+hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(d.Body, []byte(secret)) {
+		t.Error("the stored body holds the password")
+	}
+	if want := edit(t, "push_hooks.json", map[string]any{"password": "", "sign": ""}); !bytes.Equal(d.Body, want) {
+		t.Errorf("stored body differs from the body without its password and sign:\n%s", d.Body)
+	}
+}
+
+func TestWithoutSecrets(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"password": "pa\"ss", "a": 1, "sign": "c2lnbg==", "b": {"password": "kept"}}`: `{"password": "", "a": 1, "sign": "", "b": {"password": "kept"}}`,
+		`{"password":"","sign":""}`:           `{"password":"","sign":""}`,
+		`{"a":[{"sign":"x"}],"password":"p"}`: `{"a":[{"sign":"x"}],"password":""}`,
+		`{"password": 7}`:                     `{"password": 7}`,
+		`[{"password": "p"}]`:                 `[{"password": "p"}]`,
+		`{"password": "p"`:                    `{"password": ""`,
+		`not json`:                            `not json`,
+	} {
+		if got := string(withoutSecrets([]byte(in))); got != want {
+			t.Errorf("withoutSecrets(%s) = %s, want %s", in, got, want)
+		}
 	}
 }
