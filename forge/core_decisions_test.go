@@ -466,3 +466,33 @@ func TestRefusedRepoConfigDeploysNothing(t *testing.T) {
 		t.Errorf("files read %d times, want once per commit (2)", n)
 	}
 }
+
+// TestStatusSaidOnceAState: a deploy's notices come at each unit's
+// progress too; the commit status is set again only when what it says
+// changes, by the ref the outbox keeps for it.
+func TestStatusSaidOnceAState(t *testing.T) {
+	c := &forgetest.Client{}
+	f := newFixture(t, c)
+	d := pipeline.Deploy{ID: 7, Project: "demo", Env: "staging", Commit: mainSHA, Version: "main@1111111", State: pipeline.StateRunning}
+	deliver := func(d pipeline.Deploy, ref string) string {
+		t.Helper()
+		ref, err := f.core.Deliver(t.Context(), bot.Outgoing{Notice: pipeline.Notice{Kind: forge.KindStatus, DeployID: d.ID, State: d.State}, Deploy: d}, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	}
+	ref := deliver(d, "")
+	if again := deliver(d, ref); again != ref {
+		t.Errorf("ref %q after the same status, want %q kept", again, ref)
+	}
+	d.State = pipeline.StateSucceeded
+	deliver(d, ref)
+	var states []forge.StatusState
+	for _, st := range c.Statuses() {
+		states = append(states, st.State)
+	}
+	if !slices.Equal(states, []forge.StatusState{forge.StatusRunning, forge.StatusSuccess}) {
+		t.Errorf("statuses %v, want running then success, each once", states)
+	}
+}

@@ -2,6 +2,8 @@ package forge
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -75,7 +77,7 @@ func (c *Core) Deliver(ctx context.Context, o bot.Outgoing, ref string) (string,
 	var err error
 	switch o.Kind {
 	case KindStatus:
-		err = c.postStatus(ctx, o.Deploy)
+		ref, err = c.postStatus(ctx, o.Deploy, ref)
 	case KindDeployment:
 		ref, err = c.postDeployment(ctx, o.Deploy, ref)
 	case KindSticky:
@@ -94,14 +96,25 @@ func (c *Core) Deliver(ctx context.Context, o bot.Outgoing, ref string) (string,
 	return ref, err
 }
 
-// postStatus sets ferry/<env> on the deploy's commit, saying its state now.
-func (c *Core) postStatus(ctx context.Context, d pipeline.Deploy) error {
+// postStatus sets ferry/<env> on the deploy's commit, saying its state
+// now, unless it says so already: ref (the outbox keeps it per deploy) is
+// a digest of what the status said when it was last set, and a deploy's
+// notices come at each unit's progress too, in one state.
+func (c *Core) postStatus(ctx context.Context, d pipeline.Deploy, ref string) (string, error) {
 	repo, ok := c.repoOfProject(d.Project)
 	if !ok {
-		return nil // its repository moved off this forge since
+		return ref, nil // its repository moved off this forge since
 	}
-	return c.client.SetStatus(ctx, repo, d.Commit, Status{Context: "ferry/" + d.Env, State: StatusOf(d.State),
-		Description: StatusDescription(d), TargetURL: bot.DeployURL(c.baseURL, d.ID)})
+	st := Status{Context: "ferry/" + d.Env, State: StatusOf(d.State), Description: StatusDescription(d), TargetURL: bot.DeployURL(c.baseURL, d.ID)}
+	sum := sha256.Sum256([]byte(strings.Join([]string{st.Context, string(st.State), st.Description, st.TargetURL}, "\x00")))
+	said := "said " + hex.EncodeToString(sum[:8])
+	if ref == said {
+		return ref, nil
+	}
+	if err := c.client.SetStatus(ctx, repo, d.Commit, st); err != nil {
+		return ref, err
+	}
+	return said, nil
 }
 
 // postDeployment keeps the forge's deployment of the deploy's commit in

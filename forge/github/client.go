@@ -361,17 +361,24 @@ func deploymentState(s pipeline.State) string {
 }
 
 // Deployment implements forge.Client with a GitHub Deployment of the
-// deploy's commit in its environment — ref is its ID, "" until it is
-// created the first time (a denied request gets none) — and a status
-// saying the deploy's state. A success makes GitHub mark the
-// environment's earlier deployments inactive.
+// deploy's commit in its environment — ref is "<ID> <status>", "" until
+// it is created the first time (a denied request gets none) — and a
+// status saying the deploy's state, unless the last one says it already
+// (a deploy's notices come at each unit's progress too, in one state). A
+// success makes GitHub mark the environment's earlier deployments
+// inactive.
 func (c *client) Deployment(ctx context.Context, r forge.Repo, ref string, dep forge.Deployment) (string, error) {
+	d := dep.Deploy
+	state := deploymentState(d.State)
+	idText, last, _ := strings.Cut(ref, " ")
+	id, _ := strconv.ParseInt(idText, 10, 64)
+	if id != 0 && last == state {
+		return ref, nil
+	}
 	api, owner, name, err := c.repo(ctx, r)
 	if err != nil {
 		return ref, err
 	}
-	d := dep.Deploy
-	id, _ := strconv.ParseInt(ref, 10, 64)
 	if id == 0 {
 		if id, err = c.deploymentOf(ctx, api, owner, name, dep); err != nil || id == 0 {
 			return ref, apiError(err)
@@ -379,7 +386,7 @@ func (c *client) Deployment(ctx context.Context, r forge.Repo, ref string, dep f
 		ref = strconv.FormatInt(id, 10)
 	}
 	req := &gh.DeploymentStatusRequest{
-		State: gh.Ptr(deploymentState(d.State)), Description: &dep.Description,
+		State: &state, Description: &dep.Description,
 		Environment: gh.Ptr(d.Env), AutoInactive: gh.Ptr(true),
 	}
 	if dep.LogURL != "" {
@@ -388,10 +395,14 @@ func (c *client) Deployment(ctx context.Context, r forge.Repo, ref string, dep f
 	if dep.EnvURL != "" {
 		req.EnvironmentURL = &dep.EnvURL
 	}
-	return ref, apiError(c.call(ctx, "repos.create_deployment_status", func() error {
+	err = apiError(c.call(ctx, "repos.create_deployment_status", func() error {
 		_, _, err := api.Repositories.CreateDeploymentStatus(ctx, owner, name, id, req)
 		return err
 	}))
+	if err != nil {
+		return ref, err
+	}
+	return strconv.FormatInt(id, 10) + " " + state, nil
 }
 
 // deploymentOf finds the GitHub Deployment of a deploy among the commit's

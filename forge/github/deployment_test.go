@@ -87,3 +87,27 @@ func TestDeploymentEnvironments(t *testing.T) {
 	slices.Sort(lines)
 	goldenAt(t, filepath.Join("testdata", "deployments.golden"), strings.Join(lines, "\n")+"\n")
 }
+
+// TestDeploymentStatusOnceAState: a deploy's notices come at each unit's
+// progress too; a Deployment status is posted again only when its state
+// changes, by the ref the outbox keeps ("<ID> <state>").
+func TestDeploymentStatusOnceAState(t *testing.T) {
+	fg := fakegithub.New(t, apiToken)
+	f := newFixtureWith(t, linked(), fg)
+	d := pipeline.Deploy{ID: 3, Project: "hello", Env: "staging", Commit: after, Version: "master@199eddf", State: pipeline.StateRunning}
+	r := forge.Repo{FullName: "Codertocat/Hello-World"}
+	ref, err := f.adapter.api.Deployment(t.Context(), r, "", forge.Deployment{Deploy: d})
+	if err != nil || ref != "1 in_progress" {
+		t.Fatalf("Deployment = %q, %v; want 1 in_progress", ref, err)
+	}
+	if again, err := f.adapter.api.Deployment(t.Context(), r, ref, forge.Deployment{Deploy: d}); err != nil || again != ref {
+		t.Errorf("the same state again = %q, %v; want %q kept", again, err, ref)
+	}
+	d.State = pipeline.StateSucceeded
+	if ref, err = f.adapter.api.Deployment(t.Context(), r, ref, forge.Deployment{Deploy: d}); err != nil || ref != "1 success" {
+		t.Errorf("Deployment = %q, %v; want 1 success", ref, err)
+	}
+	if ds := fg.Deployments(); len(ds) != 1 || !slices.Equal(ds[0].States, []string{"in_progress", "success"}) {
+		t.Errorf("deployments = %+v, want one, in_progress then success", ds)
+	}
+}

@@ -46,8 +46,6 @@ type client struct {
 	meMu sync.Mutex
 	me   int64 // the token's user, once asked
 
-	statuses lastStatuses
-
 	depMu   sync.Mutex
 	pending map[int64]deploymentRef // deploy ID → its deployment, when a notice failed after creating it
 }

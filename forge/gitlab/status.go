@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
 
@@ -38,16 +37,8 @@ func statusState(s forge.StatusState) gitlab.BuildStateValue {
 // to the state it has (400 "Cannot transition status via :enqueue from
 // :pending"): that status is set already, which a notice delivered again
 // after a restart meets.
-//
-// A status the same as the one ferry set last (a deploy's notices come at
-// each unit's progress too, in the same state) is not sent again.
 func (c *client) SetStatus(ctx context.Context, r forge.Repo, sha string, st forge.Status) error {
-	key := strings.ToLower(r.FullName) + " " + sha + " " + st.Context
 	state := statusState(st.State)
-	set := string(state) + "\n" + st.Description + "\n" + st.TargetURL
-	if c.statuses.same(key, set) {
-		return nil
-	}
 	opt := &gitlab.SetCommitStatusOptions{State: state, Name: &st.Context, Description: &st.Description}
 	if st.TargetURL != "" {
 		opt.TargetURL = &st.TargetURL
@@ -57,36 +48,7 @@ func (c *client) SetStatus(ctx context.Context, r forge.Repo, sha string, st for
 	if errors.As(err, &er) && er.StatusCode == http.StatusBadRequest && strings.Contains(er.Message, "Cannot transition status") {
 		err = nil
 	}
-	if err != nil {
-		return c.apiError("set commit status", err)
-	}
-	c.statuses.keep(key, set)
-	return nil
-}
-
-// maxStatuses bounds the commit statuses remembered.
-const maxStatuses = 4096
-
-// lastStatuses remembers the commit status ferry set last of each commit
-// and name, to send none twice; when full it forgets them all.
-type lastStatuses struct {
-	mu  sync.Mutex
-	set map[string]string // repo sha name → state, description, target URL
-}
-
-func (l *lastStatuses) same(key, set string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.set[key] == set
-}
-
-func (l *lastStatuses) keep(key, set string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.set == nil || len(l.set) >= maxStatuses {
-		l.set = map[string]string{}
-	}
-	l.set[key] = set
+	return c.apiError("set commit status", err)
 }
 
 // deploymentStatus is the status of a GitLab deployment for a deploy in
