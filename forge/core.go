@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
+	"golang.org/x/sync/singleflight"
 )
 
 // Users is what the decisions need of ferry's configuration;
@@ -220,6 +221,7 @@ const (
 type accessCache struct {
 	mu      sync.Mutex
 	entries map[string]accessEntry
+	asking  singleflight.Group // one question per user and repository at a time
 }
 
 type accessEntry struct {
@@ -238,12 +240,18 @@ func (c *Core) accessOf(ctx context.Context, repo Repo, who User) (Access, error
 	if ok && now.Before(e.expires) {
 		return e.access, nil
 	}
-	acc, err := c.client.Access(ctx, repo, who)
+	// Comments by one person handled at once ask the forge once.
+	v, err, _ := c.access.asking.Do(key, func() (any, error) {
+		acc, err := c.client.Access(ctx, repo, who)
+		if err == nil {
+			c.access.keep(key, accessEntry{access: acc, expires: now.Add(accessTTL)}, now)
+		}
+		return acc, err
+	})
 	if err != nil {
 		return Access{}, fmt.Errorf("permission of %s on %s: %w", who.Login, repo.FullName, err)
 	}
-	c.access.keep(key, accessEntry{access: acc, expires: now.Add(accessTTL)}, now)
-	return acc, nil
+	return v.(Access), nil
 }
 
 // keep keeps e under key, making room first when maxAccess are kept.
