@@ -47,10 +47,18 @@ bench:
 	$(GO) test -run '^$$' -bench 'ServeReady' -benchtime 5x ./cmd/ferry/
 	$(GO) test -run '^$$' -bench . ./storage/
 
-# GitHub webhook intake of a running bin/ferry: 28 KB pull_request deliveries, accepted and rejected, closed and open loop.
+# Webhook intake of a running bin/ferry: one forge's real deliveries, accepted and rejected, closed and open loop.
+# FORGE=github (28 KB pull_request, the default), gitlab or gitee (Merge Request Hook); bench-intake-forges runs all three.
+FORGE ?= github
+
 bench-intake:
 	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
-	$(GO) run ./bench/intake --ferry bin/ferry
+	$(GO) run ./bench/intake --ferry bin/ferry --forge $(FORGE)
+
+.PHONY: bench-intake-forges
+bench-intake-forges:
+	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
+	for f in github gitlab gitee; do $(GO) run ./bench/intake --ferry bin/ferry --forge $$f || exit 1; done
 
 bench-flood:
 	$(GO) build -trimpath -o bin/ferry ./cmd/ferry

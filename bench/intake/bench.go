@@ -92,15 +92,15 @@ func bench(ctx context.Context, s *sender, o options, m meter, progress io.Write
 	rWarm := p.take(closedN(maxRejectedRate, o.warmup), s.d.forge)
 	rClosed := p.take(closedN(maxRejectedRate, o.duration), s.d.forge)
 	rOpen := p.take(countFor(o.rate, o.duration), s.d.forge)
-	if p.next > maxSeq {
-		return nil, fmt.Errorf("loads: %d deliveries would not fit in 9-digit ids; shorten --duration", p.next)
+	if p.next > s.d.hook.count {
+		return nil, fmt.Errorf("loads: %s deliveries, more than the %s a %s run may send; shorten --duration", thousands(int64(p.next)), thousands(int64(s.d.hook.count)), s.d.hook.forge)
 	}
 	t0 := time.Now()
 	sigs, err := s.d.signAll(0, aOpen.from+aOpen.n)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(progress, "signed %s deliveries ahead in %s\n", thousands(int64(len(sigs))), time.Since(t0).Round(time.Millisecond))
+	fmt.Fprintf(progress, "tokens of %s deliveries computed ahead in %s\n", thousands(int64(len(sigs))), time.Since(t0).Round(time.Millisecond))
 
 	rate := fmt.Sprintf("%g/s", o.rate)
 	closed := func(name string, warm, b batch, ok func(int) bool) load {

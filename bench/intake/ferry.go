@@ -23,30 +23,31 @@ const (
 	stopGrace = 10 * time.Second
 )
 
-// configFile is the ferry.yaml of a run: GitHub's webhook with the run's
-// secret, storage in the run's directory, and one project whose repository
-// is not the payload's, so that every delivery is verified and stored but
-// none is acted on. Without a token or an App ferry makes no call to
-// GitHub.
-const configFile = `# ferry.yaml of bench/intake: GitHub webhook intake only.
+// configFile is the ferry.yaml of a run: the forge's webhook with the
+// run's secret, storage in the run's directory, and one project on the
+// forge whose repository is not the payload's, so that every delivery is
+// verified and stored but none is acted on. Without a token or an App
+// ferry makes no call to the forge.
+const configFile = `# ferry.yaml of bench/intake: %[1]s webhook intake only.
 storage: ferry.db
 workspace: workspace
-session_secret: %q
-github:
-  webhook_secret: %q
+session_secret: %[2]q
+%[1]s:
+  webhook_secret: %[3]q
 projects:
   bench:
-    repo: https://github.com/ferry-bench/not-the-payload-repo.git
+    repo: https://%[1]s.com/ferry-bench/not-the-payload-repo.git
     environments:
       staging:
         branches: ['^main$']
         target: {type: local, hosts: [h1], root: hosts}
 `
 
-// writeConfig writes the run's ferry.yaml into dir and returns its path.
-func writeConfig(dir, secret, sessionSecret string) (string, error) {
+// writeConfig writes the run's ferry.yaml for forge into dir and returns
+// its path.
+func writeConfig(dir, forge, secret, sessionSecret string) (string, error) {
 	path := filepath.Join(dir, "ferry.yaml")
-	if err := os.WriteFile(path, fmt.Appendf(nil, configFile, sessionSecret, secret), 0o600); err != nil {
+	if err := os.WriteFile(path, fmt.Appendf(nil, configFile, forge, sessionSecret, secret), 0o600); err != nil {
 		return "", fmt.Errorf("config: %w", err)
 	}
 	return path, nil

@@ -25,7 +25,7 @@ const maxInFlight = 1024
 // sender posts deliveries to ferry's webhook with one shared client.
 type sender struct {
 	client *http.Client
-	url    string // the webhook, http://…/hooks/github
+	url    string // the webhook, http://…/hooks/<forge>
 	d      *deliveries
 }
 
@@ -44,8 +44,8 @@ func newSender(url string, d *deliveries, conns int) *sender {
 	return &sender{client: &http.Client{Transport: tr, Timeout: requestTimeout}, url: url, d: d}
 }
 
-// send posts delivery seq with signature sig, reads the answer to its end
-// and returns its status.
+// send posts delivery seq with token sig (a signature or a secret token,
+// right or forged), reads the answer to its end and returns its status.
 func (s *sender) send(ctx context.Context, seq int, sig string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, s.d.reader(seq))
 	if err != nil {
@@ -53,11 +53,7 @@ func (s *sender) send(ctx context.Context, seq int, sig string) (int, error) {
 	}
 	req.ContentLength = int64(s.d.size())
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(s.d.reader(seq)), nil }
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "GitHub-Hookshot/ferry-bench")
-	req.Header.Set("X-GitHub-Event", "pull_request")
-	req.Header.Set("X-GitHub-Delivery", s.d.id(seq))
-	req.Header.Set("X-Hub-Signature-256", sig)
+	s.d.header(req.Header, seq, sig)
 	res, err := s.client.Do(req)
 	if err != nil {
 		return 0, err
@@ -68,7 +64,7 @@ func (s *sender) send(ctx context.Context, seq int, sig string) (int, error) {
 }
 
 // batch is the deliveries a load may send: seq from to from+n-1, each
-// signed by sig. n is the load's count bound.
+// with the token sig returns. n is the load's count bound.
 type batch struct {
 	from, n int
 	sig     func(seq int) string
@@ -210,8 +206,8 @@ schedule:
 	return merge([]*tally{t}, time.Since(start))
 }
 
-// accepted and rejected are the answers expected to a delivery signed with
-// ferry's secret and to one that is not.
+// accepted and rejected are the answers expected to a delivery with a
+// token of ferry's secret and to one without.
 func accepted(status int) bool { return status >= 200 && status < 300 }
 func rejected(status int) bool { return status == http.StatusUnauthorized }
 

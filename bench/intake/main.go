@@ -1,10 +1,11 @@
-// Command intake measures ferry's GitHub webhook intake from outside, the
-// way GitHub meets it: it starts a built ferry (`make bench-intake` builds
+// Command intake measures ferry's webhook intake from outside, the way a
+// forge meets it: it starts a built ferry (`make bench-intake` builds
 // bin/ferry first) on a free port of 127.0.0.1 with a throw-away
-// configuration and SQLite database, sends it signed pull_request
-// deliveries over HTTP and prints one table:
+// configuration and SQLite database, sends it real deliveries of one
+// forge (--forge: GitHub's pull_request by default, GitLab's or Gitee's
+// Merge Request Hook) over HTTP and prints one table:
 //
-//	go run ./bench/intake --ferry bin/ferry [--duration 5s] [--warmup 1s] [--workers 32] [--rate 500] [--keep]
+//	go run ./bench/intake --ferry bin/ferry [--forge github|gitlab|gitee] [--duration 5s] [--warmup 1s] [--workers 32] [--rate 500] [--keep]
 //
 // Four loads run in turn, each bounded in time and in count:
 //
@@ -15,28 +16,38 @@
 //     a fixed schedule, whatever the answers; latency is measured from each
 //     delivery's scheduled time, so a stall counts against every delivery it
 //     delayed (no coordinated omission);
-//  3. and 4. the same with a forged signature (64 hex digits, not the
-//     HMAC), which ferry must answer 401;
+//  3. and 4. the same with a forged token, which ferry must answer 401:
+//     for GitHub a signature of 64 hex digits that is not the HMAC, for
+//     GitLab a wrong secret token of the right length, for Gitee a
+//     well-formed Base64 X-Gitee-Token that is not the HMAC;
 //
 // then the ratio of the closed loops' throughputs and a line naming the
-// machine and the flags. Each load's row also shows the CPU ferry and the
-// generator used while it was measured (as top shows it: 100% is one core,
-// read on Linux) and what ferry logged meanwhile.
+// forge, the machine and the flags. Each load's row also shows the CPU
+// ferry and the generator used while it was measured (as top shows it:
+// 100% is one core, read on Linux) and what ferry logged meanwhile.
 //
-// Every delivery is the real 28 KB pull_request "opened" payload with its
-// own pull_request.id (same size, valid JSON) under its own
-// X-GitHub-Delivery, so none is a redelivery or a replay of another. The
-// signatures of accepted deliveries are computed before their loads, on
-// every CPU; bodies are not copied: each is sent from the shared payload
-// with its 9 digits in between. A forged signature costs one SHA-256 of
-// the delivery ID, in the sender.
+// Every delivery is the forge's real payload with a number of its own
+// (same width, so same size, valid JSON): GitHub's 28 KB pull_request
+// "opened" with its own pull_request.id under its own X-GitHub-Delivery;
+// GitLab's 6 KB "open" with its own last commit SHA under its own
+// Idempotency-Key and X-Gitlab-Event-UUID; Gitee's 21 KB "open" with its
+// own pull_request.id under its own X-Gitee-Timestamp, one millisecond
+// after the last from half an hour before the run (ferry knows a signed
+// Gitee delivery by its timestamp, and accepts one within the hour). So
+// none is a redelivery or a replay of another. The tokens of accepted
+// deliveries are computed before their loads, on every CPU; bodies are
+// not copied: each is sent from the shared payload with its digits in
+// between. A forged token costs one SHA-256 of the delivery ID, in the
+// sender. ferry's configuration has one project whose repository is not
+// the payload's: every delivery is verified and stored, none acted on.
 //
-// With --flood N (`make bench-flood`: 50) it runs none of those and floods
-// ferry instead, as an attacker would: N connections each declare a 25 MiB
-// body under a well-formed signature that is not the HMAC, send it slowly
-// and stop one byte short, for --flood-for; it prints what the posts were
-// answered, ferry's resident memory at the start and at its peak, and how
-// the console's sign-in page, asked every 100 ms meanwhile, answered.
+// With --flood N (`make bench-flood`: 50; GitHub only) it runs none of
+// those and floods ferry instead, as an attacker would: N connections
+// each declare a 25 MiB body under a well-formed signature that is not
+// the HMAC, send it slowly and stop one byte short, for --flood-for; it
+// prints what the posts were answered, ferry's resident memory at the
+// start and at its peak, and how the console's sign-in page, asked every
+// 100 ms meanwhile, answered.
 //
 // ferry is stopped with SIGTERM, then SIGKILL 10 s later, however the run
 // ends, and the temporary directory is removed unless --keep. intake
@@ -83,6 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	fs := flag.NewFlagSet("intake", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	bin := fs.String("ferry", "", "the ferry `binary` to start, e.g. bin/ferry (required)")
+	forge := fs.String("forge", forgeGitHub, "whose webhook to measure: github (/hooks/github), gitlab or gitee")
 	var o options
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measured `time` of each load")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured sending before each closed loop (`time`; 0: none)")
@@ -108,6 +120,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		err = errors.New("--workers and --rate must be positive")
 	case *floodConns < 0 || *floodConns > 1000 || *floodFor <= 0 || *floodFor > 10*time.Minute:
 		err = errors.New("--flood must be from 0 to 1000 connections, and --flood-for positive and at most 10m")
+	case *floodConns > 0 && *forge != forgeGitHub:
+		err = errors.New("--flood floods /hooks/github only: leave out --forge")
+	}
+	var hook webhook
+	if err == nil {
+		hook, err = webhookOf(*forge)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "intake:", err)
@@ -134,11 +152,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 	}()
 	secret, session := randomHex(32), randomHex(32)
-	config, err := writeConfig(dir, secret, session)
+	config, err := writeConfig(dir, hook.forge, secret, session)
 	if err != nil {
 		return err
 	}
-	d, err := newDeliveries(payload, []byte(secret))
+	d, err := newDeliveries(hook, []byte(secret), time.Now())
 	if err != nil {
 		return err
 	}
@@ -157,22 +175,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return writeFlood(stdout, flood(ctx, f, *floodConns, *floodFor))
 	}
 
-	s := newSender(f.url+"/hooks/github", d, o.workers)
+	s := newSender(f.url+hook.route(), d, o.workers)
 	defer s.client.CloseIdleConnections()
 	rows, err := bench(ctx, s, o, f.meter(), stderr)
 	if err != nil {
 		return err
 	}
-	if err := writeTable(stdout, rows, footer(o)); err != nil {
+	if err := writeTable(stdout, rows, footer(hook, o)); err != nil {
 		return err
 	}
 	return failures(rows)
 }
 
-// footer names the machine and the flags of a run.
-func footer(o options) string {
-	return fmt.Sprintf("machine: %d CPUs (runtime.NumCPU), GOMAXPROCS %d, %s/%s, shared by ferry and the generator; flags: --duration %s --warmup %s --workers %d --rate %g; accepted signatures computed before the loads",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, o.duration, o.warmup, o.workers, o.rate)
+// footer names the forge, the machine and the flags of a run.
+func footer(w webhook, o options) string {
+	return fmt.Sprintf("%s\nmachine: %d CPUs (runtime.NumCPU), GOMAXPROCS %d, %s/%s, shared by ferry and the generator; flags: --forge %s --duration %s --warmup %s --workers %d --rate %g",
+		w.footer(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, w.forge, o.duration, o.warmup, o.workers, o.rate)
 }
 
 // randomHex is n random bytes in hex.

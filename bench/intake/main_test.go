@@ -27,11 +27,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "ferry.yaml:3: github has no webhook_secret")
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeFerryBinary()
+	os.Exit(code)
 }
 
 func TestBodiesAreUniqueValidJSONOfThePayloadsSize(t *testing.T) {
-	d, err := newDeliveries(payload, []byte("secret"))
+	d, err := newDeliveries(github, []byte("secret"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,11 +41,11 @@ func TestBodiesAreUniqueValidJSONOfThePayloadsSize(t *testing.T) {
 		t.Fatalf("bodies are %d bytes, the payload %d", d.size(), len(payload))
 	}
 	// The payload's own id makes the payload itself.
-	if got := d.body(279147437 - firstID); !bytes.Equal(got, payload) {
+	if got := d.body(279147437 - github.first); !bytes.Equal(got, payload) {
 		t.Fatal("the body with the payload's pull_request.id is not the payload")
 	}
 	seen := map[string]int{}
-	for _, seq := range []int{0, 1, 2, 9, 10, 999, 123456, maxSeq - 1} {
+	for _, seq := range []int{0, 1, 2, 9, 10, 999, 123456, github.count - 1} {
 		b := d.body(seq)
 		var ev struct {
 			Action      string `json:"action"`
@@ -54,8 +56,8 @@ func TestBodiesAreUniqueValidJSONOfThePayloadsSize(t *testing.T) {
 		if err := json.Unmarshal(b, &ev); err != nil {
 			t.Fatalf("body %d: %v", seq, err)
 		}
-		if ev.Action != "opened" || ev.PullRequest.ID != int64(firstID+seq) {
-			t.Errorf("body %d: action %q, pull_request.id %d; want opened, %d", seq, ev.Action, ev.PullRequest.ID, firstID+seq)
+		if ev.Action != "opened" || ev.PullRequest.ID != int64(github.first+seq) {
+			t.Errorf("body %d: action %q, pull_request.id %d; want opened, %d", seq, ev.Action, ev.PullRequest.ID, github.first+seq)
 		}
 		if len(b) != len(payload) {
 			t.Errorf("body %d: %d bytes, want %d", seq, len(b), len(payload))
@@ -72,7 +74,7 @@ func TestBodiesAreUniqueValidJSONOfThePayloadsSize(t *testing.T) {
 }
 
 func TestDeliveryIDsAreUniqueGUIDs(t *testing.T) {
-	d, err := newDeliveries(payload, []byte("secret"))
+	d, err := newDeliveries(github, []byte("secret"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func TestDeliveryIDsAreUniqueGUIDs(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	other, _ := newDeliveries(payload, []byte("secret"))
+	other, _ := newDeliveries(github, []byte("secret"), time.Now())
 	if other.id(0) == d.id(0) {
 		t.Errorf("two runs share delivery ID %s", d.id(0))
 	}
@@ -105,7 +107,7 @@ func TestSignatureMatchesGitHubsVector(t *testing.T) {
 
 func TestSignAndForge(t *testing.T) {
 	secret := []byte("bench-secret")
-	d, err := newDeliveries(payload, secret)
+	d, err := newDeliveries(github, secret, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func TestSignAndForge(t *testing.T) {
 			t.Errorf("delivery %d: forged signature %q is malformed or right", seq, forged)
 		}
 	}
-	if _, err := d.signAll(maxSeq-1, 2); err == nil {
+	if _, err := d.signAll(github.count-1, 2); err == nil {
 		t.Error("signAll past the last 9-digit id: no error")
 	}
 }
@@ -225,10 +227,10 @@ var short = options{duration: 200 * time.Millisecond, warmup: 50 * time.Millisec
 
 func TestBenchSendsEveryDeliveryOnceAndMeasuresIt(t *testing.T) {
 	secret := []byte("bench-secret")
-	hooks := newHookServer(secret)
+	hooks := newHookServer(github, secret)
 	ts := httptest.NewServer(hooks)
 	defer ts.Close()
-	d, err := newDeliveries(payload, secret)
+	d, err := newDeliveries(github, secret, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,11 +270,11 @@ func TestBenchSendsEveryDeliveryOnceAndMeasuresIt(t *testing.T) {
 
 func TestBenchCountsFailures(t *testing.T) {
 	secret := []byte("bench-secret")
-	hooks := newHookServer(secret)
+	hooks := newHookServer(github, secret)
 	hooks.failEvery = 20
 	ts := httptest.NewServer(hooks)
 	defer ts.Close()
-	d, err := newDeliveries(payload, secret)
+	d, err := newDeliveries(github, secret, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,6 +363,8 @@ func TestRunFlags(t *testing.T) {
 		{"--ferry", "bin/ferry", "--duration", "0s"},
 		{"--ferry", "bin/ferry", "--workers", "0"},
 		{"--ferry", "bin/ferry", "--rate", "-1"},
+		{"--ferry", "bin/ferry", "--forge", "bitbucket"},
+		{"--ferry", "bin/ferry", "--forge", "gitlab", "--flood", "5"},
 		{"--no-such-flag"},
 	} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); !errors.Is(err, errUsage) {
