@@ -113,10 +113,6 @@ func New(cfg Config) (*Adapter, error) {
 			return nil, fmt.Errorf("gitlab: SigningToken: %w", err)
 		}
 	}
-	a.refused = &bot.Refusals{Platform: platform, Log: a.log, Now: a.clock.Now}
-	if a.ingress = cfg.Ingress; a.ingress == nil {
-		a.ingress = bot.NewIngress(bot.IngressLimits{})
-	}
 	if a.api, err = newClient(cfg, a.log, a.clock); err != nil {
 		return nil, err
 	}
@@ -127,14 +123,12 @@ func New(cfg Config) (*Adapter, error) {
 	if a.api != nil { // a nil *client is not a nil forge.Client
 		core.Client = a.api
 	}
-	if a.core, err = forge.NewCore(core); err != nil {
-		return nil, fmt.Errorf("gitlab: %w", err)
-	}
-	a.inbox, err = bot.NewInbox(bot.InboxConfig{Platform: platform, Store: cfg.Store, Handle: a.handle,
-		Workers: maxJobs, Timeout: jobTimeout, Logger: a.log})
+	in, err := forge.NewIntake(forge.IntakeConfig{Core: core, Ingress: cfg.Ingress, Store: cfg.Store, Handle: a.handle,
+		Workers: maxJobs, Timeout: jobTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("gitlab: %w", err)
+		return nil, err
 	}
+	a.refused, a.ingress, a.core, a.inbox = in.Refused, in.Ingress, in.Core, in.Inbox
 	return a, nil
 }
 
