@@ -2,24 +2,14 @@ package gitee
 
 import (
 	"context"
-	"net/http/httptest"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jonboulle/clockwork"
-
-	"github.com/ferrybot/ferry/bot"
-	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/forge/gitee/fakegitee"
-	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
-	"github.com/ferrybot/ferry/storage"
 )
 
 // maxLabelDeployCalls bounds what one deploy of a labelled pull request
@@ -132,73 +122,4 @@ func (f *fixture) owed() int {
 		n += o.Pending
 	}
 	return n
-}
-
-// held starts what a held fixture holds back.
-type held struct {
-	ctx    context.Context // Run's
-	wg     *sync.WaitGroup // of Run's goroutines; the adapter's keeps it above zero until drain
-	engine *pipeline.Engine
-	outbox *bot.Dispatcher
-}
-
-// startOutbox has the dispatcher deliver what is owed Gitee.
-func (h held) startOutbox() { h.wg.Go(func() { _ = h.outbox.Run(h.ctx) }) }
-
-// startEngine has the engine run the deploys queued and to come.
-func (h held) startEngine() { h.wg.Go(func() { _ = h.engine.Run(h.ctx) }) }
-
-// newHeldFixture is newFixture whose dispatcher and engine wait for held:
-// what the deliveries owe Gitee stays in the outbox, and the deploys they
-// ask for stay queued, until the test starts them. drain needs both.
-func newHeldFixture(t testing.TB, users *config.Config, fg *fakegitee.Server, mods ...func(*Config)) (*fixture, held) {
-	t.Helper()
-	ctx := context.Background()
-	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	f := &fixture{t: t, store: st, inbox: &receiving{SQLite: st}, target: pipelinetest.NewTarget("h1"), clock: clockwork.NewFakeClockAt(t0), done: make(chan struct{})}
-	f.stamp.Store(t0.UnixMilli())
-	f.engine, err = pipeline.New(pipeline.Config{
-		Store: st, Projects: []pipeline.Project{testProject()}, Clock: f.clock, Tick: time.Hour,
-		Subscribers: pipeline.Subscribers{NewSubscriber([]pipeline.Project{testProject()}, "")},
-		Target:      func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return f.target, nil },
-		Resolver:    refs,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bot.New(bot.Config{Engine: f.engine})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{Engine: f.engine, Users: users, Store: f.inbox, WebhookSecret: secret, Bot: b, Clock: f.clock, Token: apiToken, APIURL: fg.APIURL()}
-	for _, m := range mods {
-		m(&cfg)
-	}
-	if f.adapter, err = New(cfg); err != nil {
-		t.Fatal(err)
-	}
-	outbox, err := bot.NewDispatcher(bot.DispatcherConfig{Store: st, Bot: b, Sinks: map[string]bot.Sink{platform: f.adapter}, Wake: st.Noticed(), Clock: f.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := held{wg: &sync.WaitGroup{}, engine: f.engine, outbox: outbox}
-	h.ctx, f.cancel = context.WithCancel(ctx)
-	h.wg.Go(func() { _ = f.adapter.Run(h.ctx) })
-	go func() { h.wg.Wait(); close(f.done) }()
-	for !f.adapter.inbox.Accepting() {
-		select { // Run has not started yet; it does at once
-		case <-f.done:
-			t.Fatal("Run returned")
-		default:
-			runtime.Gosched()
-		}
-	}
-	f.ts = httptest.NewServer(f.adapter.Handler())
-	t.Cleanup(f.ts.Close)
-	t.Cleanup(f.drain)
-	return f, h
 }

@@ -105,6 +105,38 @@ func newFixture(t testing.TB, users *config.Config, fg *fakegitee.Server, mods .
 // newFixtureAt is newFixture with the clocks at now.
 func newFixtureAt(t testing.TB, now time.Time, users *config.Config, fg *fakegitee.Server, mods ...func(*Config)) *fixture {
 	t.Helper()
+	f, h := build(t, now, users, fg, mods...)
+	h.startEngine()
+	h.startOutbox()
+	return f
+}
+
+// newHeldFixture is newFixture whose dispatcher and engine wait for held:
+// what the deliveries owe Gitee stays in the outbox, and the deploys they
+// ask for stay queued, until the test starts them. drain needs both.
+func newHeldFixture(t testing.TB, users *config.Config, fg *fakegitee.Server, mods ...func(*Config)) (*fixture, held) {
+	t.Helper()
+	return build(t, t0, users, fg, mods...)
+}
+
+// held starts what build holds back.
+type held struct {
+	ctx    context.Context // Run's
+	wg     *sync.WaitGroup // of Run's goroutines; the adapter's keeps it above zero until drain
+	engine *pipeline.Engine
+	outbox *bot.Dispatcher
+}
+
+// startOutbox has the dispatcher deliver what is owed Gitee.
+func (h held) startOutbox() { h.wg.Go(func() { _ = h.outbox.Run(h.ctx) }) }
+
+// startEngine has the engine run the deploys queued and to come.
+func (h held) startEngine() { h.wg.Go(func() { _ = h.engine.Run(h.ctx) }) }
+
+// build makes a fixture at now whose adapter runs, and returns what it
+// holds back: the engine and the dispatcher.
+func build(t testing.TB, now time.Time, users *config.Config, fg *fakegitee.Server, mods ...func(*Config)) (*fixture, held) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
 	if err != nil {
@@ -144,13 +176,10 @@ func newFixtureAt(t testing.TB, now time.Time, users *config.Config, fg *fakegit
 	if err != nil {
 		t.Fatal(err)
 	}
-	var runCtx context.Context
-	runCtx, f.cancel = context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = f.engine.Run(runCtx) })
-	wg.Go(func() { _ = f.adapter.Run(runCtx) })
-	wg.Go(func() { _ = outbox.Run(runCtx) })
-	go func() { wg.Wait(); close(f.done) }()
+	h := held{wg: &sync.WaitGroup{}, engine: f.engine, outbox: outbox}
+	h.ctx, f.cancel = context.WithCancel(ctx)
+	h.wg.Go(func() { _ = f.adapter.Run(h.ctx) })
+	go func() { h.wg.Wait(); close(f.done) }()
 	for !f.adapter.inbox.Accepting() {
 		select { // Run has not started yet; it does at once
 		case <-f.done:
@@ -162,7 +191,7 @@ func newFixtureAt(t testing.TB, now time.Time, users *config.Config, fg *fakegit
 	f.ts = httptest.NewServer(f.adapter.Handler())
 	t.Cleanup(f.ts.Close)
 	t.Cleanup(f.drain)
-	return f
+	return f, h
 }
 
 // settling are the states a deploy leaves by itself.
