@@ -3,21 +3,15 @@ package github
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jonboulle/clockwork"
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/forge/github/fakegithub"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
-	"github.com/ferrybot/ferry/storage"
 )
 
 // maxLabelDeployCalls bounds what one deploy of a labelled pull request
@@ -121,56 +115,7 @@ type heldFixture struct {
 // does, with the engine sweeping only when kicked (or hourly).
 func newHeldFixture(t *testing.T, users *config.Config, fg *fakegithub.Server, mods ...func(*Config)) *heldFixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	target := pipelinetest.NewTarget("h1")
-	clock := clockwork.NewFakeClockAt(t0)
-	eng, err := pipeline.New(pipeline.Config{
-		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock, Tick: time.Hour,
-		Subscribers: pipeline.Subscribers{NewSubscriber([]pipeline.Project{testProject()}, "")},
-		Target:      func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
-		Resolver:    refs,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bot.New(bot.Config{Engine: eng})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{Engine: eng, Users: users, Store: st, WebhookSecret: secret, Clock: clock,
-		Bot: b, Token: apiToken, APIURL: fg.BaseURL()}
-	for _, m := range mods {
-		m(&cfg)
-	}
-	a, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	outbox, err := bot.NewDispatcher(bot.DispatcherConfig{Store: st, Bot: b, Sinks: map[string]bot.Sink{platform: a}, Wake: st.Noticed()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, store: st, engine: eng, adapter: a, clock: clock, done: make(chan struct{})}
-	var runCtx context.Context
-	runCtx, f.cancel = context.WithCancel(ctx)
-	go func() { _ = a.Run(runCtx); close(f.done) }()
-	for !a.inbox.Accepting() {
-		// Run has not started yet; it does at once.
-		select {
-		case <-f.done:
-			t.Fatal("Run returned")
-		default:
-			runtime.Gosched()
-		}
-	}
-	t.Cleanup(func() { f.cancel(); <-f.done })
-	f.ts = httptest.NewServer(a.Handler())
-	t.Cleanup(f.ts.Close)
+	f, target, outbox := build(t, users, fg, refs, false, mods...)
 	return &heldFixture{fixture: f, target: target, outbox: outbox}
 }
 

@@ -94,6 +94,16 @@ var refs = pipelinetest.Resolver{
 // project's repository resolved by resolver.
 func newFixtureResolving(t testing.TB, users *config.Config, fg *fakegithub.Server, resolver pipeline.Resolver, mods ...func(*Config)) *fixture {
 	t.Helper()
+	f, _, _ := build(t, users, fg, resolver, true, mods...)
+	return f
+}
+
+// build makes a fixture whose adapter runs, with the outbox's dispatcher
+// running too when withOutbox (and drained at the end), and returns the
+// target its engine deploys to and the dispatcher. The engine does not
+// run.
+func build(t testing.TB, users *config.Config, fg *fakegithub.Server, resolver pipeline.Resolver, withOutbox bool, mods ...func(*Config)) (*fixture, *pipelinetest.Target, *bot.Dispatcher) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
 	if err != nil {
@@ -103,7 +113,7 @@ func newFixtureResolving(t testing.TB, users *config.Config, fg *fakegithub.Serv
 	target := pipelinetest.NewTarget("h1")
 	clock := clockwork.NewFakeClockAt(t0)
 	eng, err := pipeline.New(pipeline.Config{
-		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock,
+		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock, Tick: time.Hour,
 		Subscribers: pipeline.Subscribers{NewSubscriber([]pipeline.Project{testProject()}, "")},
 		Target:      func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
 		Resolver:    resolver,
@@ -138,7 +148,9 @@ func newFixtureResolving(t testing.TB, users *config.Config, fg *fakegithub.Serv
 	runCtx, f.cancel = context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = a.Run(runCtx) })
-	wg.Go(func() { _ = outbox.Run(runCtx) })
+	if withOutbox {
+		wg.Go(func() { _ = outbox.Run(runCtx) })
+	}
 	go func() { wg.Wait(); close(f.done) }()
 	for !a.inbox.Accepting() {
 		// Run has not started yet; it does at once.
@@ -151,8 +163,12 @@ func newFixtureResolving(t testing.TB, users *config.Config, fg *fakegithub.Serv
 	}
 	f.ts = httptest.NewServer(a.Handler())
 	t.Cleanup(f.ts.Close)
-	t.Cleanup(f.drain)
-	return f
+	if withOutbox {
+		t.Cleanup(f.drain)
+	} else {
+		t.Cleanup(func() { f.cancel(); <-f.done })
+	}
+	return f, target, outbox
 }
 
 // drain waits until every acknowledged delivery is processed and what
