@@ -19,23 +19,17 @@ import (
 // platform names Slack in the store and in logs.
 const platform = "slack"
 
-// Users is what the adapter needs of ferry's configuration; *config.Config
-// has it.
+// Users is what the adapter needs of ferry's configuration, to mention
+// who may approve; *config.Config has it.
 type Users interface {
-	UserByChat(platform, id string) (pipeline.User, bool)
 	User(name string) (pipeline.User, bool)
 	Team(name string) (pipeline.Team, bool)
-	Actor(name string) pipeline.Actor
 }
 
 // Store is what the adapter keeps in ferry's database; *storage.SQLite has
 // it.
 type Store interface {
 	bot.InboxStore
-	ChatLink(ctx context.Context, platform, chatID string) (pipeline.ChatLink, error)
-	ChatLinksOf(ctx context.Context, platform, user string) ([]pipeline.ChatLink, error)
-	PutChatLink(ctx context.Context, l pipeline.ChatLink) error
-	Audit(ctx context.Context, e pipeline.AuditEntry) error
 	// AddNotices queues digests in the outbox.
 	AddNotices(ctx context.Context, ns []pipeline.Notice) error
 }
@@ -47,6 +41,9 @@ type Config struct {
 	Projects []pipeline.Project
 	Users    Users // required
 	Store    Store // required
+	// Accounts says who a Slack user is and makes link addresses.
+	// Required.
+	Accounts *bot.Accounts
 	// BotToken (xoxb-…) calls the Web API. Required.
 	BotToken string
 	// SigningSecret verifies HTTP requests; "": the HTTP routes answer 404
@@ -57,12 +54,6 @@ type Config struct {
 	// DefaultChannel takes the cards of projects without a channel; "":
 	// those cards are not posted.
 	DefaultChannel string
-	// BaseURL is ferry's web console, where the link command sends people;
-	// "" or no LinkKey: link is not offered.
-	BaseURL string
-	// LinkKey signs link tokens, at least 32 bytes; the web console must
-	// verify them with the same adapter.
-	LinkKey []byte
 	// UpdateEvery is the least time between two edits of one card (see
 	// Pace); 0 means one second, a negative value no pause.
 	UpdateEvery time.Duration
@@ -90,8 +81,7 @@ const (
 )
 
 // Adapter is ferry's Slack app: HTTP handlers, a Socket Mode client, and
-// the outbox's Slack sink, which keeps deploy cards up to date. It is
-// bot/web's Linker.
+// the outbox's Slack sink, which keeps deploy cards up to date.
 type Adapter struct {
 	bot      *bot.Bot
 	projects []pipeline.Project
@@ -102,8 +92,7 @@ type Adapter struct {
 	secret   []byte
 	appToken string
 	channel  string
-	baseURL  string
-	linkKey  []byte
+	accounts *bot.Accounts
 	every    time.Duration
 	log      *slog.Logger
 	clock    pipeline.Clock
@@ -119,22 +108,19 @@ type Adapter struct {
 // work.
 func New(cfg Config) (*Adapter, error) {
 	switch {
-	case cfg.Bot == nil || cfg.Users == nil || cfg.Store == nil:
-		return nil, errors.New("slack: Bot, Users and Store are required")
+	case cfg.Bot == nil || cfg.Users == nil || cfg.Store == nil || cfg.Accounts == nil:
+		return nil, errors.New("slack: Bot, Users, Store and Accounts are required")
 	case !strings.HasPrefix(cfg.BotToken, "xoxb-"):
 		return nil, errors.New("slack: BotToken must be a bot token (xoxb-…)")
 	case cfg.AppToken != "" && !strings.HasPrefix(cfg.AppToken, "xapp-"):
 		return nil, errors.New("slack: AppToken must be an app-level token (xapp-…)")
 	case cfg.SigningSecret == "" && cfg.AppToken == "":
 		return nil, errors.New("slack: a SigningSecret (HTTP) or an AppToken (Socket Mode) is required")
-	case len(cfg.LinkKey) > 0 && len(cfg.LinkKey) < 32:
-		return nil, errors.New("slack: LinkKey must be at least 32 bytes")
 	}
 	a := &Adapter{
 		bot: cfg.Bot, projects: cfg.Projects, users: cfg.Users, store: cfg.Store,
 		http: cfg.HTTPClient, secret: []byte(cfg.SigningSecret), appToken: cfg.AppToken,
-		channel: cfg.DefaultChannel, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
-		linkKey: append([]byte(nil), cfg.LinkKey...), every: cfg.UpdateEvery,
+		channel: cfg.DefaultChannel, accounts: cfg.Accounts, every: cfg.UpdateEvery,
 		log: cfg.Logger, clock: cfg.Clock,
 	}
 	if a.http == nil {

@@ -74,6 +74,7 @@ type fixture struct {
 	engClock *clockwork.FakeClock
 	bot      *bot.Bot
 	adapter  *Adapter
+	accounts *bot.Accounts
 	ts       *httptest.Server
 	users    *config.Config
 	targets  map[string]*pipelinetest.Target
@@ -129,10 +130,13 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 	if every == 0 {
 		every = -1
 	}
+	if f.accounts, err = bot.NewAccounts(bot.AccountsConfig{Users: f.users, Store: st, BaseURL: "https://ferry.example.com",
+		Key: []byte(strings.Repeat("L", 32)), Clock: cfg.clock}); err != nil {
+		t.Fatal(err)
+	}
 	acfg := Config{
-		Bot: f.bot, Projects: []pipeline.Project{demoProject()}, Users: f.users, Store: st,
+		Bot: f.bot, Projects: []pipeline.Project{demoProject()}, Users: f.users, Store: st, Accounts: f.accounts,
 		BotToken: f.slack.BotToken, SigningSecret: signingSecret, DefaultChannel: "#general",
-		BaseURL: "https://ferry.example.com", LinkKey: []byte(strings.Repeat("L", 32)),
 		UpdateEvery: every, APIURL: f.slack.APIURL(), Clock: cfg.clock,
 	}
 	if cfg.appToken {

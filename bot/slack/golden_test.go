@@ -99,14 +99,14 @@ func TestGoldenCards(t *testing.T) {
 }
 
 func TestGoldenReplies(t *testing.T) {
-	link := bot.Reply{Text: linkText("https://ferry.example.com/link/TOKEN"), Ephemeral: true}
+	link := bot.Reply{Text: bot.LinkText("https://ferry.example.com/link/TOKEN"), Ephemeral: true}
 	for name, r := range map[string]bot.Reply{
 		"reply_error_parse.json":     {Text: `unknown command "deplyo"; did you mean "deploy"? usage: deploy <project> [<ref>] to <env>`, Error: true, Ephemeral: true},
 		"reply_error_forbidden.json": {Text: "only ops may approve deploys to prod", Error: true, Ephemeral: true},
 		"reply_error_self.json":      {Text: "you requested deploy 7, so someone else must approve it", Error: true, Ephemeral: true},
 		"reply_unknown_user.json":    unknownReply(true),
 		"reply_link.json":            link,
-		"reply_link_off.json":        (&Adapter{}).linkReply(request{user: "U123"}),
+		"reply_link_off.json":        (&Adapter{accounts: &bot.Accounts{}}).linkReply(request{user: "U123"}),
 		"reply_deploy.json":          {Text: "#7 demo v1.2.0 to prod: awaiting approval."},
 		"reply_status.json": {Table: &bot.Table{Title: "status", Columns: []string{"project", "env", "version", "by", "when", "now", "lock"},
 			Rows: [][]string{{"demo", "staging", "main@1111111", "alice", "2026-11-02 10:00", "", ""}, {"demo", "prod", "v1.1.0", "bob", "2026-11-01 09:00", "#7 v1.2.0 awaiting approval", "locked by bob"}}}},

