@@ -50,10 +50,11 @@ type Config struct {
 	// SessionSecret signs web console sessions; "" means generate one at
 	// start (sessions then end when ferry restarts).
 	SessionSecret string
-	Slack         Slack  // the Slack app; the zero value: no Slack
-	GitHub        GitHub // GitHub's webhook and API; the zero value: no GitHub
-	GitLab        Forge  // GitLab's webhook and API; the zero value: no GitLab
-	Gitee         Forge  // Gitee's webhook and API; the zero value: no Gitee
+	Slack         Slack    // the Slack app; the zero value: no Slack
+	DingTalk      DingTalk // the DingTalk app, robots and projects' groups; the zero value: no DingTalk
+	GitHub        GitHub   // GitHub's webhook and API; the zero value: no GitHub
+	GitLab        Forge    // GitLab's webhook and API; the zero value: no GitLab
+	Gitee         Forge    // Gitee's webhook and API; the zero value: no Gitee
 	// Dashboards says how the metrics count and where digests go.
 	Dashboards Dashboards
 	// Metrics says where /metrics is served and who may read it.
@@ -136,7 +137,8 @@ func (c *Config) UserByToken(token string) (pipeline.User, bool) {
 }
 
 // UserByChat returns the user whose identity on a chat platform (slack,
-// dingtalk, web) is id.
+// dingtalk, web) is id. A DingTalk identity is the enterprise userId, a
+// robot message's senderStaffId.
 func (c *Config) UserByChat(platform, id string) (pipeline.User, bool) {
 	return c.userBy(platform, id, func(u pipeline.User) map[string]string { return u.Chat })
 }

@@ -27,7 +27,11 @@ type Dashboards struct {
 
 // Digest is one channel's digest.
 type Digest struct {
-	Channel  string // a Slack channel: an ID like C0123, or #name
+	// Channel is where the digest goes: a Slack channel (an ID like
+	// C0123, or #name), dingtalk:<openConversationId> for a DingTalk
+	// group the app posts to, or dingtalk-robot:<name> for one of
+	// dingtalk.robots. DigestPlatform tells them apart.
+	Channel  string
 	Scope    string // as dashboards.Directory.ParseScope reads it; "" is all
 	Schedule dashboards.Schedule
 }
@@ -79,16 +83,21 @@ func (d *decoder) digests(f field, loc *time.Location) []Digest {
 	}
 	items := d.list(fs["channels"].val, "dashboards.digest.channels")
 	if len(items) == 0 {
-		d.addf(f.line, `dashboards.digest has no channels: add channels: ["#deploys"] (Slack channels, by ID or #name)`)
+		d.addf(f.line, `dashboards.digest has no channels: add channels: ["#deploys"] (Slack channels, by ID or #name; dingtalk:<openConversationId> or dingtalk-robot:<robot name> for DingTalk)`)
 	}
 	var out []Digest
 	for i, item := range items {
 		what := "channel " + strconv.Itoa(i+1) + " of dashboards.digest.channels"
 		g := Digest{}
+		var ch text
 		itemCron, itemLoc, cronLine := cron, loc, line
 		if n := resolve(item); n.Kind == yaml.MappingNode {
+			if k, ok := destinationKey(n); ok {
+				d.addf(n.Line, `%s is read as a mapping with the key %s, because of the space after the colon; write "%s:<%s>" with no space, in quotes`, what, k, k, digestDests[k])
+				continue
+			}
 			cf := d.fields(n, what, channelKeys...)
-			g.Channel = strings.TrimSpace(d.str(cf["channel"].val, "channel of "+what))
+			ch, _ = d.scalar(cf["channel"].val, "channel of "+what)
 			if t, ok := d.scalar(cf["scope"].val, "scope of "+what); ok && t.s != "" {
 				g.Scope = t.s
 				d.notes.dashboards.scopes = append(d.notes.dashboards.scopes, t)
@@ -98,12 +107,15 @@ func (d *decoder) digests(f field, loc *time.Location) []Digest {
 			}
 			itemLoc = d.location(cf["timezone"].val, "timezone of "+what, loc)
 		} else {
-			g.Channel = strings.TrimSpace(d.str(item, what))
+			ch, _ = d.scalar(item, what)
 		}
+		g.Channel = strings.TrimSpace(ch.s)
 		if g.Channel == "" {
-			d.addf(item.Line, "%s names no channel: give a Slack channel ID like C0123 or a name like #deploys", what)
+			d.addf(item.Line, "%s names no channel: give a Slack channel ID like C0123 or a name like #deploys, or dingtalk:<openConversationId> or dingtalk-robot:<robot name> for DingTalk", what)
 			continue
 		}
+		ch.s = g.Channel
+		d.notes.dashboards.channels = append(d.notes.dashboards.channels, ch)
 		s, err := dashboards.ParseSchedule(itemCron, itemLoc)
 		if err != nil {
 			d.addf(cronLine, "%s", err)
@@ -112,8 +124,22 @@ func (d *decoder) digests(f field, loc *time.Location) []Digest {
 		g.Schedule = s
 		out = append(out, g)
 	}
-	d.notes.dashboards.digestLine = f.line
 	return out
+}
+
+// digestDests are the destinations a channel may name with a prefix, and
+// what follows the prefix.
+var digestDests = map[string]string{DigestDingTalk: "openConversationId", DigestDingTalkRobot: "robot name"}
+
+// destinationKey reports whether n, a digest's channel, is a mapping of
+// one of digestDests' prefixes alone: what YAML makes of - dingtalk: cid….
+func destinationKey(n *yaml.Node) (string, bool) {
+	if len(n.Content) != 2 || n.Content[0].Kind != yaml.ScalarNode {
+		return "", false
+	}
+	k := n.Content[0].Value
+	_, ok := digestDests[k]
+	return k, ok
 }
 
 // location decodes an IANA time zone name; def when it is not set.
@@ -132,7 +158,8 @@ func (d *decoder) location(n *yaml.Node, what string, def *time.Location) *time.
 
 // dashboardsNames checks the names the dashboards: section uses: the
 // production environments exist in some project, opted-out people are
-// users, scopes name something, and digests have a chat to go to.
+// users, scopes name something, and digests have a chat to go to (see
+// digestChannels).
 func (d *decoder) dashboardsNames(cfg *Config) {
 	n := d.notes.dashboards
 	dir := cfg.Directory()
@@ -151,9 +178,7 @@ func (d *decoder) dashboardsNames(cfg *Config) {
 			d.addf(t.line, "%s", err)
 		}
 	}
-	if len(cfg.Dashboards.Digests) > 0 && !cfg.Slack.Enabled() {
-		d.addf(n.digestLine, "dashboards.digest has channels but ferry has no chat to post to: add a slack: section")
-	}
+	d.digestChannels(cfg)
 }
 
 // Directory is what the dashboards know of the configuration: projects,

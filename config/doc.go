@@ -19,6 +19,20 @@
 //	  signing_secret: ${SLACK_SIGNING_SECRET}   # for POST /chat/slack/...; or:
 //	  app_token: ${SLACK_APP_TOKEN}   # xapp-…, for Socket Mode (no public URL)
 //	  default_channel: "#deploys"     # cards of projects without a channel
+//	dingtalk:                         # optional: DingTalk (钉钉)
+//	  client_id: ${DINGTALK_CLIENT_ID}           # the enterprise-internal app's (企业内部应用) AppKey
+//	  client_secret: ${DINGTALK_CLIENT_SECRET}   # its AppSecret, required with client_id
+//	  robot_code: ${DINGTALK_CLIENT_ID}          # the app's robotCode; default client_id, which it is
+//	  mode: stream                    # stream (default, no public address) or http (POST /chat/dingtalk)
+//	  card_template_id: 8f3c….schema   # interactive cards; default ActionCards that link to the console
+//	  default_group: cidXk0gDqk7dB==  # openConversationId of the group for cards of projects without dingtalk_group
+//	  api_url: https://api.dingtalk.com          # the default; for a dedicated DingTalk or a proxy
+//	  robots:                         # custom group robots (自定义机器人): they only receive
+//	    - name: ops                   # digests name it dingtalk-robot:ops
+//	      webhook: ${DINGTALK_OPS_WEBHOOK}   # https://oapi.dingtalk.com/robot/send?access_token=…
+//	      secret: ${DINGTALK_OPS_SECRET}     # 加签, SEC…; leave out for a keyword or IP allow-list
+//	      scope: team:ops             # whose deploy cards it gets, as a digest's scope; default all
+//	      cards: true                 # the default; false: digests only
 //	github:                           # optional: GitHub's webhook (POST /hooks/github) and API
 //	  webhook_secret: ${GITHUB_WEBHOOK_SECRET}   # required
 //	  token: ${GITHUB_TOKEN}          # API calls with a token; or, as a GitHub App:
@@ -45,8 +59,14 @@
 //	    teams: [ops]                  # teams must be declared under teams:
 //	    password_hash: $2a$10$...     # bcrypt, for the web console
 //	    tokens: ["${ALICE_TOKEN}"]    # API tokens, 16+ characters, unique
-//	    chat: {slack: U123, dingtalk: "0987", web: alice}
+//	    chat: {slack: U123, dingtalk: "0987", web: alice}   # dingtalk: the userId (a message's senderStaffId)
 //	    forge: {github: alice-gh, gitlab: alice, gitee: alice}
+//	dashboards:                       # optional: how the DORA metrics count, where digests go
+//	  digest:
+//	    channels:                     # Slack (C0123, #name), dingtalk:<openConversationId>, dingtalk-robot:<name>
+//	      - "#deploys"
+//	      - dingtalk:cidXk0gDqk7dB==
+//	      - {channel: "dingtalk-robot:ops", scope: team:ops, schedule: "0 9 * * 1"}
 //	teams:
 //	  ops: {}
 //	  dev: {members: [bob]}           # members may be listed here, on the users, or both
@@ -54,6 +74,7 @@
 //	  demo:
 //	    repo: ./demo-repo             # a git URL (https://..., git@host:path) or a local path
 //	    channel: "#deploys"
+//	    dingtalk_group: cidQ2bWq9pT1c==   # its DingTalk group's openConversationId; default dingtalk.default_group
 //	    environments:
 //	      staging:
 //	        branches: ['^main$']      # regexps; an environment without rules takes any ref by hand
@@ -93,9 +114,22 @@
 // unset or empty); $${ is a literal ${. Inside [...] or {...} such a value
 // must be quoted. A value that came from a variable is never shown in a
 // message, so secrets stay out of logs and terminals. The values of the
-// slack: section and the secrets of the github:, gitlab: and gitee: sections
-// are never shown at all, wherever they come from, and their String methods
-// leave them out.
+// slack: section, the secrets of the github:, gitlab: and gitee: sections,
+// and dingtalk's client_secret and its robots' webhooks (the access_token
+// is in them) and secrets are never shown at all, wherever they come from,
+// and their String methods leave them out.
+//
+// # DingTalk
+//
+// dingtalk: configures an enterprise-internal app, whose robot ferry runs
+// as (client_id and client_secret), custom group robots that only receive
+// (robots), or both. With the app, every project's deploy cards need a
+// group: its dingtalk_group or dingtalk.default_group, each an
+// openConversationId (cid…), which is the conversationId of a message the
+// robot receives in the group. A digest's channel goes to Slack, unless it
+// is dingtalk:<openConversationId> (through the app) or
+// dingtalk-robot:<name> (through that robot); DigestPlatform tells them
+// apart.
 //
 // # Problems
 //

@@ -21,10 +21,10 @@ import (
 
 // The keys of each level of ferry.yaml.
 var (
-	topKeys        = []string{"listen", "storage", "outbox", "metrics", "workspace", "base_url", "session_secret", "slack", "github", "gitlab", "gitee", "dashboards", "users", "teams", "projects"}
+	topKeys        = []string{"listen", "storage", "outbox", "metrics", "workspace", "base_url", "session_secret", "slack", "dingtalk", "github", "gitlab", "gitee", "dashboards", "users", "teams", "projects"}
 	userKeys       = []string{"admin", "teams", "password_hash", "tokens", "chat", "forge"}
 	teamKeys       = []string{"members"}
-	chatPlatforms  = []string{"slack", "dingtalk", "web"}
+	chatPlatforms  = []string{"slack", "dingtalk", "web"} // dingtalk: the enterprise userId, a robot message's senderStaffId
 	forgePlatforms = []string{"github", "gitlab", "gitee"}
 )
 
@@ -147,6 +147,7 @@ func (d *decoder) document(data []byte) *Config {
 		cfg.SessionSecret = t.s
 	}
 	cfg.Slack = d.slack(f["slack"])
+	cfg.DingTalk = d.dingtalk(f["dingtalk"])
 	cfg.GitHub = d.github(f["github"])
 	cfg.GitLab = d.forge("gitlab", f["gitlab"])
 	cfg.Gitee = d.forge("gitee", f["gitee"])
@@ -154,6 +155,14 @@ func (d *decoder) document(data []byte) *Config {
 	cfg.Users = d.users(f["users"].val)
 	cfg.Teams = d.teams(f["teams"].val)
 	cfg.Projects = d.projects(f["projects"].val)
+	for i, p := range cfg.Projects {
+		if g := d.notes.projects[i].dingtalkGroup.s; g != "" {
+			if cfg.DingTalk.Groups == nil {
+				cfg.DingTalk.Groups = map[string]string{}
+			}
+			cfg.DingTalk.Groups[p.Name] = g
+		}
+	}
 	if len(cfg.Projects) == 0 && empty(f["projects"].val) {
 		d.addf(f["projects"].line, "no projects: add one under projects:, with a repo and environments")
 	}

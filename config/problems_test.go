@@ -18,7 +18,7 @@ func TestProblems(t *testing.T) {
 		{"unknown_key.yaml", []string{
 			`1: unknown key "listn" at the top level; did you mean "listen"?`,
 			`4: unknown key "admn" in user alice; did you mean "admin"?`,
-			`8: unknown key "colour" in project demo; allowed: channel, environments, repo`,
+			`8: unknown key "colour" in project demo; allowed: channel, dingtalk_group, environments, repo`,
 			`11: unknown key "brnches" in environment staging; did you mean "branches"?`,
 			`13: unknown key "contnue" in strategy of environment staging; did you mean "continue"?`,
 			`14: unknown key "requird" in approvals of environment staging; did you mean "required"?`,
@@ -146,10 +146,11 @@ func TestProblems(t *testing.T) {
 			`3: dashboards.failure_window must be a duration like 30s, 5m, 2h or 7d, not "soon"`,
 			`4: dashboards.opt_out names "alcie", who is not a user; did you mean "alice"?`,
 			`5: dashboards.timezone must be a time zone name like Europe/Berlin, Asia/Shanghai or UTC, not "Mars/Olympus"`,
-			`6: dashboards.digest has channels but ferry has no chat to post to: add a slack: section`,
 			`7: schedule "every monday" is not a cron expression of five fields (minute hour day-of-month month weekday), like "0 10 * * 1" for Mondays at 10:00`,
+			`9: channel "#deploys" of dashboards.digest.channels is a Slack channel, but ferry has no slack: section to post to it; add a slack: section, or send the digest to DingTalk as dingtalk:<openConversationId> or dingtalk-robot:<robot name>`,
+			`10: channel "#payments" of dashboards.digest.channels is a Slack channel, but ferry has no slack: section to post to it; add a slack: section, or send the digest to DingTalk as dingtalk:<openConversationId> or dingtalk-robot:<robot name>`,
 			`11: scope "team:nobody": no team is called "nobody"; teams: none`,
-			`14: channel 3 of dashboards.digest.channels names no channel: give a Slack channel ID like C0123 or a name like #deploys`,
+			`14: channel 3 of dashboards.digest.channels names no channel: give a Slack channel ID like C0123 or a name like #deploys, or dingtalk:<openConversationId> or dingtalk-robot:<robot name> for DingTalk`,
 		}},
 		{"github_empty.yaml", []string{
 			`1: github has no webhook_secret: add webhook_secret: ${GITHUB_WEBHOOK_SECRET} with the secret set on the webhook (or the App's Webhook secret)`,

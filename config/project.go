@@ -16,7 +16,7 @@ import (
 
 // The keys of projects and what they contain.
 var (
-	projectKeys  = []string{"repo", "channel", "environments"}
+	projectKeys  = []string{"repo", "channel", "dingtalk_group", "environments"}
 	envKeys      = []string{"branches", "tags", "default_ref", "auto", "target", "strategy", "approvals", "deployers", "lock_ttl", "url", "optional"}
 	strategyKeys = []string{"batches", "bake", "continue", "max_failed_units", "auto_rollback", "parallel"}
 	approvalKeys = []string{"required", "from", "expire"}
@@ -60,7 +60,7 @@ func (d *decoder) project(e field) pipeline.Project {
 	}
 	p.Channel = d.str(f["channel"].val, "channel of "+what)
 	envs := f["environments"]
-	pn := projectNotes{line: e.line}
+	pn := projectNotes{line: e.line, dingtalkGroup: d.dingtalkGroup(f["dingtalk_group"].val, e.key)}
 	for _, env := range d.entries(envs.val, "environments of "+what) {
 		if d.name(env, "environment") {
 			decoded, notes := d.environment(env)

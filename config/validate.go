@@ -16,6 +16,7 @@ type notes struct {
 	teamLines   []int          // the line of each team, in the order of Config.Teams
 	projects    []projectNotes // in the order of Config.Projects
 	slack       int            // the line of slack:; 0 when there is none
+	dingtalk    dingtalkNotes  // the line of dingtalk: and the robots' scopes
 	allow       []allowNote    // the keys of each forge's repo_config.allow
 	dashboards  dashboardsNotes
 }
@@ -24,7 +25,7 @@ type notes struct {
 // project and user is known.
 type dashboardsNotes struct {
 	production, optOut, scopes []text
-	digestLine                 int // the line of dashboards.digest; 0 when there is none
+	channels                   []text // the digests' channels, trimmed, with their lines
 }
 
 // membership is a user in a team, as a user's teams or a team's members
@@ -49,8 +50,9 @@ type identity struct {
 
 // projectNotes is what the checks need of a project.
 type projectNotes struct {
-	line int        // the project's line
-	envs []envNotes // in the order of Project.Envs
+	line          int        // the project's line
+	envs          []envNotes // in the order of Project.Envs
+	dingtalkGroup text       // its dingtalk_group; "" when it has none
 }
 
 // envNotes is what the checks need of an environment: its rules and the
@@ -91,6 +93,7 @@ func (d *decoder) validate(cfg *Config) {
 		d.overlaps(pn)
 	}
 	d.slackChannels(cfg)
+	d.dingtalkNames(cfg)
 	d.dashboardsNames(cfg)
 	d.repoConfig(cfg)
 }
