@@ -26,11 +26,11 @@ func RenderText(c Card) string {
 	field("state", state)
 	field("reason", c.Reason)
 	field("requested", c.Requester)
-	field("version", versionLine(c))
+	field("version", c.VersionLine())
 	if c.Progress.Total > 0 {
 		field("progress", ProgressBar(c.Progress.Done, c.Progress.Total, 10))
 	}
-	field("approvals", approvalsLine(c))
+	field("approvals", c.ApprovalsLine())
 	if !c.Updated.IsZero() {
 		field("updated", stamp(c.Updated))
 	}
@@ -71,8 +71,9 @@ func ProgressBar(done, total, width int) string {
 	return fmt.Sprintf("[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat("-", width-filled), done, max(total, 0))
 }
 
-// versionLine is "new (commit) ← previous".
-func versionLine(c Card) string {
+// VersionLine is the card's versions in plain text: "new (commit) ←
+// previous".
+func (c Card) VersionLine() string {
 	s := c.Version
 	if c.Commit != "" && c.Commit != c.Version {
 		s += " (" + c.Commit + ")"
@@ -83,7 +84,9 @@ func versionLine(c Card) string {
 	return s
 }
 
-func approvalsLine(c Card) string {
+// ApprovalsLine is the card's approvals in plain text: "1 of 2 (alice);
+// expires …", "" when it needs none.
+func (c Card) ApprovalsLine() string {
 	a := c.Approvals
 	if a.Required == 0 && a.Got == 0 {
 		return ""
