@@ -133,7 +133,7 @@ func unitMark(s pipeline.UnitState) string {
 // ActionCard, a custom robot, and the card template's body.
 func cardMarkdown(in cardInput) (title, text string) {
 	title = cut(cardTitle(in.Card), maxTitle)
-	text = "#### " + escape(cardTitle(in.Card)) + "\n\n" + cardBody(in)
+	text = "#### " + escaper.Replace(cardTitle(in.Card)) + "\n\n" + cardBody(in)
 	if in.Links && in.Card.URL != "" && len(in.Card.Actions) == 0 {
 		text += "\n[Open in ferry](" + in.Card.URL + ")\n"
 	}
@@ -226,7 +226,7 @@ func replyMarkdown(r bot.Reply) (title, text string) {
 		b.WriteString(escape(r.Text) + "\n")
 	}
 	for _, c := range r.Cards {
-		s := "\n- **" + escape(cardTitle(c)) + "**: " + stateMark(c.State)
+		s := "\n- **" + escaper.Replace(cardTitle(c)) + "**: " + stateMark(c.State)
 		if c.URL != "" {
 			s += " · [open](" + c.URL + ")"
 		}
@@ -283,9 +283,16 @@ func tableMarkdown(t bot.Table) string {
 
 // escape keeps text from being read as markdown: names, reasons, refs and
 // commit messages come from people. Any Unicode is kept as it is.
-var escaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "`", "'", "#", `\#`, "<", "&lt;", ">", "&gt;", "\n", " ", "\r", "")
+// A # reads as a heading only where a line starts.
+var escaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "`", "'", "<", "&lt;", ">", "&gt;", "\n", " ", "\r", "")
 
-func escape(s string) string { return escaper.Replace(s) }
+func escape(s string) string {
+	s = escaper.Replace(s)
+	if strings.HasPrefix(s, "#") {
+		s = `\` + s
+	}
+	return s
+}
 
 // cut keeps s within n characters (not bytes: Chinese text is three
 // bytes a character), ending it with "…" when it is cut.
