@@ -240,11 +240,3 @@ func (a *Adapter) logErr(ctx context.Context, msg string, err error, keys ...any
 	}
 	a.log.ErrorContext(ctx, "dingtalk: "+msg, append(keys, "platform", platform, "err", err)...)
 }
-
-// redact keeps the app's secret out of text that may quote a request.
-func (a *Adapter) redact(s string) string {
-	if a.api.clientSecret == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, a.api.clientSecret, "[secret]")
-}

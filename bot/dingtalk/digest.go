@@ -11,7 +11,10 @@ import (
 	"github.com/ferrybot/ferry/pipeline"
 )
 
-var _ dashboards.Poster = digestQueue{}
+var (
+	_ dashboards.Poster = digestQueue{}
+	_ dashboards.Poster = (*Adapter)(nil)
+)
 
 // digestMarkdown renders a digest as DingTalk markdown: the title, the
 // period, the delivery numbers and the DORA metrics with their change, the
@@ -73,23 +76,45 @@ type digestPayload struct {
 // goes by its signed address (the digest's ChartURL), which DingTalk shows
 // as an image when it can reach ferry.
 func (q digestQueue) PostDigest(ctx context.Context, channel string, g dashboards.Digest, _ []byte) error {
+	n, _, err := q.a.digestNotice(channel, g)
+	if err != nil {
+		return err
+	}
+	return q.a.store.AddNotices(ctx, []pipeline.Notice{n})
+}
+
+// PostDigest posts a digest at once (for ferry digest --send), to
+// dingtalk:<openConversationId> or dingtalk-robot:<name>.
+func (a *Adapter) PostDigest(ctx context.Context, channel string, g dashboards.Digest, _ []byte) error {
+	n, r, err := a.digestNotice(channel, g)
+	if err != nil {
+		return err
+	}
+	return a.sendDigest(ctx, n.Payload, r)
+}
+
+// digestNotice renders a digest for a channel into the notice that
+// posts it, and the robot that does (nil: the app).
+func (a *Adapter) digestNotice(channel string, g dashboards.Digest) (pipeline.Notice, *robot, error) {
 	name, group := destination(channel)
 	title, text := digestMarkdown(g)
 	b, err := json.Marshal(digestPayload{Group: group, Title: title, Text: text})
 	if err != nil {
-		return fmt.Errorf("digest for %s: %w", channel, err)
+		return pipeline.Notice{}, nil, fmt.Errorf("digest for %s: %w", channel, err)
 	}
 	n := pipeline.Notice{Platform: platform, Dest: "digest " + channel, Kind: "digest", Payload: b}
 	switch {
 	case name != "":
-		if q.a.robots[name] == nil {
-			return fmt.Errorf("digest for %s: no robot %s in dingtalk.robots", channel, name)
+		r := a.robots[name]
+		if r == nil {
+			return n, nil, fmt.Errorf("digest for %s: no robot %s in dingtalk.robots", channel, name)
 		}
 		n.Platform = RobotPlatform(name)
-	case !q.a.app():
-		return fmt.Errorf("digest for %s: %w", channel, errNoGroup)
+		return n, r, nil
+	case !a.app():
+		return n, nil, fmt.Errorf("digest for %s: %w", channel, errNoGroup)
 	}
-	return q.a.store.AddNotices(ctx, []pipeline.Notice{n})
+	return n, nil, nil
 }
 
 // sendDigest posts a queued digest in its group through the app, or

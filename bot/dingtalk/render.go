@@ -186,6 +186,8 @@ func cardData(in cardInput) map[string]string {
 		"log":              cut(strings.Join(c.LogTail, "\n"), maxValue),
 		"url":              c.URL,
 	}
+	// Every variable is sent every time: an update merges by key.
+	data["rollback_confirm"] = ""
 	for _, id := range cardActions {
 		data["show_"+string(id)] = "false"
 	}

@@ -353,8 +353,10 @@ func (s *Server) Ping(ctx context.Context) (Ack, error) {
 	return ack, err
 }
 
-// Disconnect sends the SYSTEM disconnect frame DingTalk sends before it
-// closes a connection, and returns once the client closed it, or ctx ends.
+// Disconnect does what DingTalk does when it moves a client: it sends the
+// SYSTEM disconnect frame and, once the client acknowledged it (or closed
+// the connection itself), closes the connection from the server's side.
+// It returns when the connection is closed, or ctx ends.
 func (s *Server) Disconnect(ctx context.Context) error {
 	s.mu.Lock()
 	c := s.live
@@ -362,15 +364,20 @@ func (s *Server) Disconnect(ctx context.Context) error {
 	if c == nil {
 		return ErrNoConnection
 	}
-	raw, _ := s.newFrame("SYSTEM", "disconnect", `{"reason":"connection is expired"}`)
-	if err := c.write(ctx, raw); err != nil {
-		return fmt.Errorf("fakedingtalk: sending disconnect: %w", err)
+	raw, id := s.newFrame("SYSTEM", "disconnect", `{"reason":"connection is expired"}`)
+	_, err := s.SendFrame(ctx, raw, id)
+	switch {
+	case errors.Is(err, ErrConnectionClosed):
+		return nil
+	case err != nil:
+		return fmt.Errorf("fakedingtalk: disconnect: %w", err)
 	}
+	_ = c.ws.Close()
 	select {
 	case <-c.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("fakedingtalk: waiting for the client to close: %w", context.Cause(ctx))
+		return fmt.Errorf("fakedingtalk: waiting for the connection to close: %w", context.Cause(ctx))
 	}
 }
 
