@@ -228,7 +228,7 @@ func TestStreamPingAndDrop(t *testing.T) {
 	}
 	f.say(uAlice, "whoami")
 	f.fake.Drop()
-	if err := f.clock.BlockUntilContext(f.ctx(), 1); err != nil { // the backoff
+	if err := f.clock.BlockUntilContext(f.ctx(), 2); err != nil { // the outbox, and the stream's backoff
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Second)
@@ -247,5 +247,31 @@ func TestStreamPingAndDrop(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Fatalf("%d frames acknowledged; want the ping and two messages", len(seen))
+	}
+}
+
+// TestAccessTokenRenewed: the app's token is cached, fetched again before
+// it expires, and at once when DingTalk no longer takes it.
+func TestAccessTokenRenewed(t *testing.T) {
+	f := newFixture(t)
+	ctx := f.ctx()
+	for range 2 {
+		if _, err := f.adapter.api.accessToken(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.fake.TokensIssued(); n != 1 {
+		t.Fatalf("%d tokens; want 1, cached", n)
+	}
+	f.clock.Advance(2*time.Hour - tokenMargin)
+	if _, err := f.adapter.api.accessToken(ctx); err != nil || f.fake.TokensIssued() != 2 {
+		t.Fatalf("near its expiry: %d tokens, %v; want a new one", f.fake.TokensIssued(), err)
+	}
+	f.fake.ExpireTokens()
+	if err := f.adapter.api.groupSend(ctx, clientID, demoGroup, markdownMessage("t", "x")); err != nil {
+		t.Fatalf("after DingTalk dropped the token: %v", err)
+	}
+	if n := f.fake.TokensIssued(); n != 3 {
+		t.Fatalf("%d tokens; want a third after the refusal", n)
 	}
 }
