@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ferrybot/ferry/bot"
+	dingtalkbot "github.com/ferrybot/ferry/bot/dingtalk"
 	slackbot "github.com/ferrybot/ferry/bot/slack"
 	"github.com/ferrybot/ferry/bot/web"
 	"github.com/ferrybot/ferry/config"
@@ -44,6 +45,7 @@ type app struct {
 	web     *web.Server
 	metrics *metrics
 	slack   *slackbot.Adapter       // nil without slack: in ferry.yaml
+	ding    *dingtalkbot.Adapter    // nil without dingtalk: in ferry.yaml
 	forges  map[string]forgeAdapter // github, gitlab, gitee: those ferry.yaml has
 	dash    *dashboards.Dashboards
 	digests *dashboards.Scheduler // nil without digest channels
@@ -96,6 +98,14 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if cfg.Slack.Enabled() {
 		subs = append(subs, slackbot.Subscriber{})
 	}
+	robots, err := dingtalkRobots(cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if dingtalkEnabled(cfg) {
+		subs = append(subs, dingtalkbot.Subscriber{App: cfg.DingTalk.Enabled(), Robots: robots})
+	}
 	// A forge is owed statuses and comments only when ferry can call it.
 	if cfg.GitHub.Enabled() && (cfg.GitHub.Token != "" || cfg.GitHub.AppID != 0) {
 		subs = append(subs, forgegithub.NewSubscriber(cfg.Projects, cfg.GitHub.BaseURL))
@@ -143,9 +153,27 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 				AppToken: cfg.Slack.AppToken, DefaultChannel: cfg.Slack.DefaultChannel,
 				Ingress: ingress, Logger: log,
 			})
-			if err == nil && len(cfg.Dashboards.Digests) > 0 {
-				a.digests, err = newScheduler(cfg, a.dash, st, a.slack.Digests(), clock, log)
+		}
+		if err == nil && dingtalkEnabled(cfg) {
+			if cfg.DingTalk.Enabled() {
+				linker = accounts
 			}
+			d := cfg.DingTalk
+			a.ding, err = dingtalkbot.New(dingtalkbot.Config{
+				Bot: a.bot, Users: cfg, Store: st, Accounts: accounts, ClientID: d.ClientID, ClientSecret: d.ClientSecret,
+				RobotCode: d.RobotCode, Mode: d.Mode, CardTemplateID: d.CardTemplateID, Groups: d.Groups, DefaultGroup: d.DefaultGroup,
+				Projects: cfg.Projects, Robots: robots, APIURL: d.APIURL, Ingress: ingress, Logger: log, Clock: clock,
+			})
+		}
+		if err == nil && len(cfg.Dashboards.Digests) > 0 {
+			var posters digestRouter
+			if a.slack != nil {
+				posters.slack = a.slack.Digests()
+			}
+			if a.ding != nil {
+				posters.dingtalk = a.ding.Digests()
+			}
+			a.digests, err = newScheduler(cfg, a.dash, st, posters, clock, log)
 		}
 		if err == nil {
 			err = a.newForges(ingress, baseURL)
@@ -164,6 +192,9 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	inbox := &inboxCollector{st: st, refused: map[string]func() []bot.Refusal{}, sinks: slices.Sorted(maps.Keys(a.sinks()))}
 	if a.slack != nil {
 		inbox.refused["slack"] = a.slack.Refusals
+	}
+	if a.ding != nil {
+		inbox.refused["dingtalk"] = a.ding.Refusals
 	}
 	for platform, f := range a.forges {
 		inbox.refused[platform] = f.Refusals
@@ -242,6 +273,9 @@ func (a *app) sinks() map[string]bot.Sink {
 	if a.slack != nil {
 		sinks["slack"] = a.slack
 	}
+	if a.ding != nil {
+		maps.Copy(sinks, a.ding.Sinks())
+	}
 	for platform, f := range a.forges {
 		sinks[platform] = f
 	}
@@ -272,6 +306,9 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET "+dashboards.ChartPath, chart.Handler(a.dash, a.charts, a.log))
 	if a.slack != nil {
 		mux.Handle("/chat/slack/", a.slack.Handler())
+	}
+	if a.ding != nil {
+		mux.Handle("/chat/dingtalk", a.ding.Handler())
 	}
 	for platform, f := range a.forges {
 		mux.Handle("/hooks/"+platform, f.Handler())

@@ -35,8 +35,8 @@ func newDashboards(cfg *config.Config, st *storage.SQLite, charts dashboards.Sig
 	return dashboards.New(dc)
 }
 
-// newScheduler builds the scheduler of the configured digests, posting to
-// Slack.
+// newScheduler builds the scheduler of the configured digests, posting
+// through poster.
 func newScheduler(cfg *config.Config, d *dashboards.Dashboards, st *storage.SQLite, poster dashboards.Poster, clock pipeline.Clock, log *slog.Logger) (*dashboards.Scheduler, error) {
 	var chans []dashboards.Channel
 	for _, g := range cfg.Dashboards.Digests {
@@ -85,12 +85,19 @@ func digest(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer a.close()
 	if a.digests == nil {
-		fmt.Fprintln(stderr, "ferry: no digest to send: add dashboards.digest.channels and a slack: section to the configuration")
+		fmt.Fprintln(stderr, "ferry: no digest to send: add dashboards.digest.channels to the configuration")
 		return exitError(1)
 	}
 	// ferry serve queues digests in the outbox; this posts them at once,
-	// and fails if Slack refuses.
-	now, err := newScheduler(cfg, a.dash, a.store, a.slack, nil, log)
+	// and fails if the chat refuses.
+	var posters digestRouter
+	if a.slack != nil {
+		posters.slack = a.slack
+	}
+	if a.ding != nil {
+		posters.dingtalk = a.ding
+	}
+	now, err := newScheduler(cfg, a.dash, a.store, posters, nil, log)
 	if err != nil {
 		return err
 	}

@@ -66,6 +66,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if a.slack != nil {
 		services = append(services, a.slack.Run)
 	}
+	if a.ding != nil {
+		services = append(services, a.ding.Run)
+	}
 	for _, f := range a.forges {
 		services = append(services, f.Run)
 	}
