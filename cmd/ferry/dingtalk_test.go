@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferrybot/ferry/bot/dingtalk/fakedingtalk"
+	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/targets/workspace/gittest"
+)
+
+// TestDingTalkServe: with a dingtalk: section, ferry serve opens the
+// Stream connection, deploys what is said to the robot, keeps the
+// deploy's card in the project's group and the custom robot told, and
+// never logs a secret.
+func TestDingTalkServe(t *testing.T) {
+	const secret = "dingtalk-app-secret-0123456789"
+	fake := fakedingtalk.New(t, fakedingtalk.Config{ClientID: "dingferrytest", ClientSecret: secret})
+	robotSecret := "SEC" + strings.Repeat("a", 64)
+	robot := fake.AddRobot("robot-token-0123", robotSecret)
+	repo := gittest.NewRepo(t)
+	repo.Commit(t, map[string]string{"README": "hi\n"}, "first")
+	repo.Branch(t, "master")
+	yaml := fmt.Sprintf(`storage: ferry.db
+workspace: workspace
+users:
+  alice: {tokens: ["alice-token-0123456789"], chat: {dingtalk: "0420297"}}
+dingtalk:
+  client_id: dingferrytest
+  client_secret: %s
+  card_template_id: ferry-deploy.schema
+  api_url: %s
+  robots:
+    - {name: ops, webhook: "%s", secret: %s, scope: "project:demo"}
+projects:
+  demo:
+    repo: %s
+    dingtalk_group: cidDEMO==
+    environments:
+      staging:
+        branches: ['^master$']
+        default_ref: master
+        target: {type: local, hosts: [a], root: hosts/demo}
+dashboards:
+  digest:
+    channels: ["dingtalk:cidDEMO==", "dingtalk-robot:ops"]
+`, secret, fake.URL(), robot, robotSecret, repo.Path())
+	path := filepath.Join(t.TempDir(), "ferry.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := runFerry(t, "check", "--config", path); err != nil {
+		t.Fatalf("check: %v\n%s%s", err, out, errOut)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	a, err := newApp(context.Background(), cfg, "http://ferry.test", slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ding == nil || a.digests == nil {
+		t.Fatal("no DingTalk adapter or digest schedule")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var running sync.WaitGroup
+	for _, run := range []func(context.Context) error{a.engine.Run, a.outbox.Run, a.ding.Run} {
+		running.Go(func() { _ = run(ctx) })
+	}
+	t.Cleanup(func() { cancel(); running.Wait(); a.close() })
+	wait, stop := context.WithTimeout(context.Background(), 20*time.Second)
+	defer stop()
+	if err := fake.WaitConnections(wait, 1); err != nil {
+		t.Fatalf("no stream connection: %v", err)
+	}
+	msg, _ := json.Marshal(map[string]any{
+		"msgId": "msgE2E1==", "conversationId": "cidDEMO==", "conversationType": "2", "senderStaffId": "0420297",
+		"senderNick": "张三", "senderCorpId": "ding6741", "msgtype": "text", "text": map[string]string{"content": " deploy demo to staging"},
+		"sessionWebhook": fake.SessionWebhook("cidDEMO==", time.Now().Add(time.Hour)), "sessionWebhookExpiredTime": time.Now().Add(time.Hour).UnixMilli(),
+	})
+	if ack, err := fake.SendBotMessage(wait, msg); err != nil || ack.Code != 200 {
+		t.Fatalf("the message: %+v %v", ack, err)
+	}
+	succeeded := func() bool {
+		for _, c := range fake.Cards() {
+			if c.Data["state"] == string(pipeline.StateSucceeded) && c.Space == "dtv1.card//IM_GROUP.cidDEMO==" {
+				return true
+			}
+		}
+		return false
+	}
+	robotTold := func() bool {
+		for _, m := range fake.RobotMessages() {
+			if m.Accepted && strings.Contains(m.Text, "Succeeded") {
+				return true
+			}
+		}
+		return false
+	}
+	if err := fake.Wait(wait, func() bool { return succeeded() && robotTold() && len(fake.DirectMessages()) == 1 }); err != nil {
+		t.Fatalf("cards %+v, robot %+v: %v", fake.Cards(), fake.RobotMessages(), err)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	for _, s := range []string{secret, robotSecret, "robot-token-0123"} {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the log has %q", s)
+		}
+	}
+}
+
+// lockedWriter is a log writer goroutines share.
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
