@@ -79,6 +79,10 @@ type Config struct {
 	DefaultGroup string
 	Projects     []pipeline.Project // who approves in each environment
 	Robots       []Robot
+	// UpdateEvery is the least time between two updates of one card (see
+	// Pace): DingTalk limits the calls of an app a second. 0 means one
+	// second, a negative value no pause.
+	UpdateEvery time.Duration
 	// APIURL is the OpenAPI's base address; "": DefaultAPIURL. Tests point
 	// it at a fake, which the Stream connection then opens at too.
 	APIURL string
@@ -117,6 +121,7 @@ type Adapter struct {
 	group     string
 	projects  []pipeline.Project
 	robots    map[string]*robot
+	every     time.Duration
 	log       *slog.Logger
 	clock     pipeline.Clock
 
@@ -142,7 +147,7 @@ func New(cfg Config) (*Adapter, error) {
 		bot: cfg.Bot, users: cfg.Users, store: cfg.Store, accounts: cfg.Accounts, http: cfg.HTTPClient,
 		secret: []byte(cfg.ClientSecret), robotCode: cfg.RobotCode, mode: cfg.Mode, template: cfg.CardTemplateID,
 		groups: cfg.Groups, group: cfg.DefaultGroup, projects: cfg.Projects, robots: map[string]*robot{},
-		log: cfg.Logger, clock: cfg.Clock,
+		every: cfg.UpdateEvery, log: cfg.Logger, clock: cfg.Clock,
 	}
 	if a.http == nil {
 		a.http = &http.Client{Timeout: 15 * time.Second}
@@ -155,6 +160,12 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	if a.mode == "" {
 		a.mode = ModeStream
+	}
+	switch {
+	case a.every == 0:
+		a.every = time.Second
+	case a.every < 0:
+		a.every = 0
 	}
 	if a.robotCode == "" {
 		a.robotCode = cfg.ClientID

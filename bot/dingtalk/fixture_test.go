@@ -141,7 +141,7 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 	acfg := Config{
 		Bot: f.bot, Users: f.users, Store: st, Accounts: f.accounts, ClientID: clientID, ClientSecret: clientSecret,
 		Mode: cfg.mode, CardTemplateID: template, Groups: map[string]string{"demo": demoGroup},
-		Projects: []pipeline.Project{demoProject()}, Robots: robots, APIURL: f.fake.URL(), Clock: clock,
+		Projects: []pipeline.Project{demoProject()}, Robots: robots, APIURL: f.fake.URL(), Clock: clock, UpdateEvery: -1,
 	}
 	if cfg.noTemplate {
 		acfg.CardTemplateID = ""

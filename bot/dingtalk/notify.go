@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/pipeline"
@@ -24,7 +25,12 @@ var (
 	_ pipeline.Subscriber = Subscriber{}
 	_ bot.Sink            = (*Adapter)(nil)
 	_ bot.Sink            = robotSink{}
+	_ bot.Pacer           = (*Adapter)(nil)
 )
+
+// Pace implements bot.Pacer: a card is updated at most once per
+// Config.UpdateEvery; the changes meanwhile fold into that update.
+func (a *Adapter) Pace() time.Duration { return a.every }
 
 // Notices implements pipeline.Subscriber.
 func (s Subscriber) Notices(d pipeline.Deploy) []pipeline.Notice {
