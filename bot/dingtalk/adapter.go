@@ -226,16 +226,6 @@ func (a *Adapter) Handler() http.Handler {
 	return a.gate.Route(a.refused, mux)
 }
 
-// project is the configured project of that name.
-func (a *Adapter) project(name string) (pipeline.Project, bool) {
-	for _, p := range a.projects {
-		if p.Name == name {
-			return p, true
-		}
-	}
-	return pipeline.Project{}, false
-}
-
 // groupOf is the group a project's cards go to; "" for none.
 func (a *Adapter) groupOf(project string) string {
 	if g := a.groups[project]; g != "" {

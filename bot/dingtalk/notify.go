@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -197,51 +196,14 @@ func (a *Adapter) tellRequester(ctx context.Context, card bot.Card, state pipeli
 // it awaits approval.
 func (a *Adapter) cardInput(ctx context.Context, c bot.Card, links bool) cardInput {
 	in := cardInput{Card: c, Requester: c.Requester, Links: links}
-	if c.State != pipeline.StateAwaitingApproval {
-		return in
-	}
-	var from []string
-	if p, ok := a.project(c.Project); ok {
-		if env, ok := p.Env(c.Env); ok {
-			from = env.Approvals.From
-		}
-	}
-	if len(from) == 0 {
-		in.AnyoneBut = true
-		return in
-	}
-	for _, name := range a.approvers(from) {
-		if name == c.Requester || slices.Contains(c.Approvals.By, name) {
-			continue
-		}
+	users, anyone := bot.WaitingFor(a.projects, a.users, c)
+	in.AnyoneBut = anyone
+	for _, name := range users {
 		if id := a.accounts.ChatID(ctx, platform, name); id != "" {
 			in.Approvers = append(in.Approvers, id)
 		}
 	}
 	return in
-}
-
-// approvers lists the users that names (users and teams) stand for, in
-// order, each once.
-func (a *Adapter) approvers(names []string) []string {
-	var users []string
-	add := func(n string) {
-		if !slices.Contains(users, n) {
-			users = append(users, n)
-		}
-	}
-	for _, n := range names {
-		if _, ok := a.users.User(n); ok {
-			add(n)
-			continue
-		}
-		if t, ok := a.users.Team(n); ok {
-			for _, m := range t.Members {
-				add(m)
-			}
-		}
-	}
-	return users
 }
 
 // robotSink delivers a custom robot's notices: cards as ActionCard

@@ -165,49 +165,12 @@ func (a *Adapter) cardInput(ctx context.Context, c bot.Card) cardInput {
 	if id := a.slackID(ctx, c.Requester); id != "" {
 		in.Requester = "<@" + id + ">"
 	}
-	if c.State != pipeline.StateAwaitingApproval {
-		return in
-	}
-	var from []string
-	if p, ok := a.project(c.Project); ok {
-		if env, ok := p.Env(c.Env); ok {
-			from = env.Approvals.From
-		}
-	}
-	if len(from) == 0 {
-		in.AnyoneBut = true
-		return in
-	}
-	for _, name := range a.approvers(from) {
-		if name == c.Requester || slices.Contains(c.Approvals.By, name) {
-			continue
-		}
+	users, anyone := bot.WaitingFor(a.projects, a.users, c)
+	in.AnyoneBut = anyone
+	for _, name := range users {
 		if id := a.slackID(ctx, name); id != "" {
 			in.Approvers = append(in.Approvers, "<@"+id+">")
 		}
 	}
 	return in
-}
-
-// approvers lists the users that names (users and teams) stand for, in
-// order, each once.
-func (a *Adapter) approvers(names []string) []string {
-	var users []string
-	add := func(n string) {
-		if !slices.Contains(users, n) {
-			users = append(users, n)
-		}
-	}
-	for _, n := range names {
-		if _, ok := a.users.User(n); ok {
-			add(n)
-			continue
-		}
-		if t, ok := a.users.Team(n); ok {
-			for _, m := range t.Members {
-				add(m)
-			}
-		}
-	}
-	return users
 }
