@@ -275,3 +275,44 @@ func TestAccessTokenRenewed(t *testing.T) {
 		t.Fatalf("%d tokens; want a third after the refusal", n)
 	}
 }
+
+// TestHTTPCardCallback: in HTTP mode a card's button press comes to
+// /chat/dingtalk, signed as every callback, and acts as who pressed it.
+func TestHTTPCardCallback(t *testing.T) {
+	f := newFixture(t, setup{mode: ModeHTTP})
+	f.send(f.message(uAlice, "deploy demo v1.0.0 to prod", true))
+	card := f.card(1, pipeline.StateAwaitingApproval)
+	if card.CallbackType != "HTTP" {
+		t.Fatalf("callbackType = %q; want HTTP in HTTP mode", card.CallbackType)
+	}
+	content := `{"cardPrivateData":{"actionIds":["approve"],"params":{"action":"approve"}}}`
+	body := []byte(`{"outTrackId":"` + card.OutTrackID + `","userId":"` + uBob + `","corpId":"` + corp + `","type":"actionCallback","content":` + strconv.Quote(content) + `}`)
+	if res := f.post(body, "sign", "forged"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("an unsigned press: %d", res.StatusCode)
+	}
+	if res := f.post(body); res.StatusCode != http.StatusOK {
+		t.Fatalf("the press: %d", res.StatusCode)
+	}
+	f.waitDeploy(1, pipeline.StateSucceeded)
+	f.card(1, pipeline.StateSucceeded)
+}
+
+// TestAnswerAfterSessionExpired: a message handled after its session
+// webhook expired (ferry was down) is answered through the OpenAPI, in the
+// group it was said in.
+func TestAnswerAfterSessionExpired(t *testing.T) {
+	f := newFixture(t)
+	body := f.message(uAlice, "whoami", true)
+	f.clock.Advance(2 * time.Hour) // past sessionWebhookExpiredTime
+	if ack, err := f.fake.SendBotMessage(f.ctx(), body); err != nil || ack.Code != 200 {
+		t.Fatalf("%+v %v", ack, err)
+	}
+	f.until("the answer", func() bool { return len(f.fake.GroupMessages()) == 1 })
+	m := f.fake.GroupMessages()[0]
+	if m.Conversation != demoGroup || m.MsgKey != "sampleMarkdown" || !strings.Contains(m.Param["text"].(string), "You are alice") {
+		t.Fatalf("answer = %+v", m)
+	}
+	if n := len(f.fake.SessionMessages()); n != 0 {
+		t.Fatalf("%d answers to an expired session webhook", n)
+	}
+}

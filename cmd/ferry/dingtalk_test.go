@@ -113,6 +113,24 @@ dashboards:
 	if err := fake.Wait(wait, func() bool { return succeeded() && robotTold() && len(fake.DirectMessages()) == 1 }); err != nil {
 		t.Fatalf("cards %+v, robot %+v: %v", fake.Cards(), fake.RobotMessages(), err)
 	}
+	// The digests go to the group through the app and to the robot.
+	if err := a.digests.SendNow(wait); err != nil {
+		t.Fatal(err)
+	}
+	digested := func() bool {
+		group, robot := false, false
+		for _, m := range fake.GroupMessages() {
+			text, _ := m.Param["text"].(string)
+			group = group || m.Conversation == "cidDEMO==" && strings.Contains(text, "DORA metrics")
+		}
+		for _, m := range fake.RobotMessages() {
+			robot = robot || m.Accepted && m.MsgType == "markdown" && strings.Contains(m.Text, "DORA metrics")
+		}
+		return group && robot
+	}
+	if err := fake.Wait(wait, digested); err != nil {
+		t.Fatalf("the digests: %v", err)
+	}
 	logMu.Lock()
 	defer logMu.Unlock()
 	for _, s := range []string{secret, robotSecret, "robot-token-0123"} {
