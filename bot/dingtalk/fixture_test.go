@@ -256,10 +256,16 @@ func (f *fixture) send(body []byte) fakedingtalk.SessionMessage {
 // post sends a callback to /chat/dingtalk signed now.
 func (f *fixture) post(body []byte, header ...string) *http.Response {
 	f.t.Helper()
+	return f.postAs(f.t, body, header...)
+}
+
+// postAs is post in the test t.
+func (f *fixture) postAs(t testing.TB, body []byte, header ...string) *http.Response {
+	t.Helper()
 	ts := strconv.FormatInt(f.clock.Now().UnixMilli(), 10)
 	req, err := http.NewRequest(http.MethodPost, f.ts.URL+"/chat/dingtalk", bytes.NewReader(body))
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Header.Set("timestamp", ts)
 	req.Header.Set("sign", fakedingtalk.Sign(clientSecret, f.clock.Now().UnixMilli()))
@@ -268,7 +274,7 @@ func (f *fixture) post(body []byte, header ...string) *http.Response {
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	io.Copy(io.Discard, res.Body)
 	res.Body.Close()
