@@ -25,15 +25,14 @@ const maxAnswer = 1 << 20
 // openAPI calls DingTalk's OpenAPI as the app: an access token fetched
 // with the app's key and secret, cached, and renewed before it expires.
 type openAPI struct {
-	base          string
-	clientID      string
-	clientSecret  string
-	http          *http.Client
-	clock         pipeline.Clock
-	mu            sync.Mutex
-	token         string
-	tokenExpires  time.Time
-	tokenRequests int
+	base         string
+	clientID     string
+	clientSecret string
+	http         *http.Client
+	clock        pipeline.Clock
+	mu           sync.Mutex
+	token        string
+	tokenExpires time.Time
 }
 
 // tokenMargin is how long before its expiry a token is renewed.
@@ -50,11 +49,7 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string {
-	msg := e.Message
-	if len(msg) > 200 {
-		msg = msg[:200]
-	}
-	return fmt.Sprintf("%s: DingTalk answered %d %s: %s", e.Method, e.Status, e.Code, msg)
+	return fmt.Sprintf("%s: DingTalk answered %d %s: %s", e.Method, e.Status, e.Code, cut(oneLine(e.Message), 200))
 }
 
 // limited reports whether DingTalk refused a call for its rate limits.
@@ -105,7 +100,6 @@ func (o *openAPI) accessToken(ctx context.Context) (string, error) {
 	if out.AccessToken == "" {
 		return "", errors.New("accessToken: DingTalk answered without a token")
 	}
-	o.tokenRequests++
 	o.token, o.tokenExpires = out.AccessToken, now.Add(time.Duration(out.ExpireIn)*time.Second)
 	return o.token, nil
 }
