@@ -57,6 +57,8 @@ type Config struct {
 	Gitee         Forge    // Gitee's webhook and API; the zero value: no Gitee
 	// Dashboards says how the metrics count and where digests go.
 	Dashboards Dashboards
+	// Freezes are the change freezes, in file order; see pipeline.Freeze.
+	Freezes []pipeline.Freeze
 	// Metrics says where /metrics is served and who may read it.
 	Metrics Metrics
 	// GiveUp is how long the outbox retries a notice (a card edit, a

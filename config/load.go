@@ -21,7 +21,7 @@ import (
 
 // The keys of each level of ferry.yaml.
 var (
-	topKeys        = []string{"listen", "storage", "outbox", "metrics", "workspace", "base_url", "session_secret", "slack", "dingtalk", "github", "gitlab", "gitee", "dashboards", "users", "teams", "projects"}
+	topKeys        = []string{"listen", "storage", "outbox", "metrics", "workspace", "base_url", "session_secret", "slack", "dingtalk", "github", "gitlab", "gitee", "dashboards", "freezes", "users", "teams", "projects"}
 	userKeys       = []string{"admin", "teams", "password_hash", "tokens", "chat", "forge"}
 	teamKeys       = []string{"members"}
 	chatPlatforms  = []string{"slack", "dingtalk", "web"} // dingtalk: the enterprise userId, a robot message's senderStaffId
@@ -152,6 +152,7 @@ func (d *decoder) document(data []byte) *Config {
 	cfg.GitLab = d.forge("gitlab", f["gitlab"])
 	cfg.Gitee = d.forge("gitee", f["gitee"])
 	cfg.Dashboards = d.dashboards(f["dashboards"])
+	cfg.Freezes = d.freezes(f["freezes"])
 	cfg.Users = d.users(f["users"].val)
 	cfg.Teams = d.teams(f["teams"].val)
 	cfg.Projects = d.projects(f["projects"].val)

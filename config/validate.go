@@ -19,6 +19,7 @@ type notes struct {
 	dingtalk    dingtalkNotes  // the line of dingtalk: and the robots' scopes
 	allow       []allowNote    // the keys of each forge's repo_config.allow
 	dashboards  dashboardsNotes
+	freezeEnvs  []freezeEnv // the envs of every freeze
 }
 
 // dashboardsNotes are the names in dashboards:, checked once every
@@ -95,6 +96,7 @@ func (d *decoder) validate(cfg *Config) {
 	d.slackChannels(cfg)
 	d.dingtalkNames(cfg)
 	d.dashboardsNames(cfg)
+	d.freezeNames(cfg)
 	d.repoConfig(cfg)
 }
 

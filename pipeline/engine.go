@@ -34,8 +34,10 @@ type Config struct {
 	// deploy (each transition and each unit's progress); the store keeps it
 	// in the outbox. nil: nobody is told.
 	Subscribers Subscribers
-	Clock       Clock // nil: the system clock
-	Logger      *slog.Logger
+	// Freezes are the change freezes (see Freeze); nil: none.
+	Freezes []Freeze
+	Clock   Clock // nil: the system clock
+	Logger  *slog.Logger
 	// Tick is how often, in real time, the engine looks for expired
 	// approvals and queued deploys it was not told about (it also looks
 	// whenever Kick is called). Zero means 5 seconds. Deadlines themselves
@@ -52,6 +54,7 @@ type Engine struct {
 	target   func(Project, Environment) (Target, error)
 	resolver Resolver
 	subs     Subscribers
+	freezes  []Freeze
 	clock    Clock
 	log      *slog.Logger
 	tick     time.Duration
@@ -81,6 +84,7 @@ func New(cfg Config) (*Engine, error) {
 		target:   nonNil(cfg.Target),
 		resolver: cfg.Resolver,
 		subs:     cfg.Subscribers,
+		freezes:  cfg.Freezes,
 		clock:    cfg.Clock,
 		log:      cfg.Logger,
 		tick:     cfg.Tick,
@@ -227,6 +231,10 @@ func (e *Engine) sweep(ctx context.Context) {
 			continue
 		}
 		if holder != nil {
+			continue
+		}
+		// A deploy queued before a freeze opened waits for it to end.
+		if !d.Force && FrozenAt(e.freezes, d.Project, d.Env, now, d.Kind == KindRollback) != nil {
 			continue
 		}
 		if _, err := e.transition(ctx, d, EventStart, "ferry", ""); err != nil && !errors.Is(err, ErrConflict) {

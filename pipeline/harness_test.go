@@ -64,6 +64,7 @@ type harness struct {
 	targets map[string]*pipelinetest.Target
 	batch   map[string]*pipelinetest.BatchTarget // used instead of targets where set
 	project pipeline.Project
+	freezes []pipeline.Freeze
 	engine  *pipeline.Engine
 	stopRun context.CancelFunc
 	runDone chan error
@@ -113,6 +114,7 @@ func (h *harness) start() {
 		},
 		Resolver:    refs,
 		Subscribers: pipeline.Subscribers{changes{}},
+		Freezes:     h.freezes,
 		Clock:       h.clock,
 		Tick:        time.Hour, // sweeps come from Kick
 	})

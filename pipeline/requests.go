@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Request asks for a deploy.
@@ -77,6 +78,10 @@ func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error
 	if err := e.checkLock(ctx, a, r.Project, r.Env, r.Force); err != nil {
 		return e.deny(ctx, a, d, err)
 	}
+	frozen, err := e.checkFreeze(p.Name, env.Name, false, r.Force)
+	if err != nil {
+		return e.deny(ctx, a, d, err)
+	}
 	for _, rules := range []Environment{env, configured} {
 		if ok, why := rules.Allows(c); !ok && !r.Force {
 			return e.deny(ctx, a, d, fmt.Errorf("%w: %s is %s; %s", ErrForbidden, ref, describeCommit(c), why))
@@ -87,7 +92,16 @@ func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error
 		return Deploy{}, err
 	}
 	d.PreviousVersion, d.PreviousRelease = cur.Version, cur.Release
-	return e.submit(ctx, a, d, env, "deploy", fmt.Sprintf("%s (%s)", d.Version, ref))
+	return e.submit(ctx, a, d, env, "deploy", fmt.Sprintf("%s (%s)", d.Version, ref)+forcedThrough(frozen))
+}
+
+// forcedThrough is what the audit adds of a freeze a change was forced
+// through; "" for none.
+func forcedThrough(fr *Frozen) string {
+	if fr == nil {
+		return ""
+	}
+	return fmt.Sprintf(" through freeze %s (%s until %s)", fr.Freeze.Name, fr.Env, fr.End.UTC().Format(time.RFC3339))
 }
 
 // resolve is the commit a request deploys: commit, when the event that
@@ -249,6 +263,11 @@ func (e *Engine) Rollback(ctx context.Context, a Actor, project, envName, releas
 	}
 	if err := e.checkLock(ctx, a, project, envName, force); err != nil {
 		return Deploy{}, e.refused(ctx, a, "rollback", scope, err)
+	}
+	if fr, err := e.checkFreeze(p.Name, env.Name, true, force); err != nil {
+		return Deploy{}, e.refused(ctx, a, "rollback", scope, err)
+	} else if fr != nil {
+		e.audit(ctx, a, "freeze forced", scope, "rollback"+forcedThrough(fr))
 	}
 	cur, err := e.current(ctx, project, envName)
 	if err != nil {
@@ -437,6 +456,11 @@ func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string
 	}
 	if err := e.checkLock(ctx, a, project, env, force); err != nil {
 		return Deploy{}, e.refused(ctx, a, "promote", scope, err)
+	}
+	if fr, err := e.checkFreeze(p.Name, to.Name, false, force); err != nil {
+		return Deploy{}, e.refused(ctx, a, "promote", scope, err)
+	} else if fr != nil {
+		e.audit(ctx, a, "freeze forced", scope, "promote from "+from+forcedThrough(fr))
 	}
 	src, err := e.current(ctx, project, from)
 	if err != nil {

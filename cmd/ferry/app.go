@@ -122,6 +122,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		Target:      drivers.target,
 		Resolver:    resolver,
 		Subscribers: subs,
+		Freezes:     cfg.Freezes,
 		Clock:       clock,
 		Logger:      log,
 	})
