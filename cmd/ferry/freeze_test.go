@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferrybot/ferry/config"
+	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/targets/workspace/gittest"
+)
+
+// TestFreezeEverySurface: while a freeze is open, a deploy asked through
+// the API (as the CLI and the console do) and one a GitLab push asks for
+// are refused with the window's name, reason and end; the refusal is
+// audited, and nothing is deployed.
+func TestFreezeEverySurface(t *testing.T) {
+	repo := gittest.NewRepo(t)
+	sha := repo.Commit(t, map[string]string{"README": "hi\n"}, "first")
+	repo.Branch(t, "master")
+	t.Setenv("GIT_CONFIG_COUNT", "1")
+	t.Setenv("GIT_CONFIG_KEY_0", "url."+repo.Path()+".insteadOf")
+	t.Setenv("GIT_CONFIG_VALUE_0", "http://example.com/mike/diaspora.git")
+	yaml := `storage: ferry.db
+workspace: workspace
+users:
+  alice: {tokens: ["alice-token-0123456789"], forge: {gitlab: jsmith}}
+gitlab:
+  webhook_secret: gitlab-hook-secret
+freezes:
+  - name: year-end
+    envs: ["*"]
+    from: "2026-01-01T00:00:00Z"
+    until: "2099-01-04T00:00:00Z"
+    reason: year-end change freeze
+projects:
+  diaspora:
+    repo: http://example.com/mike/diaspora.git
+    environments:
+      staging:
+        branches: ['^master$']
+        default_ref: master
+        auto: true
+        target: {type: local, hosts: [a], root: hosts/diaspora}
+`
+	path := filepath.Join(t.TempDir(), "ferry.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(context.Background(), cfg, "http://ferry.test", slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var running sync.WaitGroup
+	running.Go(func() { _ = a.engine.Run(ctx) })
+	for _, f := range a.forges {
+		running.Go(func() { _ = f.Run(ctx) })
+	}
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(func() { srv.Close(); cancel(); running.Wait(); a.close() })
+	const why = "diaspora/staging is frozen by year-end until Sun 4 Jan 2099 00:00 UTC (year-end change freeze)"
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/commands", strings.NewReader(`{"text":"deploy diaspora to staging"}`))
+	req.Header.Set("Authorization", "Bearer alice-token-0123456789")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden || !strings.Contains(string(body), why) {
+		t.Fatalf("the API: %d %s", res.StatusCode, body)
+	}
+
+	push, err := os.ReadFile("../../forge/gitlab/testdata/push.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	push = bytes.ReplaceAll(push, []byte("da1560886d4f094c3e6c9ef40349f7d38b5d27d7"), []byte(sha))
+	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/hooks/gitlab", bytes.NewReader(push))
+	req.Header.Set("X-Gitlab-Event", "Push Hook")
+	req.Header.Set("X-Gitlab-Token", "gitlab-hook-secret")
+	req.Header.Set("Idempotency-Key", "freeze-push-1")
+	if res, err = srv.Client().Do(req); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("the push: %v %v", res, err)
+	}
+	res.Body.Close()
+	var denied []pipeline.AuditEntry
+	for deadline := time.Now().Add(10 * time.Second); len(denied) < 2 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		log, err := a.store.AuditLog(context.Background(), 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		denied = denied[:0]
+		for _, e := range log {
+			if e.Action == "deploy denied" && strings.Contains(e.Detail, why) {
+				denied = append(denied, e)
+			}
+		}
+	}
+	if len(denied) < 2 {
+		t.Fatalf("refusals audited: %+v; want the API's and the push's", denied)
+	}
+	ds, err := a.engine.Deploys(context.Background(), pipeline.DeployFilter{States: []pipeline.State{pipeline.StateQueued, pipeline.StateRunning, pipeline.StateSucceeded}})
+	if err != nil || len(ds) != 0 {
+		t.Fatalf("deployed in a freeze: %+v %v", ds, err)
+	}
+}
