@@ -212,9 +212,14 @@ func (b *Bot) status(ctx context.Context, project string) (Reply, error) {
 			now = append(now, fmt.Sprintf("#%d %s queued", q.ID, q.Version))
 		}
 		row[5] = strings.Join(now, ", ")
+		var held []string
 		if s.Lock != nil {
-			row[6] = "locked by " + s.Lock.Owner
+			held = append(held, "locked by "+s.Lock.Owner)
 		}
+		if f := s.Frozen; f != nil {
+			held = append(held, "frozen by "+f.Freeze.Name+" until "+f.End.UTC().Format("2006-01-02 15:04"))
+		}
+		row[6] = strings.Join(held, "; ")
 		if groups := UnitGroups(s.Units); len(groups) > 1 {
 			var mix []string
 			for _, g := range groups {

@@ -15,7 +15,7 @@ import (
 	"github.com/ferrybot/ferry/storage"
 )
 
-func newTestBot(t *testing.T) (*Bot, *storage.SQLite) {
+func newTestBot(t *testing.T, freezes ...pipeline.Freeze) (*Bot, *storage.SQLite) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
@@ -35,6 +35,7 @@ func newTestBot(t *testing.T) (*Bot, *storage.SQLite) {
 		},
 		Resolver: pipelinetest.Resolver{"main": {Hash: "1111111aaaa", Branch: "main"}, "v1.0.0": {Hash: "2222222bbbb", Tag: "v1.0.0"}},
 		Clock:    clockwork.NewFakeClockAt(time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)),
+		Freezes:  freezes,
 	})
 	if err != nil {
 		t.Fatal(err)

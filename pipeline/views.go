@@ -17,6 +17,7 @@ type EnvStatus struct {
 	Queued  []Deploy
 	Waiting []Deploy // awaiting approval
 	Lock    *Lock
+	Frozen  *Frozen       // the freeze window open now; nil if none
 	Units   []UnitRelease // what each unit runs, by name; a canary shows as a mix
 }
 
@@ -57,6 +58,7 @@ func (e *Engine) Board(ctx context.Context, project string) ([]EnvStatus, error)
 			if s.Units, err = e.store.UnitReleases(ctx, n, env.Name); err != nil {
 				return nil, err
 			}
+			s.Frozen = FrozenAt(e.freezes, n, env.Name, now, false)
 			for _, l := range locks {
 				if l.Env == env.Name && (l.Project == n || l.Project == "*") && l.Active(now) {
 					s.Lock = &l
