@@ -120,3 +120,16 @@ projects:
 		t.Fatalf("deployed in a freeze: %+v %v", ds, err)
 	}
 }
+
+func TestDescribeFreezes(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	now := time.Date(2026, 12, 21, 12, 0, 0, 0, time.UTC)
+	fs := []pipeline.Freeze{
+		{Name: "year-end", Envs: []string{"prod"}, From: time.Date(2026, 12, 20, 0, 0, 0, 0, berlin), Until: time.Date(2027, 1, 4, 0, 0, 0, 0, berlin), Loc: berlin, Reason: "year-end change freeze"},
+		{Name: "old", Envs: []string{"*"}, From: now.Add(-48 * time.Hour), Until: now.Add(-24 * time.Hour), NoRollbacks: true},
+	}
+	want := "year-end [prod]: OPEN until Mon 4 Jan 2027 00:00 CET (year-end change freeze)\nold [*]: no window to come; rollbacks refused too\n"
+	if got := describeFreezes(fs, now); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}

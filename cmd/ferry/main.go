@@ -44,6 +44,7 @@ Server:
   ferry hash-password                                   read a password on stdin, print its bcrypt hash
   ferry ssh trust [--known-hosts F] [--yes] HOST[:PORT]  show a host's key fingerprint and record it in known_hosts
   ferry digest --send [--config ferry.yaml]             post every configured digest now
+  ferry freezes [--config ferry.yaml]                   the freeze windows open now and the next of each
   ferry gen-deploys --db F [--deploys N] [--end DATE]   fill a new database with made-up deploys, to measure the dashboards
 
 Client (talks to a running server; --server or FERRY_SERVER, --token or FERRY_TOKEN, --json):
@@ -90,6 +91,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return auditCommand(ctx, rest, stdout, stderr)
 	case "outbox":
 		return outboxCommand(ctx, rest, stdout, stderr)
+	case "freezes":
+		return freezesCommand(ctx, rest, stdout, stderr)
 	case "gen-deploys":
 		return genDeploys(ctx, rest, stdout, stderr)
 	case "-h", "--help":
