@@ -38,7 +38,7 @@ func (e *Engine) Approve(ctx context.Context, a Actor, id int64) (Deploy, error)
 		e.changed(ctx, d)
 		return d, nil
 	}
-	nd, err := e.enqueue(ctx, d, EventApprove, a.Name)
+	nd, err := e.enqueue(ctx, d, EventApprove, a.Name, promotionNote(d))
 	if errors.Is(err, ErrConflict) { // another approval queued it first
 		nd, err = e.store.Deploy(ctx, id)
 	}

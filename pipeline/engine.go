@@ -203,10 +203,11 @@ func (e *Engine) resumable(d Deploy) bool {
 	return ok && r.Resumable()
 }
 
-// sweep expires approvals whose deadline passed and starts queued deploys
-// whose environment is free.
+// sweep moves promotions on, expires approvals whose deadline passed and
+// starts queued deploys whose environment is free.
 func (e *Engine) sweep(ctx context.Context) {
 	e.sweepDenials(ctx)
+	e.promote(ctx)
 	now := e.clock.Now()
 	waiting, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateAwaitingApproval}, Oldest: true})
 	if err != nil {

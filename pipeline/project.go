@@ -13,6 +13,8 @@ type Project struct {
 	Repo    string // git URL or local path
 	Channel string // chat channel for its deploy cards
 	Envs    []Environment
+	// Promotions move what succeeded in one environment to the next.
+	Promotions []Promotion
 }
 
 // Env returns the named environment of the project.

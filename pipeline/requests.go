@@ -181,24 +181,31 @@ func (e *Engine) moveOn(ctx context.Context, a Actor, d Deploy, env Environment)
 		d.Release = strconv.FormatInt(d.ID, 10) // a deploy's release is named after it
 	}
 	setRelease := func(x *Deploy) { x.Release = d.Release }
+	// A reason given at the request (a promotion's) stays in front.
+	because := func(s string) string {
+		if d.Reason == "" {
+			return s
+		}
+		return strings.TrimSuffix(d.Reason+"; "+s, "; ")
+	}
 	if d.ApprovalsRequired > 0 {
 		deadline := e.clock.Now().Add(env.Approvals.Expire)
-		return e.transition(ctx, d, EventAwaitApproval, a.Name, fmt.Sprintf("waiting for %d approval(s)", d.ApprovalsRequired), setRelease, func(x *Deploy) {
+		return e.transition(ctx, d, EventAwaitApproval, a.Name, because(fmt.Sprintf("waiting for %d approval(s)", d.ApprovalsRequired)), setRelease, func(x *Deploy) {
 			if env.Approvals.Expire > 0 {
 				x.ApprovalDeadline = deadline
 			}
 		})
 	}
-	return e.enqueue(ctx, d, EventEnqueue, a.Name, setRelease)
+	return e.enqueue(ctx, d, EventEnqueue, a.Name, because(""), setRelease)
 }
 
 // enqueue queues d and cancels the older queued deploys it supersedes.
-func (e *Engine) enqueue(ctx context.Context, d Deploy, ev Event, actor string, update ...func(*Deploy)) (Deploy, error) {
+func (e *Engine) enqueue(ctx context.Context, d Deploy, ev Event, actor, reason string, update ...func(*Deploy)) (Deploy, error) {
 	older, err := e.store.Deploys(ctx, DeployFilter{Project: d.Project, Env: d.Env, States: []State{StateQueued}})
 	if err != nil {
 		return d, err
 	}
-	nd, err := e.transition(ctx, d, ev, actor, "", update...)
+	nd, err := e.transition(ctx, d, ev, actor, reason, update...)
 	if err != nil {
 		return nd, err
 	}
@@ -454,13 +461,8 @@ func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string
 	if err := CanDeploy(a, to); err != nil {
 		return Deploy{}, e.refused(ctx, a, "promote", scope, err)
 	}
-	if err := e.checkLock(ctx, a, project, env, force); err != nil {
-		return Deploy{}, e.refused(ctx, a, "promote", scope, err)
-	}
-	if fr, err := e.checkFreeze(p.Name, to.Name, false, force); err != nil {
-		return Deploy{}, e.refused(ctx, a, "promote", scope, err)
-	} else if fr != nil {
-		e.audit(ctx, a, "freeze forced", scope, "promote from "+from+forcedThrough(fr))
+	if err := e.mayPromoteInto(ctx, a, p.Name, from, to.Name, force); err != nil {
+		return Deploy{}, err
 	}
 	src, err := e.current(ctx, project, from)
 	if err != nil {
@@ -469,7 +471,30 @@ func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string
 	if src.Deploy == nil {
 		return Deploy{}, fmt.Errorf("%w: %s %s has no successful deploy to promote", ErrNotFound, project, from)
 	}
-	s := *src.Deploy
+	return e.promoteDeploy(ctx, a, p, from, to, *src.Deploy, "", force)
+}
+
+// mayPromoteInto refuses a promotion into a locked or frozen environment,
+// unless an admin forces it (audited with the freeze).
+func (e *Engine) mayPromoteInto(ctx context.Context, a Actor, project, from, env string, force bool) error {
+	scope := Deploy{Project: project, Env: env}
+	if err := e.checkLock(ctx, a, project, env, force); err != nil {
+		return e.refused(ctx, a, "promote", scope, err)
+	}
+	if fr, err := e.checkFreeze(project, env, false, force); err != nil {
+		return e.refused(ctx, a, "promote", scope, err)
+	} else if fr != nil {
+		e.audit(ctx, a, "freeze forced", scope, "promote from "+from+forcedThrough(fr))
+	}
+	return nil
+}
+
+// promoteDeploy requests the deploy of what s deployed in from to env,
+// with note as the reason it was asked for ("" for none), once
+// mayPromoteInto allowed it.
+func (e *Engine) promoteDeploy(ctx context.Context, a Actor, p Project, from string, to Environment, s Deploy, note string, force bool) (Deploy, error) {
+	scope := Deploy{Project: p.Name, Env: to.Name}
+	var err error
 	if s.Kind == KindRollback {
 		if s, err = e.releaseDeploy(ctx, s.Release); err != nil {
 			return Deploy{}, err
@@ -485,7 +510,7 @@ func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string
 	if ok, why := to.Allows(c); !ok && !force {
 		return Deploy{}, e.refused(ctx, a, "promote", scope, fmt.Errorf("%w: %s runs %s, which is %s; %s", ErrForbidden, from, s.Version, describeCommit(c), why))
 	}
-	cur, err := e.current(ctx, project, env)
+	cur, err := e.current(ctx, p.Name, to.Name)
 	if err != nil {
 		return Deploy{}, err
 	}
@@ -493,7 +518,7 @@ func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string
 		Project: p.Name, Env: to.Name, Kind: KindDeploy,
 		Ref: s.Ref, Commit: s.Commit, Version: s.Version, CommittedAt: s.CommittedAt,
 		PreviousVersion: cur.Version, PreviousRelease: cur.Release,
-		Requester: a.Name, Force: force,
+		Requester: a.Name, Force: force, Reason: note,
 		ApprovalsRequired: to.Approvals.Required,
 	}
 	return e.submit(ctx, a, d, to, "promote", fmt.Sprintf("%s from %s", s.Version, from))

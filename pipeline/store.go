@@ -16,6 +16,7 @@ type Store interface {
 	LockStore
 	AuditStore
 	OutboxStore
+	PromotionStore
 }
 
 // DeployFilter selects deploys; zero fields match everything.
