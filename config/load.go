@@ -336,7 +336,7 @@ func (d *decoder) users(n *yaml.Node) []pipeline.User {
 		if !d.name(e, "user") {
 			continue
 		}
-		if e.key == engineActor {
+		if e.key == engineActor || e.key == pipeline.Promoter {
 			d.addf(e.line, "user name %q is reserved: the audit log records ferry's own actions under it; choose another name", e.key)
 			continue
 		}

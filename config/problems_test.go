@@ -18,7 +18,7 @@ func TestProblems(t *testing.T) {
 		{"unknown_key.yaml", []string{
 			`1: unknown key "listn" at the top level; did you mean "listen"?`,
 			`4: unknown key "admn" in user alice; did you mean "admin"?`,
-			`8: unknown key "colour" in project demo; allowed: channel, dingtalk_group, environments, repo`,
+			`8: unknown key "colour" in project demo; allowed: channel, dingtalk_group, environments, promotions, repo`,
 			`11: unknown key "brnches" in environment staging; did you mean "branches"?`,
 			`13: unknown key "contnue" in strategy of environment staging; did you mean "continue"?`,
 			`14: unknown key "requird" in approvals of environment staging; did you mean "required"?`,

@@ -16,7 +16,7 @@ import (
 
 // The keys of projects and what they contain.
 var (
-	projectKeys  = []string{"repo", "channel", "dingtalk_group", "environments"}
+	projectKeys  = []string{"repo", "channel", "dingtalk_group", "environments", "promotions"}
 	envKeys      = []string{"branches", "tags", "default_ref", "auto", "target", "strategy", "approvals", "deployers", "lock_ttl", "url", "optional"}
 	strategyKeys = []string{"batches", "bake", "continue", "max_failed_units", "auto_rollback", "parallel"}
 	approvalKeys = []string{"required", "from", "expire"}
@@ -75,6 +75,7 @@ func (d *decoder) project(e field) pipeline.Project {
 		}
 		d.addf(line, "%s has no environments: add one under environments:, e.g. staging: {target: {type: local}}", what)
 	}
+	p.Promotions = d.promotions(f["promotions"], p)
 	d.notes.projects = append(d.notes.projects, pn)
 	return p
 }
