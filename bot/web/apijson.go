@@ -195,6 +195,8 @@ type APIEnvStatus struct {
 	Queued  []APIDeploy `json:"queued"`
 	Waiting []APIDeploy `json:"waiting"` // awaiting approval
 	Lock    *APILock    `json:"lock"`
+	// Freeze is the freeze window open now; absent when none is.
+	Freeze *APIFreeze `json:"freeze,omitempty"`
 	// Units is what each unit (host, pod) runs, by name; during a canary
 	// some run the new version and the others the old one.
 	Units []APIUnitRelease `json:"units"`
@@ -217,6 +219,14 @@ type APILock struct {
 	Reason  string    `json:"reason,omitempty"`
 	Created time.Time `json:"created,omitzero"`
 	Expires time.Time `json:"expires,omitzero"`
+}
+
+// APIFreeze is a freeze window that holds an environment.
+type APIFreeze struct {
+	Name   string    `json:"name"`
+	Reason string    `json:"reason,omitempty"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
 }
 
 // APIAuditLog is GET /api/v1/audit: a page of the audit log, newest first.
@@ -398,6 +408,9 @@ func newAPIBoard(cells []pipeline.EnvStatus) APIBoard {
 		}
 		if l := c.Lock; l != nil {
 			e.Lock = &APILock{Project: l.Project, Env: l.Env, Owner: l.Owner, Reason: l.Reason, Created: utc(l.Created), Expires: utc(l.Expires)}
+		}
+		if f := c.Frozen; f != nil {
+			e.Freeze = &APIFreeze{Name: f.Freeze.Name, Reason: f.Freeze.Reason, Start: utc(f.Start), End: utc(f.End)}
 		}
 		b.Environments = append(b.Environments, e)
 	}

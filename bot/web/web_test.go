@@ -127,6 +127,7 @@ type setup struct {
 	log      *slog.Logger        // nil: discard
 	sinks    map[string]bot.Sink // the outbox's sinks besides the console's own
 	noOutbox bool                // serve no Outbox page
+	freezes  []pipeline.Freeze
 }
 
 // newFixture runs an engine on a SQLite store in a temporary directory and
@@ -179,7 +180,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	}
 	e, err := pipeline.New(pipeline.Config{
 		Store: st, Projects: cfg.projects, Target: cfg.target, Resolver: cfg.resolver,
-		Subscribers: pipeline.Subscribers{Subscriber{}}, Clock: cfg.clock, Tick: time.Hour,
+		Subscribers: pipeline.Subscribers{Subscriber{}}, Clock: cfg.clock, Tick: time.Hour, Freezes: cfg.freezes,
 	})
 	if err != nil {
 		t.Fatal(err)
