@@ -17,7 +17,7 @@ run: build
 	@echo "  ferry quickstart — open http://$${FERRY_LISTEN:-127.0.0.1:8080}"
 	@echo "    web console: alice / alice-quickstart   bob / bob-quickstart"
 	@echo "    API tokens:  alice: $${FERRY_ALICE_TOKEN:-quickstart-alice-token}   bob: $${FERRY_BOB_TOKEN:-quickstart-bob-token}"
-	@echo "    CLI:         FERRY_TOKEN=quickstart-alice-token ./bin/ferry deploy demo to staging"
+	@echo "    CLI:         FERRY_TOKEN=quickstart-alice-token ./bin/ferry deploy demo to dev"
 	@echo
 	./bin/ferry serve --config $(QUICKSTART)/ferry.yaml
 

@@ -20,7 +20,7 @@ func runFerry(t *testing.T, args ...string) (string, string, error) {
 
 func TestCheckQuickstart(t *testing.T) {
 	out, errOut, err := runFerry(t, "check", "--config", "../../examples/quickstart/ferry.yaml")
-	if err != nil || !strings.Contains(out, "ok (1 project(s), 2 environment(s), 2 user(s))") {
+	if err != nil || !strings.Contains(out, "ok (1 project(s), 3 environment(s), 2 user(s))") {
 		t.Fatalf("check: %v\n%s%s", err, out, errOut)
 	}
 }
@@ -113,9 +113,9 @@ func TestRoute(t *testing.T) {
 		ref, want string
 		err       error
 	}{
-		{"refs/heads/main", "refs/heads/main → staging\n  why: branch \"main\" matches branch rule ^main$ of environment staging\n  auto: yes, a push deploys it to staging\n", nil},
-		{"refs/tags/v1.2.3", "refs/tags/v1.2.3 → prod\n  why: tag \"v1.2.3\" matches tag rule ^v\\d+\\.\\d+\\.\\d+$ of environment prod\n  auto: no, deploy it with: deploy demo v1.2.3 to prod\n  approvals: 1 required\n", nil},
-		{"refs/heads/feature-x", "refs/heads/feature-x deploys nowhere: branch \"feature-x\" matches no branch rule of project demo (tried staging: ^main$)\n", exitError(1)},
+		{"refs/heads/main", "refs/heads/main → dev\n  why: branch \"main\" matches branch rule ^main$ of environment dev\n  auto: yes, a push deploys it to dev\n", nil},
+		{"refs/tags/v1.2.3", "refs/tags/v1.2.3 → dev\n  why: tag \"v1.2.3\" matches tag rule ^v\\d+\\.\\d+\\.\\d+$ of environment dev\n  auto: yes, a push deploys it to dev\n", nil},
+		{"refs/heads/feature-x", "refs/heads/feature-x deploys nowhere: branch \"feature-x\" matches no branch rule of project demo (tried dev: ^main$)\n", exitError(1)},
 	}
 	for _, c := range cases {
 		out, errOut, err := runFerry(t, "route", "--config", cfg, "--project", "demo", "--ref", c.ref)
