@@ -209,6 +209,7 @@ func (e *Engine) sweep(ctx context.Context) {
 	e.sweepDenials(ctx)
 	e.promote(ctx)
 	now := e.clock.Now()
+	e.announceChanges(ctx, now)
 	waiting, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateAwaitingApproval}, Oldest: true})
 	if err != nil {
 		e.log.Error("sweep: list awaiting approval", "err", err)

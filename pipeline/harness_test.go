@@ -74,6 +74,12 @@ type harness struct {
 // Noticed signal says that a deploy changed.
 type changes struct{}
 
+// Announce owes a notice of platform "said" for every announcement, its
+// text as the payload.
+func (changes) Announce(a pipeline.Announcement) []pipeline.Notice {
+	return []pipeline.Notice{{Platform: "said", Dest: "project " + a.Project, Kind: "announce", Payload: []byte(a.Text)}}
+}
+
 func (changes) Notices(d pipeline.Deploy) []pipeline.Notice {
 	return []pipeline.Notice{{Platform: "test", Dest: fmt.Sprint("deploy ", d.ID), Kind: "change", Latest: true, DeployID: d.ID, State: d.State}}
 }

@@ -47,6 +47,40 @@ type Subscriber interface {
 	Notices(d Deploy) []Notice
 }
 
+// Announcement is news for a project's chat that is no deploy's card: a
+// promotion cancelled, a freeze window opened or closed, a lock expired.
+// Key says what it is about, so that it is said once.
+type Announcement struct {
+	Key     string
+	Project string
+	Env     string // "" when it is about the whole project
+	Text    string
+}
+
+// Announcer is a subscriber that says what its platform is owed for an
+// announcement; like Notices, a pure function.
+type Announcer interface {
+	Announce(a Announcement) []Notice
+}
+
+// AnnouncementStore records announcements with the notices they owe.
+type AnnouncementStore interface {
+	// Announce records a and adds ns in one commit, unless a.Key was
+	// announced before: then it returns false and changes nothing.
+	Announce(ctx context.Context, a Announcement, ns []Notice) (bool, error)
+}
+
+// Announce asks each subscriber that is an Announcer.
+func (ss Subscribers) Announce(a Announcement) []Notice {
+	var ns []Notice
+	for _, s := range ss {
+		if an, ok := s.(Announcer); ok {
+			ns = append(ns, an.Announce(a)...)
+		}
+	}
+	return ns
+}
+
 // Subscribers asks each of its subscribers in turn.
 type Subscribers []Subscriber
 

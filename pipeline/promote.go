@@ -241,6 +241,8 @@ func (e *Engine) cancelPromotion(ctx context.Context, rec PromotionRecord, why s
 	}
 	e.audit(ctx, Actor{Name: Promoter}, "promotion cancelled", Deploy{Project: rec.Project, Env: rec.To, ID: rec.Source},
 		fmt.Sprintf("%s from %s: %s", rec.Version, rec.From, why))
+	e.announce(ctx, Announcement{Key: fmt.Sprintf("promotion %d cancelled", rec.ID), Project: rec.Project, Env: rec.To,
+		Text: fmt.Sprintf("The promotion of %s from %s to %s is cancelled: %s.", rec.Version, rec.From, rec.To, why)})
 }
 
 // inFlightIn is a deploy in an environment that has not ended: running,

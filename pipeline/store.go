@@ -17,6 +17,7 @@ type Store interface {
 	AuditStore
 	OutboxStore
 	PromotionStore
+	AnnouncementStore
 }
 
 // DeployFilter selects deploys; zero fields match everything.

@@ -2,6 +2,7 @@ package dingtalk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -22,6 +23,7 @@ type Subscriber struct {
 
 var (
 	_ pipeline.Subscriber = Subscriber{}
+	_ pipeline.Announcer  = Subscriber{}
 	_ bot.Sink            = (*Adapter)(nil)
 	_ bot.Sink            = robotSink{}
 	_ bot.Pacer           = (*Adapter)(nil)
@@ -46,6 +48,33 @@ func (s Subscriber) Notices(d pipeline.Deploy) []pipeline.Notice {
 		}
 	}
 	return ns
+}
+
+// Announce implements pipeline.Announcer: news of a project goes to its
+// group, through the app, and to the robots whose scope takes its
+// environment.
+func (s Subscriber) Announce(an pipeline.Announcement) []pipeline.Notice {
+	b, _ := json.Marshal(an)
+	var ns []pipeline.Notice
+	if s.App {
+		ns = append(ns, pipeline.Notice{Platform: platform, Dest: "announce " + an.Project, Kind: "announce", Payload: b})
+	}
+	for _, r := range s.Robots {
+		if r.Cards != nil && r.Cards(pipeline.Deploy{Project: an.Project, Env: an.Env}) {
+			ns = append(ns, pipeline.Notice{Platform: RobotPlatform(r.Name), Dest: "announce " + an.Project, Kind: "announce", Payload: b})
+		}
+	}
+	return ns
+}
+
+// announcement is an announcement as a markdown message.
+func announcement(payload []byte) (pipeline.Announcement, sessionMessage, error) {
+	var an pipeline.Announcement
+	if err := json.Unmarshal(payload, &an); err != nil {
+		return an, sessionMessage{}, bot.Permanent(fmt.Errorf("an announcement that does not decode: %w", err))
+	}
+	title := cut(an.Text, maxTitle)
+	return an, sessionMessage{MsgType: "markdown", Markdown: &markdownBody{Title: title, Text: "📣 " + escape(an.Text)}}, nil
 }
 
 // Sinks are the outbox's sinks of DingTalk, by platform: the app's, and
@@ -77,6 +106,14 @@ func (a *Adapter) Deliver(ctx context.Context, o bot.Outgoing, ref string) (stri
 		err = a.tellRequester(ctx, o.Card, o.State)
 	case "digest":
 		err = a.sendDigest(ctx, o.Payload, nil)
+	case "announce":
+		var an pipeline.Announcement
+		var m sessionMessage
+		if an, m, err = announcement(o.Payload); err == nil {
+			if group := a.groupOf(an.Project); group != "" {
+				err = a.api.groupSend(ctx, a.robotCode, group, markdownMessage(m.Markdown.Title, m.Markdown.Text))
+			}
+		}
 	default:
 		err = bot.Permanent(fmt.Errorf("dingtalk delivers no %q notices", o.Kind))
 	}
@@ -228,6 +265,12 @@ func (s robotSink) Deliver(ctx context.Context, o bot.Outgoing, ref string) (str
 		return state, nil
 	case "digest":
 		return ref, s.a.sendDigest(ctx, o.Payload, s.r)
+	case "announce":
+		_, m, err := announcement(o.Payload)
+		if err == nil {
+			err = s.r.send(ctx, s.a, m)
+		}
+		return ref, err
 	}
 	return ref, bot.Permanent(fmt.Errorf("a dingtalk robot delivers no %q notices", o.Kind))
 }

@@ -96,3 +96,24 @@ func accepted(f *fixture) []fakedingtalk.RobotMessage {
 	}
 	return out
 }
+
+// TestAnnouncementToGroupAndRobot: news of a project goes to its group
+// through the app and to the robots whose scope takes it, said once.
+func TestAnnouncementToGroupAndRobot(t *testing.T) {
+	f := newFixture(t, setup{robot: true, robotSecret: robotSecret})
+	an := pipeline.Announcement{Key: "freeze year-end 1 demo open", Project: "demo", Env: "prod", Text: "Freeze year-end (封版): demo prod frozen until Mon 4 Jan 2027 00:00 CET."}
+	sub := Subscriber{App: true, Robots: []Robot{{Name: "ops", Cards: func(pipeline.Deploy) bool { return true }}}}
+	for range 2 {
+		if _, err := f.store.Announce(context.Background(), an, sub.Announce(an)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.until("the announcements", func() bool { return len(f.fake.GroupMessages()) == 1 && len(accepted(f)) == 1 })
+	g := f.fake.GroupMessages()[0]
+	if text, _ := g.Param["text"].(string); g.Conversation != demoGroup || !strings.Contains(text, "封版") {
+		t.Fatalf("group = %+v", g)
+	}
+	if r := accepted(f)[0]; r.MsgType != "markdown" || !strings.Contains(r.Text, "frozen until") {
+		t.Fatalf("robot = %+v", r)
+	}
+}

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -22,6 +23,7 @@ type Subscriber struct{}
 
 var (
 	_ pipeline.Subscriber = Subscriber{}
+	_ pipeline.Announcer  = Subscriber{}
 	_ bot.Sink            = (*Adapter)(nil)
 	_ bot.Pacer           = (*Adapter)(nil)
 )
@@ -33,6 +35,35 @@ func (Subscriber) Notices(d pipeline.Deploy) []pipeline.Notice {
 		ns = append(ns, pipeline.Notice{Platform: platform, Dest: fmt.Sprint("dm ", d.ID), Kind: "dm", DeployID: d.ID, State: d.State})
 	}
 	return ns
+}
+
+// Announce implements pipeline.Announcer: news of a project goes to its
+// channel.
+func (Subscriber) Announce(an pipeline.Announcement) []pipeline.Notice {
+	b, _ := json.Marshal(an)
+	return []pipeline.Notice{{Platform: platform, Dest: "announce " + an.Project, Kind: "announce", Payload: b}}
+}
+
+// announce posts an announcement in its project's channel, or the default
+// one.
+func (a *Adapter) announce(ctx context.Context, payload []byte) error {
+	var an pipeline.Announcement
+	if err := json.Unmarshal(payload, &an); err != nil {
+		return bot.Permanent(fmt.Errorf("an announcement that does not decode: %w", err))
+	}
+	channel := a.channel
+	if p, ok := a.project(an.Project); ok && p.Channel != "" {
+		channel = p.Channel
+	}
+	if channel == "" {
+		return nil // nowhere to say it, as for cards
+	}
+	_, _, err := a.api.PostMessageContext(ctx, channel, slackapi.MsgOptionText(an.Text, false),
+		slackapi.MsgOptionBlocks(section(":mega: "+escape(an.Text))))
+	if err != nil {
+		return fmt.Errorf("chat.postMessage of an announcement to %s: %w", channel, err)
+	}
+	return nil
 }
 
 // Pace implements bot.Pacer: a card is edited at most once per
@@ -51,6 +82,8 @@ func (a *Adapter) Deliver(ctx context.Context, o bot.Outgoing, ref string) (stri
 		err = a.tellRequester(ctx, o.Card, o.State)
 	case "digest":
 		err = a.sendDigest(ctx, o.Payload)
+	case "announce":
+		err = a.announce(ctx, o.Payload)
 	default:
 		err = bot.Permanent(fmt.Errorf("slack delivers no %q notices", o.Kind))
 	}

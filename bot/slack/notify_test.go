@@ -1,11 +1,14 @@
 package slack
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/ferrybot/ferry/bot/slack/fakeslack"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
 )
@@ -83,5 +86,30 @@ func TestCardSurvivesRestart(t *testing.T) {
 	}
 	if cards != 1 {
 		t.Fatalf("%d cards in the channel; the restarted ferry posted a new one", cards)
+	}
+}
+
+// TestAnnouncementInChannel: news of a project is posted in its channel,
+// once.
+func TestAnnouncementInChannel(t *testing.T) {
+	f := newFixture(t)
+	an := pipeline.Announcement{Key: "lock demo prod 1 expired demo", Project: "demo", Env: "prod", Text: "The lock of demo prod by bob expired: prod takes deploys again."}
+	for range 2 {
+		if _, err := f.store.Announce(context.Background(), an, Subscriber{}.Announce(an)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	said := func() []fakeslack.Message {
+		var out []fakeslack.Message
+		for _, m := range f.slack.Messages() {
+			if strings.Contains(m.Text, "lock of demo prod") {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	f.slack.Until(t, "the announcement", func() bool { return len(said()) > 0 })
+	if ms := said(); len(ms) != 1 || ms[0].Channel != "CDEPLOYS" {
+		t.Fatalf("announcements = %+v", ms)
 	}
 }
