@@ -211,6 +211,9 @@ func (b *Bot) status(ctx context.Context, project string) (Reply, error) {
 		for _, q := range s.Queued {
 			now = append(now, fmt.Sprintf("#%d %s queued", q.ID, q.Version))
 		}
+		for _, p := range s.Promoting {
+			now = append(now, p.String())
+		}
 		row[5] = strings.Join(now, ", ")
 		var held []string
 		if s.Lock != nil {
@@ -230,7 +233,13 @@ func (b *Bot) status(ctx context.Context, project string) (Reply, error) {
 		t.Rows = append(t.Rows, row)
 	}
 	b.addRuntimes(ctx, t, board)
-	return Reply{Table: t}, nil
+	reply := Reply{Table: t}
+	now := b.engine.Now()
+	for _, f := range b.engine.Freezes(project) {
+		reply.Text += "Freeze " + f.Describe(now) + "\n"
+	}
+	reply.Text = strings.TrimSuffix(reply.Text, "\n")
+	return reply, nil
 }
 
 // addRuntimes adds a column with what each environment whose target can

@@ -25,7 +25,7 @@ func TestFreezeInChat(t *testing.T) {
 		t.Fatalf("staging is not frozen: %+v", r)
 	}
 	r = b.Handle(ctx, bob, "status demo")
-	if r.Table == nil || len(r.Table.Rows) != 2 || r.Table.Rows[1][6] != "frozen by year-end until 2027-01-04 00:00" || r.Table.Rows[0][6] != "" {
+	if r.Text != "Freeze year-end [prod]: open until Mon 4 Jan 2027 00:00 UTC (year-end change freeze)" || r.Table == nil || len(r.Table.Rows) != 2 || r.Table.Rows[1][6] != "frozen by year-end until 2027-01-04 00:00" || r.Table.Rows[0][6] != "" {
 		t.Fatalf("status: %+v", r.Table)
 	}
 	admin := pipeline.Actor{Name: "alice", Admin: true}

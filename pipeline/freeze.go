@@ -3,6 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"path"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -143,3 +145,45 @@ func (e *Engine) checkFreeze(project, env string, rollback, force bool) (*Frozen
 	}
 	return fr, fr
 }
+
+// Describe says what the freeze covers and its window open at now, or
+// the next one: "year-end [prod]: open until Mon 4 Jan 2027 00:00 CET
+// (year-end change freeze)".
+func (f *Freeze) Describe(now time.Time) string {
+	at := func(t time.Time) string { return t.In(locOf(f)).Format("Mon 2 Jan 2006 15:04 MST") }
+	state := "no window to come"
+	if w, open := f.At(now); open {
+		state = "open until " + at(w.End)
+	} else if w, ok := f.Next(now); ok {
+		state = "next " + at(w.Start) + " until " + at(w.End)
+	}
+	line := fmt.Sprintf("%s [%s]: %s", f.Name, strings.Join(f.Envs, ", "), state)
+	if f.Reason != "" {
+		line += " (" + f.Reason + ")"
+	}
+	if f.NoRollbacks {
+		line += "; rollbacks refused too"
+	}
+	return line
+}
+
+// Freezes are the configured freezes that cover an environment of the
+// named project, or of any project when project is "".
+func (e *Engine) Freezes(project string) []Freeze {
+	var out []Freeze
+	for _, f := range e.freezes {
+		for _, name := range e.order {
+			if project != "" && name != project {
+				continue
+			}
+			if slices.ContainsFunc(e.projects[name].Envs, func(env Environment) bool { return f.Covers(name, env.Name) }) {
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Now is the engine's time, for views that say how long until something.
+func (e *Engine) Now() time.Time { return e.clock.Now() }

@@ -216,3 +216,27 @@ func TestPromotionWaitsOutFreeze(t *testing.T) {
 	rec = h.promotion(src.ID, pipeline.PromotionPromoted)
 	h.wait(rec.DeployID, pipeline.StateAwaitingApproval)
 }
+
+// TestBoardShowsPromotions: the board lays environments out in promotion
+// order and says what soaks where, how far, and where it goes next.
+func TestBoardShowsPromotions(t *testing.T) {
+	h := newHarness(t, func(p *pipeline.Project) {
+		p.Envs[0].Tags = []*regexp.Regexp{regexp.MustCompile(`^v`)}
+		p.Envs[1].Strategy = pipeline.Strategy{}
+		p.Envs = []pipeline.Environment{p.Envs[1], p.Envs[0]} // prod first in the file
+		p.Promotions = []pipeline.Promotion{{From: "staging", To: "prod", Soak: 30 * time.Minute}}
+	})
+	src := h.wait(h.request(alice, "staging", "v1.0.0").ID, pipeline.StateSucceeded)
+	h.promotion(src.ID, pipeline.PromotionSoaking)
+	h.clock.Advance(12 * time.Minute)
+	board, err := h.engine.Board(context.Background(), "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(board) != 2 || board[0].Env != "staging" || board[1].Env != "prod" {
+		t.Fatalf("board order: %+v", board)
+	}
+	if len(board[0].Promoting) != 1 || board[0].Promoting[0].String() != "v1.0.0 soaking in staging, 12m of 30m, then prod" {
+		t.Fatalf("promoting: %+v", board[0].Promoting)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,9 @@ type EnvStatus struct {
 	Waiting []Deploy // awaiting approval
 	Lock    *Lock
 	Frozen  *Frozen       // the freeze window open now; nil if none
+	// Promoting is what soaks here, or waits for its schedule, on its way
+	// to the next environment; oldest first.
+	Promoting []Promoting
 	Units   []UnitRelease // what each unit runs, by name; a canary shows as a mix
 }
 
@@ -36,10 +40,14 @@ func (e *Engine) Board(ctx context.Context, project string) ([]EnvStatus, error)
 	if err != nil {
 		return nil, err
 	}
+	soaking, err := e.store.Promotions(ctx, project, PromotionSoaking)
+	if err != nil {
+		return nil, err
+	}
 	now := e.clock.Now()
 	var out []EnvStatus
 	for _, n := range names {
-		for _, env := range e.projects[n].Envs {
+		for _, env := range promotionOrder(e.projects[n]) {
 			s := EnvStatus{Project: n, Env: env.Name}
 			cur, err := e.current(ctx, n, env.Name)
 			if err != nil {
@@ -59,6 +67,11 @@ func (e *Engine) Board(ctx context.Context, project string) ([]EnvStatus, error)
 				return nil, err
 			}
 			s.Frozen = FrozenAt(e.freezes, n, env.Name, now, false)
+			for _, rec := range soaking {
+				if rec.Project == n && rec.From == env.Name {
+					s.Promoting = append(s.Promoting, Promoting{PromotionRecord: rec, Rule: e.projects[n].promotion(rec.From, rec.To), Now: now})
+				}
+			}
 			for _, l := range locks {
 				if l.Env == env.Name && (l.Project == n || l.Project == "*") && l.Active(now) {
 					s.Lock = &l
@@ -69,6 +82,60 @@ func (e *Engine) Board(ctx context.Context, project string) ([]EnvStatus, error)
 		}
 	}
 	return out, nil
+}
+
+// Promoting is a version on its way from one environment to the next.
+type Promoting struct {
+	PromotionRecord
+	Rule Promotion
+	Now  time.Time // when the board was read
+}
+
+// String says where the promotion is: "v1.3.0 soaking in staging, 12 of
+// 30 min, then prod", "v1.3.0 waits for Mon 14:00 UTC to go to prod", or
+// why it waits.
+func (p Promoting) String() string {
+	if strings.HasPrefix(p.Reason, "waiting: ") {
+		return fmt.Sprintf("%s for %s, %s", p.Version, p.To, p.Reason)
+	}
+	if p.Rule.Schedule != nil {
+		return fmt.Sprintf("%s waits for %s to go to %s", p.Version, p.Due.UTC().Format("Mon 2 Jan 15:04 UTC"), p.To)
+	}
+	done := min(max(p.Now.Sub(p.Due.Add(-p.Rule.Soak)), 0), p.Rule.Soak)
+	return fmt.Sprintf("%s soaking in %s, %s of %s, then %s", p.Version, p.From, shortDuration(done.Truncate(time.Second)), shortDuration(p.Rule.Soak), p.To)
+}
+
+// promotionOrder is a project's environments in the order of its
+// promotions (each after the one it is promoted from), the others in file
+// order where they are.
+func promotionOrder(p Project) []Environment {
+	out := slices.Clone(p.Envs)
+	for range len(out) {
+		moved := false
+		for _, r := range p.Promotions {
+			from := slices.IndexFunc(out, func(e Environment) bool { return e.Name == r.From })
+			to := slices.IndexFunc(out, func(e Environment) bool { return e.Name == r.To })
+			if from > to && to >= 0 {
+				env := out[to]
+				out = slices.Insert(slices.Delete(out, to, to+1), from, env)
+				moved = true
+			}
+		}
+		if !moved {
+			break
+		}
+	}
+	return out
+}
+
+// promotion is the project's rule from one environment to another.
+func (p Project) promotion(from, to string) Promotion {
+	for _, r := range p.Promotions {
+		if r.From == from && r.To == to {
+			return r
+		}
+	}
+	return Promotion{From: from, To: to}
 }
 
 // Deploys lists deploys, newest first unless f.Oldest. A project or

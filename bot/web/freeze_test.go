@@ -18,6 +18,9 @@ func TestBoardShowsFreeze(t *testing.T) {
 	if page.StatusCode != http.StatusOK || !strings.Contains(page.Body, `<span class="badge tone-bad">frozen</span> by <b>year-end</b>: year-end change freeze`) {
 		t.Fatalf("board: %d\n%s", page.StatusCode, page.Body)
 	}
+	if !strings.Contains(page.Body, `<li><span class="badge tone-bad">freeze</span> year-end [prod]: open until Wed 4 Nov 2026 10:00 UTC (year-end change freeze)</li>`) {
+		t.Fatalf("the board lists no freeze:\n%s", page.Body)
+	}
 	var board APIBoard
 	if res := f.api(http.MethodGet, "/api/v1/board", aliceToken, "", &board); res.StatusCode != http.StatusOK {
 		t.Fatalf("api: %+v", res)

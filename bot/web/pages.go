@@ -15,8 +15,9 @@ import (
 
 // boardView is the project × environment matrix.
 type boardView struct {
-	Envs []string   // the columns: every environment name, in order of first appearance
-	Rows []boardRow // one per project
+	Envs    []string   // the columns: every environment name, in order of first appearance
+	Rows    []boardRow // one per project
+	Freezes []string   // each freeze: open now until when, or its next window
 }
 
 type boardRow struct {
@@ -48,6 +49,10 @@ func (s *Server) board(ctx context.Context) (boardView, error) {
 		return boardView{}, err
 	}
 	var b boardView
+	now := s.engine.Now()
+	for _, f := range s.engine.Freezes("") {
+		b.Freezes = append(b.Freezes, f.Describe(now))
+	}
 	col := map[string]int{}
 	for _, c := range cells {
 		if _, ok := col[c.Env]; !ok {

@@ -128,7 +128,7 @@ func TestDescribeFreezes(t *testing.T) {
 		{Name: "year-end", Envs: []string{"prod"}, From: time.Date(2026, 12, 20, 0, 0, 0, 0, berlin), Until: time.Date(2027, 1, 4, 0, 0, 0, 0, berlin), Loc: berlin, Reason: "year-end change freeze"},
 		{Name: "old", Envs: []string{"*"}, From: now.Add(-48 * time.Hour), Until: now.Add(-24 * time.Hour), NoRollbacks: true},
 	}
-	want := "year-end [prod]: OPEN until Mon 4 Jan 2027 00:00 CET (year-end change freeze)\nold [*]: no window to come; rollbacks refused too\n"
+	want := "year-end [prod]: open until Mon 4 Jan 2027 00:00 CET (year-end change freeze)\nold [*]: no window to come; rollbacks refused too\n"
 	if got := describeFreezes(fs, now); got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}

@@ -38,26 +38,7 @@ func freezesCommand(_ context.Context, args []string, stdout, stderr io.Writer) 
 func describeFreezes(freezes []pipeline.Freeze, now time.Time) string {
 	var b strings.Builder
 	for i := range freezes {
-		f := &freezes[i]
-		loc := f.Loc
-		if loc == nil {
-			loc = time.UTC
-		}
-		at := func(t time.Time) string { return t.In(loc).Format("Mon 2 Jan 2006 15:04 MST") }
-		state := "no window to come"
-		if w, open := f.At(now); open {
-			state = "OPEN until " + at(w.End)
-		} else if w, ok := f.Next(now); ok {
-			state = "next " + at(w.Start) + " until " + at(w.End)
-		}
-		line := fmt.Sprintf("%s [%s]: %s", f.Name, strings.Join(f.Envs, ", "), state)
-		if f.Reason != "" {
-			line += " (" + f.Reason + ")"
-		}
-		if f.NoRollbacks {
-			line += "; rollbacks refused too"
-		}
-		b.WriteString(line + "\n")
+		b.WriteString(freezes[i].Describe(now) + "\n")
 	}
 	return b.String()
 }
