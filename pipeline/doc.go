@@ -44,4 +44,16 @@
 //     a repository's .ferry.yaml); Narrows refuses one that would widen the
 //     configured environment, a ref must pass both sets of rules, and the
 //     deploy keeps the narrowed strategy (Deploy.Strategy) across restarts.
+//   - A promotion (Project.Promotions) deploys exactly what succeeded
+//     upstream, requested by the system actor Promoter through the next
+//     environment's own policy; the sweep moves promotions on, and each
+//     rule promotes a version once (PromotionStore, and the deploy's
+//     request key).
+//   - While a freeze window (Freeze) covers an environment, deploys and
+//     promotions into it are refused (*Frozen, an ErrForbidden), a queued
+//     deploy waits, and only an admin's force passes, audited with the
+//     window; rollbacks pass unless the freeze says NoRollbacks.
+//   - News that is no deploy's card (a window opening or closing, a lock
+//     expiring, a promotion cancelled) is an Announcement, said once per
+//     key to the subscribers that are Announcers.
 package pipeline
