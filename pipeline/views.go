@@ -18,11 +18,11 @@ type EnvStatus struct {
 	Queued  []Deploy
 	Waiting []Deploy // awaiting approval
 	Lock    *Lock
-	Frozen  *Frozen       // the freeze window open now; nil if none
+	Frozen  *Frozen // the freeze window open now; nil if none
 	// Promoting is what soaks here, or waits for its schedule, on its way
 	// to the next environment; oldest first.
 	Promoting []Promoting
-	Units   []UnitRelease // what each unit runs, by name; a canary shows as a mix
+	Units     []UnitRelease // what each unit runs, by name; a canary shows as a mix
 }
 
 // Board returns the status of every environment of the named project, or of
