@@ -90,6 +90,13 @@
 //	        lock_ttl: 2h
 //	        url: https://{{.Env}}.example.com   # template: .Project .Env .Version .Ref .Commit .ID
 //	        optional: true            # a forge routes to it only where a repository's .ferry.yaml adds it
+//	      prod: {target: {type: local, root: var/hosts/prod}}   # no rules: takes what is promoted
+//	    promotions:                   # what succeeded in from moves on to to, exactly
+//	      - {from: staging, to: prod, when: healthy, soak: 30m}
+//	      - {from: prod, to: prod-eu, schedule: "0 14 * * 1-5", timezone: Europe/Berlin}
+//	freezes:                          # deploys and promotions refused while a window is open
+//	  - {name: year-end, envs: [prod], from: "2026-12-20T00:00:00+01:00", until: "2027-01-04T00:00:00+01:00", reason: year-end}
+//	  - {name: weekends, envs: ["*/prod"], schedule: "0 18 * * 5", duration: 62h, timezone: Europe/Berlin, rollbacks: false}
 //
 // Relative paths (storage, workspace, a local repo, and the target
 // parameters that are paths on the ferry host: root of local, key and
