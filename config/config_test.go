@@ -151,6 +151,15 @@ func TestParseFull(t *testing.T) {
 	}
 }
 
+// TestStorageURLRefused: a URL as storage is refused by line, without its
+// password, instead of becoming the name of a SQLite file.
+func TestStorageURLRefused(t *testing.T) {
+	_, err := loader(nil).Parse("ferry.yaml", []byte("storage: postgres://ferry:s3cret@db/ferry\nprojects:\n  demo:\n    repo: ./demo\n    environments: {dev: {target: {type: local}}}\n"), "/srv")
+	if err == nil || !strings.Contains(err.Error(), `ferry.yaml:1: storage is "postgres://ferry:xxxxx@db/ferry", but this ferry keeps its state in a SQLite file`) || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	tests := []struct {
 		name, yaml                          string
@@ -159,7 +168,6 @@ func TestDefaults(t *testing.T) {
 		{"none", "", "127.0.0.1:8080", "http://127.0.0.1:8080", "/srv/ferry.db", "/srv/workspace"},
 		{"any host", "listen: :9000\n", ":9000", "http://localhost:9000", "/srv/ferry.db", "/srv/workspace"},
 		{"paths", "storage: /var/lib/ferry.db\nworkspace: ws\n", "127.0.0.1:8080", "http://127.0.0.1:8080", "/var/lib/ferry.db", "/srv/ws"},
-		{"postgres", "storage: postgres://ferry@db/ferry\n", "127.0.0.1:8080", "http://127.0.0.1:8080", "postgres://ferry@db/ferry", "/srv/workspace"},
 	}
 	const projects = "projects:\n  demo:\n    repo: https://example.com/demo.git\n    environments:\n      dev:\n        target: {type: local}\n"
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -274,6 +275,8 @@ func (d *decoder) storage(f field) (string, Retention) {
 	}
 	s := d.str(n, "storage")
 	if strings.Contains(s, "://") || s == ":memory:" {
+		// Not a file: SQLite would open a file of that name.
+		d.addf(f.line, "storage is %q, but this ferry keeps its state in a SQLite file: give the path of one, e.g. storage: var/ferry.db", redactURL(s))
 		return s, r
 	}
 	return d.path(s, "ferry.db"), r
@@ -406,4 +409,15 @@ func (d *decoder) teams(n *yaml.Node) []pipeline.Team {
 		teams = append(teams, t)
 	}
 	return teams
+}
+
+// redactURL leaves a URL's password out of a message.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return s
 }
