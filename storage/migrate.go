@@ -25,15 +25,19 @@ type migration struct {
 	sql     string
 }
 
-// migrations reads the embedded migrations in order.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+// migrations reads the embedded migrations of SQLite in order.
+func migrations() ([]migration, error) { return readMigrations(migrationFiles, "migrations") }
+
+// readMigrations reads the migrations NNNN_name.sql of a directory in
+// order.
+func readMigrations(files fs.FS, dir string) ([]migration, error) {
+	names, err := fs.Glob(files, dir+"/*.sql")
 	if err != nil {
 		return nil, err
 	}
 	var all []migration
 	for _, path := range names { // fs.Glob sorts
-		name := strings.TrimPrefix(path, "migrations/")
+		name := strings.TrimPrefix(path, dir+"/")
 		prefix, _, ok := strings.Cut(name, "_")
 		v, err := strconv.Atoi(prefix)
 		if !ok || err != nil || len(prefix) != 4 {
@@ -42,7 +46,7 @@ func migrations() ([]migration, error) {
 		if v < 1 || len(all) > 0 && v == all[len(all)-1].version {
 			return nil, fmt.Errorf("migration %s: want a number from 0001 that no other file has", name)
 		}
-		text, err := migrationFiles.ReadFile(path)
+		text, err := fs.ReadFile(files, path)
 		if err != nil {
 			return nil, err
 		}
