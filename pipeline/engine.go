@@ -235,8 +235,17 @@ func (e *Engine) sweep(ctx context.Context) {
 		if holder != nil {
 			continue
 		}
-		// A deploy queued before a freeze opened waits for it to end.
-		if !d.Force && FrozenAt(e.freezes, d.Project, d.Env, now, d.Kind == KindRollback) != nil {
+		// A deploy queued before a freeze opened waits for it to end, and
+		// its card says so.
+		if fr := FrozenAt(e.freezes, d.Project, d.Env, now, d.Kind == KindRollback); fr != nil && !d.Force {
+			if why := "held: " + fr.Error(); d.Reason != why {
+				if err := e.store.SetReason(ctx, d.ID, StateQueued, why); err != nil {
+					e.log.Error("sweep: hold", "deploy_id", d.ID, "err", err)
+				} else {
+					d.Reason = why
+					e.changed(ctx, d)
+				}
+			}
 			continue
 		}
 		if _, err := e.transition(ctx, d, EventStart, "ferry", ""); err != nil && !errors.Is(err, ErrConflict) {

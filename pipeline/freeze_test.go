@@ -117,8 +117,15 @@ func TestFreezeRefusesDeploys(t *testing.T) {
 	if _, err := h.engine.Promote(ctx, bob, "demo", "staging", "prod", false); !errors.As(err, &frozen) {
 		t.Fatalf("a promotion in the window: %v", err)
 	}
-	if d, err := h.store.Deploy(ctx, queued.ID); err != nil || d.State != pipeline.StateQueued {
-		t.Fatalf("the deploy queued before the window: %+v %v; want it still queued", d.State, err)
+	var d pipeline.Deploy
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.HasPrefix(d.Reason, "held: "); time.Sleep(2 * time.Millisecond) {
+		h.engine.Kick()
+		if d, err = h.store.Deploy(ctx, queued.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.State != pipeline.StateQueued || !strings.HasPrefix(d.Reason, "held: demo/prod is frozen by year-end until Mon 4 Jan 2027 00:00 UTC") {
+		t.Fatalf("the deploy queued before the window: %s %q; want it queued, held by the freeze", d.State, d.Reason)
 	}
 	// When the window ends, the queued deploy starts.
 	h.clock.Advance(until.Sub(h.clock.Now()))

@@ -49,6 +49,9 @@ type DeployStore interface {
 	Transition(ctx context.Context, t Transition, update func(*Deploy)) (Deploy, error)
 	// SetProgress records the batch being run and the end of a bake.
 	SetProgress(ctx context.Context, id int64, batch, batches int, bakeUntil time.Time) error
+	// SetReason records why a deploy stays in state (a queued deploy a
+	// freeze holds); it changes nothing once the deploy has moved on.
+	SetReason(ctx context.Context, id int64, state State, reason string) error
 	Transitions(ctx context.Context, id int64) ([]Transition, error)
 }
 

@@ -248,6 +248,14 @@ func (s *SQLite) SetProgress(ctx context.Context, id int64, batch, batches int, 
 	return wrap("set progress", mustChange(res, fmt.Errorf("deploy %d %w", id, pipeline.ErrNotFound)))
 }
 
+// SetReason records why a deploy stays in its state (a queued deploy a
+// freeze holds), if it is still in state.
+func (s *SQLite) SetReason(ctx context.Context, id int64, state pipeline.State, reason string) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE deploys SET reason = ?, updated_at = ? WHERE id = ? AND state = ?`,
+		reason, nanos(s.now()), id, state)
+	return wrap(fmt.Sprintf("set the reason of deploy %d", id), err)
+}
+
 // Transitions returns the transitions of a deploy, oldest first.
 func (s *SQLite) Transitions(ctx context.Context, id int64) ([]pipeline.Transition, error) {
 	ts, err := scanAll(ctx, s.r, func(sc scanner) (pipeline.Transition, error) {
