@@ -273,6 +273,7 @@ func TestQuickstartFlow(t *testing.T) {
 
 	for path, want := range map[string]string{
 		"/healthz":       "ok",
+		"/livez":         "ok",
 		"/readyz":        "ready",
 		"/metrics":       `ferry_deploys{state="succeeded"} 4`,
 		"/metrics?route": `ferry_http_request_duration_seconds_count{code="200",route="POST /api/v1/commands"}`,
