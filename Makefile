@@ -21,8 +21,10 @@ run: build
 	@echo
 	./bin/ferry serve --config $(QUICKSTART)/ferry.yaml
 
+# The store's tests run twice: on SQLite and, FERRY_TEST_STORE=postgres,
+# on a throw-away PostgreSQL (storage/pgtest).
 test:
-	$(WITH_K8S) sh -c '$(GO) vet ./... && $(GO) test ./...'
+	$(WITH_K8S) sh -c '$(GO) vet ./... && $(GO) test ./... && FERRY_TEST_STORE=postgres $(GO) test -count=1 ./storage/'
 
 # Fuzzing, not part of test (go test runs the fuzz targets' seeds only):
 # each fuzz target (func Fuzz… of a _test.go) in turn for FUZZTIME. A

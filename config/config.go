@@ -41,7 +41,7 @@ type Metrics struct {
 type Config struct {
 	Dir     string // directory of the configuration file; relative paths start here
 	Listen  string // host:port of the HTTP server; default 127.0.0.1:8080
-	Storage string // SQLite file; default Dir/ferry.db. A URL (with "://") is a problem: it is no file
+	Storage string // SQLite file, default Dir/ferry.db; or a PostgreSQL URL (postgres://…), kept as written
 	// Retention is how long the inbox keeps what it stored:
 	// storage.retention.bodies (default 24h) and .deliveries (default 7d).
 	Retention Retention

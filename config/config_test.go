@@ -151,11 +151,21 @@ func TestParseFull(t *testing.T) {
 	}
 }
 
-// TestStorageURLRefused: a URL as storage is refused by line, without its
-// password, instead of becoming the name of a SQLite file.
-func TestStorageURLRefused(t *testing.T) {
-	_, err := loader(nil).Parse("ferry.yaml", []byte("storage: postgres://ferry:s3cret@db/ferry\nprojects:\n  demo:\n    repo: ./demo\n    environments: {dev: {target: {type: local}}}\n"), "/srv")
-	if err == nil || !strings.Contains(err.Error(), `ferry.yaml:1: storage is "postgres://ferry:xxxxx@db/ferry", but this ferry keeps its state in a SQLite file`) || strings.Contains(err.Error(), "s3cret") {
+// TestStorageURL: a PostgreSQL URL is storage, with a session_secret;
+// another URL is refused by line, without its password, instead of
+// becoming the name of a SQLite file.
+func TestStorageURL(t *testing.T) {
+	const projects = "projects:\n  demo:\n    repo: ./demo\n    environments: {dev: {target: {type: local}}}\n"
+	cfg, err := loader(nil).Parse("ferry.yaml", []byte("storage: postgres://ferry@db/ferry\nsession_secret: "+strings.Repeat("s", 32)+"\n"+projects), "/srv")
+	if err != nil || cfg.Storage != "postgres://ferry@db/ferry" {
+		t.Fatalf("PostgreSQL storage: %v %+v", err, cfg)
+	}
+	_, err = loader(nil).Parse("ferry.yaml", []byte("storage: postgres://ferry@db/ferry\n"+projects), "/srv")
+	if err == nil || !strings.Contains(err.Error(), "ferry.yaml:1: storage is PostgreSQL, so ferry may run as several processes, and each must sign sessions alike: add session_secret") {
+		t.Fatalf("PostgreSQL without session_secret: %v", err)
+	}
+	_, err = loader(nil).Parse("ferry.yaml", []byte("storage: mysql://ferry:s3cret@db/ferry\n"+projects), "/srv")
+	if err == nil || !strings.Contains(err.Error(), `ferry.yaml:1: storage is "mysql://ferry:xxxxx@db/ferry", which is neither a SQLite file nor a PostgreSQL database`) || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("err = %v", err)
 	}
 }

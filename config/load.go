@@ -147,6 +147,9 @@ func (d *decoder) document(data []byte) *Config {
 		}
 		cfg.SessionSecret = t.s
 	}
+	if (strings.HasPrefix(cfg.Storage, "postgres://") || strings.HasPrefix(cfg.Storage, "postgresql://")) && cfg.SessionSecret == "" {
+		d.addf(f["storage"].line, "storage is PostgreSQL, so ferry may run as several processes, and each must sign sessions alike: add session_secret: ${FERRY_SESSION_SECRET} (make one with: openssl rand -hex 32)")
+	}
 	cfg.Slack = d.slack(f["slack"])
 	cfg.DingTalk = d.dingtalk(f["dingtalk"])
 	cfg.GitHub = d.github(f["github"])
@@ -274,9 +277,12 @@ func (d *decoder) storage(f field) (string, Retention) {
 		}
 	}
 	s := d.str(n, "storage")
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		return s, r
+	}
 	if strings.Contains(s, "://") || s == ":memory:" {
 		// Not a file: SQLite would open a file of that name.
-		d.addf(f.line, "storage is %q, but this ferry keeps its state in a SQLite file: give the path of one, e.g. storage: var/ferry.db", redactURL(s))
+		d.addf(f.line, "storage is %q, which is neither a SQLite file nor a PostgreSQL database: give a path like var/ferry.db, or postgres://user@host/db", redactURL(s))
 		return s, r
 	}
 	return d.path(s, "ferry.db"), r

@@ -80,7 +80,7 @@ func auditWhere(f pipeline.AuditFilter) (string, []any) {
 	switch since := f.Since; {
 	case since.IsZero() || since.Before(minNanos):
 	case since.After(maxNanos):
-		conds = append(conds, "0")
+		conds = append(conds, "1 = 0")
 	default:
 		conds = append(conds, "at >= ?")
 		args = append(args, nanos(since))
@@ -88,7 +88,7 @@ func auditWhere(f pipeline.AuditFilter) (string, []any) {
 	switch until := f.Until; {
 	case until.IsZero() || until.After(maxNanos):
 	case !until.After(minNanos):
-		conds = append(conds, "0")
+		conds = append(conds, "1 = 0")
 	default:
 		conds = append(conds, "at < ?")
 		args = append(args, nanos(until))
@@ -110,7 +110,7 @@ func auditWhere(f pipeline.AuditFilter) (string, []any) {
 			args = append(args, sc.Actor)
 		}
 		if len(or) == 0 {
-			or = []string{"0"} // a scope of nothing
+			or = []string{"1 = 0"} // a scope of nothing
 		}
 		conds = append(conds, "("+strings.Join(or, " OR ")+")")
 	}

@@ -182,6 +182,7 @@ func TestAuditEntriesScope(t *testing.T) {
 // TestAuditEntriesUseIndexes: a page of one project or one person searches
 // an index rather than scanning the log (migration 0007).
 func TestAuditEntriesUseIndexes(t *testing.T) {
+	sqliteOnly(t, "it reads SQLite's query plans and pragmas")
 	ctx := context.Background()
 	s := openTest(t)
 	for _, f := range []pipeline.AuditFilter{

@@ -13,7 +13,7 @@ import (
 // pipeline.ErrNotFound when it has none.
 func (s *SQLite) ChatLink(ctx context.Context, platform, chatID string) (pipeline.ChatLink, error) {
 	l := pipeline.ChatLink{Platform: platform, ChatID: chatID}
-	err := s.r.QueryRowContext(ctx, `SELECT user, created_at FROM links WHERE platform = ? AND chat_id = ?`,
+	err := s.r.QueryRowContext(ctx, `SELECT "user", created_at FROM links WHERE platform = ? AND chat_id = ?`,
 		platform, chatID).Scan(&l.User, scanNanos(&l.Created))
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, fmt.Errorf("%s account %s is not linked: %w", platform, chatID, pipeline.ErrNotFound)
@@ -28,7 +28,7 @@ func (s *SQLite) ChatLinksOf(ctx context.Context, platform, user string) ([]pipe
 		l := pipeline.ChatLink{Platform: platform, User: user}
 		err := sc.Scan(&l.ChatID, scanNanos(&l.Created))
 		return l, err
-	}, `SELECT chat_id, created_at FROM links WHERE platform = ? AND user = ?
+	}, `SELECT chat_id, created_at FROM links WHERE platform = ? AND "user" = ?
 		ORDER BY created_at DESC, chat_id`, platform, user)
 	return ls, wrap(fmt.Sprintf("%s links of %s", platform, user), err)
 }
@@ -43,8 +43,8 @@ func (s *SQLite) PutChatLink(ctx context.Context, l pipeline.ChatLink) error {
 	if l.Created.IsZero() {
 		l.Created = s.now()
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO links (platform, chat_id, user, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (platform, chat_id) DO UPDATE SET user = excluded.user, created_at = excluded.created_at`,
+	_, err := s.w.ExecContext(ctx, `INSERT INTO links (platform, chat_id, "user", created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (platform, chat_id) DO UPDATE SET "user" = excluded."user", created_at = excluded.created_at`,
 		l.Platform, l.ChatID, l.User, nanos(l.Created))
 	return wrap(op, err)
 }

@@ -44,20 +44,17 @@ func (s *SQLite) CreateDeploy(ctx context.Context, d *pipeline.Deploy) error {
 	}
 	nd.CreatedAt = s.now()
 	nd.UpdatedAt = nd.CreatedAt
-	res, err := s.w.ExecContext(ctx, `INSERT INTO deploys (project, env, kind, ref, commit_hash, version,
+	err := s.w.QueryRowContext(ctx, `INSERT INTO deploys (project, env, kind, ref, commit_hash, version,
 		release_name, previous_version, previous_release, state, requester, reason, forced,
 		batch, batches, approvals_required, approval_deadline, bake_until,
 		created_at, updated_at, started_at, finished_at, committed_at, strategy, request_key, origin)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (request_key) WHERE request_key != '' DO NOTHING`,
+		ON CONFLICT (request_key) WHERE request_key != '' DO NOTHING RETURNING id`,
 		nd.Project, nd.Env, nd.Kind, nd.Ref, nd.Commit, nd.Version,
 		nd.Release, nd.PreviousVersion, nd.PreviousRelease, nd.State, nd.Requester, nd.Reason, nd.Force,
 		nd.Batch, nd.Batches, nd.ApprovalsRequired, nanos(nd.ApprovalDeadline), nanos(nd.BakeUntil),
-		nanos(nd.CreatedAt), nanos(nd.UpdatedAt), nanos(nd.StartedAt), nanos(nd.FinishedAt), nanos(nd.CommittedAt), strategyColumn{&nd.Strategy}, nd.RequestKey, nd.Origin)
-	if err != nil {
-		return fmt.Errorf("create deploy: %w", err)
-	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		nanos(nd.CreatedAt), nanos(nd.UpdatedAt), nanos(nd.StartedAt), nanos(nd.FinishedAt), nanos(nd.CommittedAt), strategyColumn{&nd.Strategy}, nd.RequestKey, nd.Origin).Scan(&nd.ID)
+	if errors.Is(err, sql.ErrNoRows) {
 		// Its request was made before: the deploy is the one it made.
 		old, err := scanDeploy(s.w.QueryRowContext(ctx, selectDeploy+` WHERE request_key = ?`, nd.RequestKey))
 		if err != nil {
@@ -66,7 +63,7 @@ func (s *SQLite) CreateDeploy(ctx context.Context, d *pipeline.Deploy) error {
 		*d = old
 		return fmt.Errorf("create deploy: request %s made deploy %d: %w", nd.RequestKey, old.ID, pipeline.ErrDuplicate)
 	}
-	if nd.ID, err = res.LastInsertId(); err != nil {
+	if err != nil {
 		return fmt.Errorf("create deploy: %w", err)
 	}
 	*d = nd

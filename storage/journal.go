@@ -63,7 +63,7 @@ func (s *SQLite) Logs(ctx context.Context, deployID int64, limit int) ([]pipelin
 	}, `SELECT * FROM (
 			SELECT deploy_id, seq, unit, step, text, at
 			FROM logs WHERE deploy_id = ? ORDER BY seq DESC LIMIT ?
-		) ORDER BY seq`, deployID, n)
+		) AS tail ORDER BY seq`, deployID, n)
 	return es, wrap(op, err)
 }
 

@@ -60,6 +60,9 @@ func readMigrations(files fs.FS, dir string) ([]migration, error) {
 // up to date. It fails without changing anything if the database has a
 // migration this ferry does not know, that is, it was written by a newer ferry.
 func (s *SQLite) Migrate(ctx context.Context) (applied []int, err error) {
+	if s.postgres != "" {
+		return MigratePostgres(ctx, s.postgres)
+	}
 	all, err := migrations()
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
@@ -131,8 +134,11 @@ func (s *SQLite) apply(ctx context.Context, m migration, known map[int]bool) (do
 // database, 0 for none.
 func (s *SQLite) SchemaVersion(ctx context.Context) (int, error) {
 	var migrated bool
-	err := s.r.QueryRowContext(ctx,
-		`SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')`).Scan(&migrated)
+	exists := `SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')`
+	if s.postgres != "" {
+		exists = `SELECT to_regclass('schema_migrations') IS NOT NULL`
+	}
+	err := s.r.QueryRowContext(ctx, exists).Scan(&migrated)
 	if err != nil {
 		return 0, fmt.Errorf("schema version: %w", err)
 	}

@@ -47,6 +47,10 @@ type SQLite struct {
 	w *sql.DB // the writer: one connection, BEGIN IMMEDIATE
 	r *sql.DB // readers: query_only connections
 
+	// postgres is the connection string of a PostgreSQL database the
+	// store keeps its state in instead (see pgdriver.go); "" for SQLite.
+	postgres string
+
 	owner    string        // names this store in the claims it takes
 	group    chan *groupOp // writes waiting for a group commit
 	closing  chan struct{} // closed by Close
@@ -84,6 +88,9 @@ func OpenUnmigrated(ctx context.Context, path string) (*SQLite, error) {
 }
 
 func open(ctx context.Context, path string) (*SQLite, error) {
+	if IsPostgres(path) {
+		return openPostgres(ctx, path)
+	}
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("open %q: %w: want the path of a database file", path, pipeline.ErrInvalid)
 	}
@@ -109,19 +116,54 @@ func open(ctx context.Context, path string) (*SQLite, error) {
 		r.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	return newStore(w, r, "")
+}
+
+// newStore starts a store on its writer and readers.
+func newStore(w, r *sql.DB, postgres string) (*SQLite, error) {
 	c, err := newCodec()
 	if err != nil {
 		w.Close()
 		r.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open: %w", err)
 	}
 	owner := make([]byte, 8)
 	rand.Read(owner)
-	s := &SQLite{w: w, r: r, owner: hex.EncodeToString(owner), codec: c,
+	s := &SQLite{w: w, r: r, postgres: postgres, owner: hex.EncodeToString(owner), codec: c,
 		group: make(chan *groupOp), closing: make(chan struct{}), grouping: make(chan struct{}),
 		noticed: make(chan struct{}, 1)}
 	go s.commitGroups()
 	return s, nil
+}
+
+// IsPostgres reports whether storage names a PostgreSQL database
+// (postgres:// or postgresql://) rather than a SQLite file.
+func IsPostgres(storage string) bool {
+	return strings.HasPrefix(storage, "postgres://") || strings.HasPrefix(storage, "postgresql://")
+}
+
+// openPostgres opens the store on a PostgreSQL database: one writer
+// connection, as on SQLite, and a pool of readers.
+func openPostgres(ctx context.Context, dsn string) (*SQLite, error) {
+	w, err := sql.Open(pgDriver(), dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open(pgDriver(), dsn)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	for _, db := range []*sql.DB{w, r} {
+		if err := db.PingContext(ctx); err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+	}
+	return newStore(w, r, dsn)
 }
 
 // dsn is the data source name of the database file at path. The pragmas are
@@ -238,7 +280,7 @@ const sqliteConstraintForeignKey = 787
 // deploy that does not exist into an error wrapping pipeline.ErrNotFound.
 func missingDeploy(err error, id int64) error {
 	var coded interface{ Code() int }
-	if errors.As(err, &coded) && coded.Code() == sqliteConstraintForeignKey {
+	if errors.As(err, &coded) && coded.Code() == sqliteConstraintForeignKey || pgCode(err) == "23503" {
 		return fmt.Errorf("deploy %d %w", id, pipeline.ErrNotFound)
 	}
 	return err

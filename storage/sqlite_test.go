@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferrybot/ferry/pipeline"
+	"github.com/ferrybot/ferry/storage/pgtest"
 )
 
 // clock is a fake time source: every reading is a second after the last.
@@ -42,10 +44,43 @@ func openAt(t testing.TB, path string) *SQLite {
 	return s
 }
 
-// openTest opens a new store in a temporary directory.
+// openTest opens a new store: a SQLite file in a temporary directory or,
+// with FERRY_TEST_STORE=postgres, a new database on the PostgreSQL
+// server TestMain started. Every test that opens its store here is a
+// contract test of both stores.
 func openTest(t testing.TB) *SQLite {
 	t.Helper()
+	if pgServer != nil {
+		return openAt(t, pgServer.Database(t))
+	}
 	return openAt(t, filepath.Join(t.TempDir(), "ferry.db"))
+}
+
+// sqliteOnly ends a test that checks what only SQLite has (its query
+// plans, its pragmas) when the stores are PostgreSQL's.
+func sqliteOnly(t *testing.T, why string) {
+	t.Helper()
+	if pgServer != nil {
+		t.Skip("SQLite only: " + why)
+	}
+}
+
+// pgServer runs the stores of openTest when FERRY_TEST_STORE=postgres.
+var pgServer *pgtest.Server
+
+func TestMain(m *testing.M) {
+	if os.Getenv("FERRY_TEST_STORE") == "postgres" {
+		srv, err := pgtest.StartServer()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "storage tests on PostgreSQL:", err)
+			os.Exit(1)
+		}
+		pgServer = srv
+		code := m.Run()
+		srv.Stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
 }
 
 func latestVersion(t testing.TB) int {
@@ -202,6 +237,7 @@ func TestOpenOddPath(t *testing.T) {
 }
 
 func TestPragmas(t *testing.T) {
+	sqliteOnly(t, "it reads SQLite's query plans and pragmas")
 	ctx := context.Background()
 	s := openTest(t)
 	want := map[string]string{

@@ -17,58 +17,110 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// Start runs a new server with an empty database ferry and returns its
-// address as a connection string (postgres://ferry@127.0.0.1:<port>/ferry).
-// A machine without PostgreSQL fails the test: CI installs it.
+// Start runs a new server for one test, with an empty database ferry,
+// and returns its address as a connection string
+// (postgres://ferry@127.0.0.1:<port>/ferry). A machine without PostgreSQL
+// fails the test: CI installs it.
 func Start(t testing.TB) string {
 	t.Helper()
-	bin, err := binDir()
-	if err != nil {
-		t.Fatalf("pgtest: %v (install Debian's postgresql package)", err)
-	}
-	dir, err := os.MkdirTemp("", "ferry-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	as, err := owner(dir)
+	srv, err := StartServer()
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	run := func(name string, args ...string) {
-		t.Helper()
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		if as != "" {
-			cmd = exec.Command("runuser", append([]string{"-u", as, "--", filepath.Join(bin, name)}, args...)...)
-		}
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-			t.Fatalf("pgtest: %s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, log)
-		}
-	}
-	data := filepath.Join(dir, "data")
-	run("initdb", "-D", data, "-U", "ferry", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions")
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, dir)
-	run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "server.log"), "-o", opts, "-w", "-t", "60", "start")
 	t.Cleanup(func() {
-		cmd := exec.Command(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop")
-		if as != "" {
-			cmd = exec.Command("runuser", "-u", as, "--", filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop")
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("pgtest: stop the server: %v\n%s", err, out)
+		if err := srv.Stop(); err != nil {
+			t.Errorf("pgtest: %v", err)
 		}
 	})
-	run("createdb", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "ferry", "ferry")
-	return fmt.Sprintf("postgres://ferry@127.0.0.1:%d/ferry?sslmode=disable", port)
+	return srv.dsn("ferry")
+}
+
+// Server is a running throw-away server, for a test binary that makes a
+// database per test (Database); Stop it when the tests end.
+type Server struct {
+	bin, dir, data, as string
+	port               int
+	mu                 sync.Mutex
+	n                  int
+}
+
+// StartServer starts a server with an empty database ferry.
+func StartServer() (*Server, error) {
+	bin, err := binDir()
+	if err != nil {
+		return nil, fmt.Errorf("%w (install Debian's postgresql package)", err)
+	}
+	dir, err := os.MkdirTemp("", "ferry-pg-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{bin: bin, dir: dir, data: filepath.Join(dir, "data")}
+	if s.as, err = owner(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if s.port, err = freePort(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", s.port, dir)
+	for _, step := range [][]string{
+		{"initdb", "-D", s.data, "-U", "ferry", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"},
+		{"pg_ctl", "-D", s.data, "-l", filepath.Join(dir, "server.log"), "-o", opts, "-w", "-t", "60", "start"},
+		{"createdb", "-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", "ferry", "ferry"},
+	} {
+		if err := s.run(step[0], step[1:]...); err != nil {
+			if step[0] != "initdb" {
+				s.Stop()
+			} else {
+				os.RemoveAll(dir)
+			}
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Database makes a new empty database for one test and returns its
+// connection string; the server drops it with everything else at Stop.
+func (s *Server) Database(t testing.TB) string {
+	t.Helper()
+	s.mu.Lock()
+	s.n++
+	name := fmt.Sprintf("test%d", s.n)
+	s.mu.Unlock()
+	if err := s.run("createdb", "-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", "ferry", name); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return s.dsn(name)
+}
+
+// Stop stops the server and removes its files.
+func (s *Server) Stop() error {
+	defer os.RemoveAll(s.dir)
+	return s.run("pg_ctl", "-D", s.data, "-m", "immediate", "-w", "stop")
+}
+
+func (s *Server) dsn(db string) string {
+	return fmt.Sprintf("postgres://ferry@127.0.0.1:%d/%s?sslmode=disable", s.port, db)
+}
+
+// run runs one of PostgreSQL's programs, as the postgres user when root.
+func (s *Server) run(name string, args ...string) error {
+	cmd := exec.Command(filepath.Join(s.bin, name), args...)
+	if s.as != "" {
+		cmd = exec.Command("runuser", append([]string{"-u", s.as, "--", filepath.Join(s.bin, name)}, args...)...)
+	}
+	cmd.Dir = s.dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
+		return fmt.Errorf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, log)
+	}
+	return nil
 }
 
 // binDir is where PostgreSQL's programs are: Debian's newest
