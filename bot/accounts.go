@@ -24,7 +24,7 @@ type AccountUsers interface {
 	Actor(name string) pipeline.Actor
 }
 
-// AccountStore keeps the links people made; *storage.SQLite has it.
+// AccountStore keeps the links people made; *storage.Store has it.
 type AccountStore interface {
 	ChatLink(ctx context.Context, platform, chatID string) (pipeline.ChatLink, error)
 	ChatLinksOf(ctx context.Context, platform, user string) ([]pipeline.ChatLink, error)

@@ -15,7 +15,7 @@ import (
 	"github.com/ferrybot/ferry/storage"
 )
 
-func newTestBot(t *testing.T, freezes ...pipeline.Freeze) (*Bot, *storage.SQLite) {
+func newTestBot(t *testing.T, freezes ...pipeline.Freeze) (*Bot, *storage.Store) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, filepath.Join(t.TempDir(), "ferry.db"))
@@ -51,7 +51,7 @@ func newTestBot(t *testing.T, freezes ...pipeline.Freeze) (*Bot, *storage.SQLite
 	return b, st
 }
 
-func waitDeploy(t *testing.T, st *storage.SQLite, id int64, want pipeline.State) {
+func waitDeploy(t *testing.T, st *storage.Store, id int64, want pipeline.State) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if d, err := st.Deploy(context.Background(), id); err == nil && d.State == want {

@@ -12,7 +12,7 @@ import (
 	"github.com/ferrybot/ferry/pipeline"
 )
 
-// InboxStore keeps an inbox's deliveries; *storage.SQLite has it.
+// InboxStore keeps an inbox's deliveries; *storage.Store has it.
 type InboxStore interface {
 	// Receive stores d before it is acknowledged; lease > 0 claims it for
 	// the caller.

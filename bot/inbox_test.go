@@ -13,7 +13,7 @@ import (
 	"github.com/ferrybot/ferry/storage"
 )
 
-func openInboxStore(t *testing.T, path string) *storage.SQLite {
+func openInboxStore(t *testing.T, path string) *storage.Store {
 	t.Helper()
 	s, err := storage.Open(t.Context(), path)
 	if err != nil {
@@ -112,7 +112,7 @@ func TestInboxHandlesOnce(t *testing.T) {
 }
 
 // waitProcessed waits until the store says a delivery was processed.
-func waitProcessed(t *testing.T, st *storage.SQLite, platform, id string) storage.DeliveryRecord {
+func waitProcessed(t *testing.T, st *storage.Store, platform, id string) storage.DeliveryRecord {
 	t.Helper()
 	for {
 		rec, err := st.DeliveryOf(t.Context(), platform, id)

@@ -38,7 +38,7 @@ type Pacer interface {
 	Pace() time.Duration
 }
 
-// OutboxStore keeps the outbox; *storage.SQLite has it.
+// OutboxStore keeps the outbox; *storage.Store has it.
 type OutboxStore interface {
 	// ClaimNotices hands out notices due at now, each the first of its
 	// destination, claimed for lease.
@@ -58,7 +58,7 @@ type DispatcherConfig struct {
 	// Sinks deliver each platform's notices. A notice of a platform with no
 	// sink (one removed from ferry.yaml) is given up at once.
 	Sinks map[string]Sink
-	// Wake is signalled when notices are added (storage.SQLite.Noticed);
+	// Wake is signalled when notices are added (storage.Store.Noticed);
 	// nil: the dispatcher looks every Every only.
 	Wake <-chan struct{}
 	// GiveUp is how long a notice is retried before it is marked dead;

@@ -72,7 +72,7 @@ func (s *sink) wait(t *testing.T, n int) {
 
 // dispatch runs a dispatcher of st through the sink on clock until the
 // returned function is called.
-func dispatch(t *testing.T, b *Bot, st *storage.SQLite, s *sink, clock pipeline.Clock, giveUp time.Duration) (stop func()) {
+func dispatch(t *testing.T, b *Bot, st *storage.Store, s *sink, clock pipeline.Clock, giveUp time.Duration) (stop func()) {
 	t.Helper()
 	d, err := NewDispatcher(DispatcherConfig{Store: st, Bot: b, Sinks: map[string]Sink{"chat": s}, Wake: st.Noticed(), Clock: clock, GiveUp: giveUp})
 	if err != nil {
@@ -91,7 +91,7 @@ func edit(state pipeline.State) pipeline.Notice {
 	return pipeline.Notice{Platform: "chat", Dest: "card 7", Kind: "card", Latest: true, State: state}
 }
 
-func owe(t *testing.T, st *storage.SQLite, ns ...pipeline.Notice) {
+func owe(t *testing.T, st *storage.Store, ns ...pipeline.Notice) {
 	t.Helper()
 	if err := st.AddNotices(context.Background(), ns); err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestOutboxCoalesces(t *testing.T) {
 }
 
 // waitEmpty waits until the outbox holds nothing.
-func waitEmpty(t *testing.T, st *storage.SQLite) {
+func waitEmpty(t *testing.T, st *storage.Store) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 		left, err := st.Notices(context.Background(), pipeline.NoticeFilter{})

@@ -7,7 +7,7 @@
 // # Format
 //
 //	listen: 127.0.0.1:8080            # default 127.0.0.1:8080
-//	storage: var/ferry.db             # SQLite file; default ferry.db; a URL (with ://) is kept as written
+//	storage: var/ferry.db             # SQLite file; default ferry.db; or postgres://… (needs session_secret)
 //	workspace: var/workspace          # build workspace; default workspace
 //	base_url: https://ferry.example.com   # for links in messages; default http://<listen>
 //	session_secret: ${FERRY_SESSION_SECRET}   # 32+ characters; generated at start if empty

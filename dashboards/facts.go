@@ -34,7 +34,7 @@ type Query struct {
 	Project  string
 }
 
-// Store reads facts; *storage.SQLite implements it.
+// Store reads facts; *storage.Store implements it.
 type Store interface {
 	Facts(ctx context.Context, q Query) ([]Fact, error)
 }

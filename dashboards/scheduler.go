@@ -37,7 +37,7 @@ type Sending struct {
 const staleClaim = 10 * time.Minute
 
 // Ledger records sendings, so a digest is sent once per scheduled time
-// even when ferry restarts or runs twice; *storage.SQLite implements it.
+// even when ferry restarts or runs twice; *storage.Store implements it.
 type Ledger interface {
 	// ClaimDigest records that s is being sent; false if it was claimed
 	// before, by this ferry or another.

@@ -22,7 +22,7 @@ type Users interface {
 }
 
 // Store keeps what ferry made on a forge (a sticky comment's ID, what it
-// shows); *storage.SQLite has it.
+// shows); *storage.Store has it.
 type Store interface {
 	NoticeRef(ctx context.Context, platform, dest string) (string, error)
 	PutNoticeRef(ctx context.Context, platform, dest, ref string) error

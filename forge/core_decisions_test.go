@@ -69,7 +69,7 @@ type fixture struct {
 	core   *forge.Core
 	client *forgetest.Client
 	engine *pipeline.Engine
-	store  *storage.SQLite
+	store  *storage.Store
 	clock  *clockwork.FakeClock
 }
 

@@ -59,7 +59,7 @@ var refs = pipelinetest.Resolver{
 type harness struct {
 	t       *testing.T
 	path    string
-	store   *storage.SQLite
+	store   *storage.Store
 	clock   *clockwork.FakeClock
 	targets map[string]*pipelinetest.Target
 	batch   map[string]*pipelinetest.BatchTarget // used instead of targets where set

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Store keeps ferry's state. storage.SQLite implements it; a PostgreSQL store
+// Store keeps ferry's state. storage.Store implements it; a PostgreSQL store
 // can implement it without touching the pipeline. Methods return errors
 // wrapping ErrNotFound, ErrConflict and ErrDuplicate where callers decide on
 // them.

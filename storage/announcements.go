@@ -10,7 +10,7 @@ import (
 
 // Announce records a and owes its notices, in one commit, unless a.Key
 // was announced before: then it changes nothing and returns false.
-func (s *SQLite) Announce(ctx context.Context, a pipeline.Announcement, ns []pipeline.Notice) (bool, error) {
+func (s *Store) Announce(ctx context.Context, a pipeline.Announcement, ns []pipeline.Notice) (bool, error) {
 	now := s.now()
 	fresh := false
 	err := s.write(ctx, func(tx *sql.Tx) error {

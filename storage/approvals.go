@@ -10,7 +10,7 @@ import (
 // AddApproval records a's approval of its deploy. It fails with an error
 // wrapping pipeline.ErrDuplicate if the approver already approved it, and
 // pipeline.ErrNotFound if there is no such deploy.
-func (s *SQLite) AddApproval(ctx context.Context, a pipeline.Approval) error {
+func (s *Store) AddApproval(ctx context.Context, a pipeline.Approval) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO approvals (deploy_id, approver, at) VALUES (?, ?, ?)
 		ON CONFLICT (deploy_id, approver) DO NOTHING`,
 		a.DeployID, a.Approver, nanos(a.At))
@@ -22,7 +22,7 @@ func (s *SQLite) AddApproval(ctx context.Context, a pipeline.Approval) error {
 }
 
 // Approvals returns the approvals of a deploy in the order they were added.
-func (s *SQLite) Approvals(ctx context.Context, deployID int64) ([]pipeline.Approval, error) {
+func (s *Store) Approvals(ctx context.Context, deployID int64) ([]pipeline.Approval, error) {
 	as, err := scanAll(ctx, s.r, func(sc scanner) (pipeline.Approval, error) {
 		var a pipeline.Approval
 		err := sc.Scan(&a.DeployID, &a.Approver, scanNanos(&a.At))

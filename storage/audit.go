@@ -9,7 +9,7 @@ import (
 )
 
 // Audit adds e to the audit log; the store numbers it, and e.ID is ignored.
-func (s *SQLite) Audit(ctx context.Context, e pipeline.AuditEntry) error {
+func (s *Store) Audit(ctx context.Context, e pipeline.AuditEntry) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO audit (at, actor, action, project, env, deploy_id, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		nanos(e.At), e.Actor, e.Action, e.Project, e.Env, e.DeployID, e.Detail)
@@ -26,7 +26,7 @@ func scanAudit(sc scanner) (pipeline.AuditEntry, error) {
 
 // AuditLog returns the last limit entries of the audit log, newest first;
 // limit 0 returns them all.
-func (s *SQLite) AuditLog(ctx context.Context, limit int) ([]pipeline.AuditEntry, error) {
+func (s *Store) AuditLog(ctx context.Context, limit int) ([]pipeline.AuditEntry, error) {
 	n, err := sqlLimit(limit)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
@@ -38,7 +38,7 @@ func (s *SQLite) AuditLog(ctx context.Context, limit int) ([]pipeline.AuditEntry
 // AuditEntries returns the page of the audit log f selects, newest first.
 // It reads one entry more than the page holds to know whether another page
 // follows.
-func (s *SQLite) AuditEntries(ctx context.Context, f pipeline.AuditFilter) (pipeline.AuditPage, error) {
+func (s *Store) AuditEntries(ctx context.Context, f pipeline.AuditFilter) (pipeline.AuditPage, error) {
 	limit := f.Limit
 	switch {
 	case limit == 0:

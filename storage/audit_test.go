@@ -13,7 +13,7 @@ import (
 
 // auditFixture writes a small audit log, one entry a minute from 09:00,
 // and returns the entries by ID.
-func auditFixture(t *testing.T) (*SQLite, map[int64]pipeline.AuditEntry) {
+func auditFixture(t *testing.T) (*Store, map[int64]pipeline.AuditEntry) {
 	t.Helper()
 	ctx := context.Background()
 	s := openTest(t)

@@ -11,7 +11,7 @@ import (
 
 // ChatLink returns the link of a chat account, or an error wrapping
 // pipeline.ErrNotFound when it has none.
-func (s *SQLite) ChatLink(ctx context.Context, platform, chatID string) (pipeline.ChatLink, error) {
+func (s *Store) ChatLink(ctx context.Context, platform, chatID string) (pipeline.ChatLink, error) {
 	l := pipeline.ChatLink{Platform: platform, ChatID: chatID}
 	err := s.r.QueryRowContext(ctx, `SELECT "user", created_at FROM links WHERE platform = ? AND chat_id = ?`,
 		platform, chatID).Scan(&l.User, scanNanos(&l.Created))
@@ -23,7 +23,7 @@ func (s *SQLite) ChatLink(ctx context.Context, platform, chatID string) (pipelin
 
 // ChatLinksOf returns the chat accounts on a platform linked to a ferry
 // user, the newest link first.
-func (s *SQLite) ChatLinksOf(ctx context.Context, platform, user string) ([]pipeline.ChatLink, error) {
+func (s *Store) ChatLinksOf(ctx context.Context, platform, user string) ([]pipeline.ChatLink, error) {
 	ls, err := scanAll(ctx, s.r, func(sc scanner) (pipeline.ChatLink, error) {
 		l := pipeline.ChatLink{Platform: platform, User: user}
 		err := sc.Scan(&l.ChatID, scanNanos(&l.Created))
@@ -35,7 +35,7 @@ func (s *SQLite) ChatLinksOf(ctx context.Context, platform, user string) ([]pipe
 
 // PutChatLink links l.ChatID to l.User, replacing any link the account had;
 // a zero l.Created is set to now.
-func (s *SQLite) PutChatLink(ctx context.Context, l pipeline.ChatLink) error {
+func (s *Store) PutChatLink(ctx context.Context, l pipeline.ChatLink) error {
 	op := fmt.Sprintf("link %s account %s to %s", l.Platform, l.ChatID, l.User)
 	if l.Platform == "" || l.ChatID == "" || l.User == "" {
 		return fmt.Errorf("%s: %w: want a platform, an account and a user", op, pipeline.ErrInvalid)

@@ -25,7 +25,7 @@ const replayWindow = 24 * time.Hour
 // and claims it for that long; otherwise ClaimDeliveries hands it out. An
 // empty platform or ID is an error wrapping pipeline.ErrInvalid, since it
 // would make every later delivery without one a duplicate.
-func (s *SQLite) Receive(ctx context.Context, d pipeline.Delivery, lease time.Duration) (pipeline.Receipt, error) {
+func (s *Store) Receive(ctx context.Context, d pipeline.Delivery, lease time.Duration) (pipeline.Receipt, error) {
 	op := fmt.Sprintf("receive %s delivery %q", d.Platform, d.ID)
 	if d.Platform == "" || d.ID == "" {
 		return 0, fmt.Errorf("%s: %w: want a platform and a delivery id", op, pipeline.ErrInvalid)
@@ -127,7 +127,7 @@ func hashColumn(h []byte) any {
 // ClaimDeliveries hands out up to limit deliveries of a platform that are
 // not processed and that nobody holds (never claimed, or their claim
 // expired), oldest first, each claimed for lease and its Attempts counted.
-func (s *SQLite) ClaimDeliveries(ctx context.Context, platform string, limit int, lease time.Duration) ([]pipeline.Delivery, error) {
+func (s *Store) ClaimDeliveries(ctx context.Context, platform string, limit int, lease time.Duration) ([]pipeline.Delivery, error) {
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("claim %s deliveries: %w: want a limit and a lease", platform, pipeline.ErrInvalid)
 	}
@@ -189,7 +189,7 @@ func (s *SQLite) ClaimDeliveries(ctx context.Context, platform string, limit int
 // ReleaseClaims makes every delivery not yet processed free to claim.
 // ferry on SQLite is one process: when it starts, what the process before
 // it claimed and did not finish is owed, whatever the claims say.
-func (s *SQLite) ReleaseClaims(ctx context.Context) error {
+func (s *Store) ReleaseClaims(ctx context.Context) error {
 	_, err := s.w.ExecContext(ctx, `UPDATE deliveries SET owner = '', claimed_until = 0
 		WHERE processed_at IS NULL AND claimed_until != 0`)
 	return wrap("release delivery claims", err)
@@ -197,7 +197,7 @@ func (s *SQLite) ReleaseClaims(ctx context.Context) error {
 
 // FinishDelivery marks a delivery processed, with its outcome in words.
 // It shares a commit with concurrent writes as Receive does.
-func (s *SQLite) FinishDelivery(ctx context.Context, platform, id, outcome string) error {
+func (s *Store) FinishDelivery(ctx context.Context, platform, id, outcome string) error {
 	if s.stmts.finish == nil {
 		return fmt.Errorf("finish %s delivery %q: the store was opened unmigrated; open it with Open", platform, id)
 	}
@@ -218,7 +218,7 @@ type DeliveryRecord struct {
 
 // DeliveryOf returns a stored delivery, or an error wrapping
 // pipeline.ErrNotFound.
-func (s *SQLite) DeliveryOf(ctx context.Context, platform, id string) (DeliveryRecord, error) {
+func (s *Store) DeliveryOf(ctx context.Context, platform, id string) (DeliveryRecord, error) {
 	r := DeliveryRecord{Delivery: pipeline.Delivery{Platform: platform, ID: id}}
 	var encoding sql.NullString
 	err := s.r.QueryRowContext(ctx, `SELECT d.event, b.body, b.encoding, d.body_hash, d.received_at, d.attempts, d.processed_at, d.outcome
@@ -251,7 +251,7 @@ const pruneBatch = 1000
 // PruneDeliveries drops what r no longer keeps, at most pruneBatch rows a
 // transaction, and returns how many bodies and deliveries it dropped. A
 // delivery not yet processed keeps its body, whatever its age.
-func (s *SQLite) PruneDeliveries(ctx context.Context, r Retention) (bodies, deliveries int, err error) {
+func (s *Store) PruneDeliveries(ctx context.Context, r Retention) (bodies, deliveries int, err error) {
 	if r.Bodies <= 0 || r.Deliveries <= 0 {
 		return 0, 0, fmt.Errorf("prune deliveries: %w: want both retentions", pipeline.ErrInvalid)
 	}
@@ -302,7 +302,7 @@ type Backlog struct {
 }
 
 // InboxBacklog returns the backlog of every platform with one.
-func (s *SQLite) InboxBacklog(ctx context.Context) ([]Backlog, error) {
+func (s *Store) InboxBacklog(ctx context.Context) ([]Backlog, error) {
 	bs, err := scanAll(ctx, s.r, func(sc scanner) (Backlog, error) {
 		var b Backlog
 		return b, sc.Scan(&b.Platform, &b.Pending, scanNanos(&b.Oldest))
@@ -316,7 +316,7 @@ const knownBatch = 500
 // KnownDeliveries returns which of ids the platform's deliveries include:
 // those Receive stored. Each batch of IDs is one lookup in the
 // (platform, delivery_id) unique index.
-func (s *SQLite) KnownDeliveries(ctx context.Context, platform string, ids []string) (map[string]bool, error) {
+func (s *Store) KnownDeliveries(ctx context.Context, platform string, ids []string) (map[string]bool, error) {
 	known := map[string]bool{}
 	for start := 0; start < len(ids); start += knownBatch {
 		batch := ids[start:min(start+knownBatch, len(ids))]

@@ -20,7 +20,7 @@ import (
 )
 
 // setClock makes the store's clock one the test moves.
-func setClock(s *SQLite, at time.Time) *time.Time {
+func setClock(s *Store, at time.Time) *time.Time {
 	now := at
 	var mu sync.Mutex
 	s.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -177,7 +177,7 @@ func TestClaimDeliveriesConcurrent(t *testing.T) {
 	seen := map[string]int{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, s := range []*SQLite{a, b, a, b} {
+	for _, s := range []*Store{a, b, a, b} {
 		wg.Go(func() {
 			for {
 				ds, err := s.ClaimDeliveries(ctx, "github", 7, time.Hour)

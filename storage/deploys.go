@@ -34,7 +34,7 @@ func scanDeploy(sc scanner) (pipeline.Deploy, error) {
 // Transition. d is unchanged if CreateDeploy fails, but for one error: a
 // deploy with d.RequestKey exists, and CreateDeploy sets d to it and
 // returns an error wrapping pipeline.ErrDuplicate.
-func (s *SQLite) CreateDeploy(ctx context.Context, d *pipeline.Deploy) error {
+func (s *Store) CreateDeploy(ctx context.Context, d *pipeline.Deploy) error {
 	nd := *d
 	if nd.State == "" {
 		nd.State = pipeline.StateRequested
@@ -71,7 +71,7 @@ func (s *SQLite) CreateDeploy(ctx context.Context, d *pipeline.Deploy) error {
 }
 
 // Deploy returns deploy id, or an error wrapping pipeline.ErrNotFound.
-func (s *SQLite) Deploy(ctx context.Context, id int64) (pipeline.Deploy, error) {
+func (s *Store) Deploy(ctx context.Context, id int64) (pipeline.Deploy, error) {
 	return getDeploy(ctx, s.r, id)
 }
 
@@ -88,7 +88,7 @@ func getDeploy(ctx context.Context, q querier, id int64) (pipeline.Deploy, error
 
 // Deploys returns the deploys f selects, newest (highest ID) first unless
 // f.Oldest.
-func (s *SQLite) Deploys(ctx context.Context, f pipeline.DeployFilter) ([]pipeline.Deploy, error) {
+func (s *Store) Deploys(ctx context.Context, f pipeline.DeployFilter) ([]pipeline.Deploy, error) {
 	limit, err := sqlLimit(f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list deploys: %w", err)
@@ -137,7 +137,7 @@ func (s *SQLite) Deploys(ctx context.Context, f pipeline.DeployFilter) ([]pipeli
 }
 
 // CountDeploys returns how many deploys the store holds.
-func (s *SQLite) CountDeploys(ctx context.Context) (int, error) {
+func (s *Store) CountDeploys(ctx context.Context) (int, error) {
 	var n int
 	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM deploys`).Scan(&n)
 	return n, wrap("count deploys", err)
@@ -145,7 +145,7 @@ func (s *SQLite) CountDeploys(ctx context.Context) (int, error) {
 
 // CountByState counts deploys in each state; states without deploys are
 // absent. It serves the metrics endpoint.
-func (s *SQLite) CountByState(ctx context.Context) (map[pipeline.State]int, error) {
+func (s *Store) CountByState(ctx context.Context) (map[pipeline.State]int, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT state, COUNT(*) FROM deploys GROUP BY state`)
 	if err != nil {
 		return nil, wrap("count by state", err)
@@ -171,7 +171,7 @@ func (s *SQLite) CountByState(ctx context.Context) (map[pipeline.State]int, erro
 //
 // update runs inside the write transaction: it must be quick, and must not
 // call the store's write methods, which would wait for it forever.
-func (s *SQLite) Transition(ctx context.Context, t pipeline.Transition, update func(*pipeline.Deploy)) (pipeline.Deploy, error) {
+func (s *Store) Transition(ctx context.Context, t pipeline.Transition, update func(*pipeline.Deploy)) (pipeline.Deploy, error) {
 	if t.To == "" {
 		return pipeline.Deploy{}, fmt.Errorf("transition: %w: no state to move deploy %d to", pipeline.ErrInvalid, t.DeployID)
 	}
@@ -236,7 +236,7 @@ func updateDeploy(ctx context.Context, tx *sql.Tx, d pipeline.Deploy) error {
 
 // SetProgress records the batch a deploy is on, how many it has, and the end
 // of its bake (zero: not baking), whatever its state.
-func (s *SQLite) SetProgress(ctx context.Context, id int64, batch, batches int, bakeUntil time.Time) error {
+func (s *Store) SetProgress(ctx context.Context, id int64, batch, batches int, bakeUntil time.Time) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE deploys SET batch = ?, batches = ?, bake_until = ?, updated_at = ? WHERE id = ?`,
 		batch, batches, nanos(bakeUntil), nanos(s.now()), id)
 	if err != nil {
@@ -247,14 +247,14 @@ func (s *SQLite) SetProgress(ctx context.Context, id int64, batch, batches int, 
 
 // SetReason records why a deploy stays in its state (a queued deploy a
 // freeze holds), if it is still in state.
-func (s *SQLite) SetReason(ctx context.Context, id int64, state pipeline.State, reason string) error {
+func (s *Store) SetReason(ctx context.Context, id int64, state pipeline.State, reason string) error {
 	_, err := s.w.ExecContext(ctx, `UPDATE deploys SET reason = ?, updated_at = ? WHERE id = ? AND state = ?`,
 		reason, nanos(s.now()), id, state)
 	return wrap(fmt.Sprintf("set the reason of deploy %d", id), err)
 }
 
 // Transitions returns the transitions of a deploy, oldest first.
-func (s *SQLite) Transitions(ctx context.Context, id int64) ([]pipeline.Transition, error) {
+func (s *Store) Transitions(ctx context.Context, id int64) ([]pipeline.Transition, error) {
 	ts, err := scanAll(ctx, s.r, func(sc scanner) (pipeline.Transition, error) {
 		var t pipeline.Transition
 		err := sc.Scan(&t.DeployID, &t.From, &t.To, &t.Event, &t.Actor, &t.Reason, scanNanos(&t.At))

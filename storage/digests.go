@@ -9,11 +9,11 @@ import (
 	"github.com/ferrybot/ferry/dashboards"
 )
 
-var _ dashboards.Ledger = (*SQLite)(nil)
+var _ dashboards.Ledger = (*Store)(nil)
 
 // ClaimDigest records that a digest is being sent, unless it was claimed
 // before: the primary key (name, scheduled time) lets one ferry claim it.
-func (s *SQLite) ClaimDigest(ctx context.Context, d dashboards.Sending, now time.Time) (bool, error) {
+func (s *Store) ClaimDigest(ctx context.Context, d dashboards.Sending, now time.Time) (bool, error) {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO digests (name, scheduled_at, period_from, period_to, claimed_at, sent_at, late)
 		VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (name, scheduled_at) DO NOTHING`,
 		d.Name, nanos(d.Scheduled), nanos(d.Period.From), nanos(d.Period.To), nanos(now), d.Late)
@@ -25,13 +25,13 @@ func (s *SQLite) ClaimDigest(ctx context.Context, d dashboards.Sending, now time
 }
 
 // DigestSent records that a claimed digest reached its chat.
-func (s *SQLite) DigestSent(ctx context.Context, name string, scheduled, now time.Time) error {
+func (s *Store) DigestSent(ctx context.Context, name string, scheduled, now time.Time) error {
 	_, err := s.w.ExecContext(ctx, `UPDATE digests SET sent_at = ? WHERE name = ? AND scheduled_at = ?`, nanos(now), name, nanos(scheduled))
 	return wrap("digest sent "+name, err)
 }
 
 // LastDigest returns the digest of name scheduled last.
-func (s *SQLite) LastDigest(ctx context.Context, name string) (dashboards.Sending, bool, error) {
+func (s *Store) LastDigest(ctx context.Context, name string) (dashboards.Sending, bool, error) {
 	d := dashboards.Sending{Name: name}
 	var sent time.Time
 	err := s.r.QueryRowContext(ctx, `SELECT scheduled_at, period_from, period_to, claimed_at, sent_at, late FROM digests

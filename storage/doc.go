@@ -1,10 +1,13 @@
-// Package storage keeps ferry's state in SQLite: the SQLite type implements
-// pipeline.Store on modernc.org/sqlite (pure Go, no cgo), in one file with a
-// write-ahead log.
+// Package storage keeps ferry's state: the Store type implements
+// pipeline.Store on SQLite (modernc.org/sqlite, pure Go, no cgo: one file
+// with a write-ahead log), or on PostgreSQL (pgx) when Open is given a
+// postgres:// URL. Its SQL is one, in the dialect both share; pgdriver.go
+// rewrites what PostgreSQL spells otherwise.
 //
 // The schema is created and upgraded by numbered SQL files embedded from
-// migrations/; Open applies the pending ones, and `ferry migrate` reports them
-// with OpenUnmigrated and Migrate.
+// migrations/ (migrations/postgres/ for PostgreSQL, kept in step);
+// Open applies the pending ones, and `ferry migrate` reports them with
+// OpenUnmigrated and Migrate.
 //
 // Conventions of the schema:
 //
@@ -16,7 +19,7 @@
 //     ID, State (requested), CreatedAt and UpdatedAt; a deploy's UpdatedAt
 //     when it changes (to the transition's At); a transition's At when it is
 //     zero; a log entry's Seq. Every other field, zero or not, is stored as
-//     given. The clock is SQLite.Now.
+//     given. The clock is Store.Now.
 //   - Rows of one deploy (transitions, units, logs, approvals) refer to it by
 //     foreign key; writing one for a deploy that does not exist fails with an
 //     error wrapping pipeline.ErrNotFound.

@@ -6,12 +6,12 @@ import (
 	"github.com/ferrybot/ferry/dashboards"
 )
 
-var _ dashboards.Store = (*SQLite)(nil)
+var _ dashboards.Store = (*Store)(nil)
 
 // Facts returns what the dashboards read of the deploys that started in
 // [q.From, q.To), of q.Project if set, with the first time each failed or
 // began to roll back (from its transitions, for the deploys that did).
-func (s *SQLite) Facts(ctx context.Context, q dashboards.Query) ([]dashboards.Fact, error) {
+func (s *Store) Facts(ctx context.Context, q dashboards.Query) ([]dashboards.Fact, error) {
 	query := `SELECT d.id, d.project, d.env, d.kind, d.state, d.requester, d.batch, d.batches,
 		d.created_at, d.started_at, d.finished_at, d.committed_at,
 		CASE WHEN d.state IN ('failed', 'rolling_back', 'rolled_back') THEN

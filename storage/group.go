@@ -29,7 +29,7 @@ type groupOp struct {
 //
 // If fn fails, the group is rolled back and each of its writes is run again
 // in a transaction of its own, so that one bad write fails only its caller.
-func (s *SQLite) grouped(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) grouped(ctx context.Context, fn func(*sql.Tx) error) error {
 	op := &groupOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.group <- op:
@@ -50,7 +50,7 @@ func (s *SQLite) grouped(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // commitGroups commits the queued writes, as many at a time as have
 // queued while the previous commit ran, until the store closes.
-func (s *SQLite) commitGroups() {
+func (s *Store) commitGroups() {
 	defer close(s.grouping)
 	for {
 		var batch []*groupOp
@@ -73,7 +73,7 @@ func (s *SQLite) commitGroups() {
 	}
 }
 
-func (s *SQLite) commitGroup(batch []*groupOp) {
+func (s *Store) commitGroup(batch []*groupOp) {
 	live := batch[:0]
 	for _, op := range batch {
 		if err := op.ctx.Err(); err != nil {
@@ -107,7 +107,7 @@ func (s *SQLite) commitGroup(batch []*groupOp) {
 
 // closeGroups stops the group committer; a write still waiting for its
 // turn fails with errClosed.
-func (s *SQLite) closeGroups() {
+func (s *Store) closeGroups() {
 	close(s.closing)
 	<-s.grouping
 	for {

@@ -13,7 +13,7 @@ import (
 // imports from other systems, not for the engine, which goes through
 // CreateDeploy and Transition. A deploy whose ID is taken is an error and
 // nothing is stored.
-func (s *SQLite) ImportDeploys(ctx context.Context, ds []pipeline.Deploy, ts []pipeline.Transition) error {
+func (s *Store) ImportDeploys(ctx context.Context, ds []pipeline.Deploy, ts []pipeline.Transition) error {
 	return wrap("import deploys", s.write(ctx, func(tx *sql.Tx) error {
 		dst, err := tx.PrepareContext(ctx, `INSERT INTO deploys (id, project, env, kind, ref, commit_hash, version,
 			release_name, previous_version, previous_release, state, requester, reason, forced,

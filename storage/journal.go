@@ -9,7 +9,7 @@ import (
 
 // PutUnit inserts u, or replaces the unit of the same deploy and name. Units
 // keep the position of their first put: Units lists them in that order.
-func (s *SQLite) PutUnit(ctx context.Context, u pipeline.Unit) error {
+func (s *Store) PutUnit(ctx context.Context, u pipeline.Unit) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO units
 		(deploy_id, name, pos, batch, state, step, previous, error, started_at, finished_at)
 		VALUES (?1, ?2, (SELECT COUNT(*) FROM units WHERE deploy_id = ?1), ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -25,7 +25,7 @@ func (s *SQLite) PutUnit(ctx context.Context, u pipeline.Unit) error {
 }
 
 // Units returns the units of a deploy in the order they were first put.
-func (s *SQLite) Units(ctx context.Context, deployID int64) ([]pipeline.Unit, error) {
+func (s *Store) Units(ctx context.Context, deployID int64) ([]pipeline.Unit, error) {
 	us, err := scanAll(ctx, s.r, func(sc scanner) (pipeline.Unit, error) {
 		var u pipeline.Unit
 		err := sc.Scan(&u.DeployID, &u.Name, &u.Batch, &u.State, &u.Step, &u.Previous, &u.Error,
@@ -38,7 +38,7 @@ func (s *SQLite) Units(ctx context.Context, deployID int64) ([]pipeline.Unit, er
 
 // AppendLog adds e to the log of its deploy, numbered after the last entry;
 // e.Seq is ignored.
-func (s *SQLite) AppendLog(ctx context.Context, e pipeline.LogEntry) error {
+func (s *Store) AppendLog(ctx context.Context, e pipeline.LogEntry) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO logs (deploy_id, seq, unit, step, text, at)
 		VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM logs WHERE deploy_id = ?1), ?2, ?3, ?4, ?5)`,
 		e.DeployID, e.Unit, e.Step, e.Text, nanos(e.At))
@@ -50,7 +50,7 @@ func (s *SQLite) AppendLog(ctx context.Context, e pipeline.LogEntry) error {
 
 // Logs returns the last limit log entries of a deploy, oldest first; limit 0
 // returns them all.
-func (s *SQLite) Logs(ctx context.Context, deployID int64, limit int) ([]pipeline.LogEntry, error) {
+func (s *Store) Logs(ctx context.Context, deployID int64, limit int) ([]pipeline.LogEntry, error) {
 	op := fmt.Sprintf("logs of deploy %d", deployID)
 	n, err := sqlLimit(limit)
 	if err != nil {
@@ -68,7 +68,7 @@ func (s *SQLite) Logs(ctx context.Context, deployID int64, limit int) ([]pipelin
 }
 
 // PutUnitRelease records what a unit runs now, replacing what it ran.
-func (s *SQLite) PutUnitRelease(ctx context.Context, r pipeline.UnitRelease) error {
+func (s *Store) PutUnitRelease(ctx context.Context, r pipeline.UnitRelease) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO unit_releases
 		(project, env, unit, release, version, deploy_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (project, env, unit) DO UPDATE SET release = excluded.release,
@@ -78,7 +78,7 @@ func (s *SQLite) PutUnitRelease(ctx context.Context, r pipeline.UnitRelease) err
 }
 
 // UnitReleases returns what each unit of an environment runs, by unit name.
-func (s *SQLite) UnitReleases(ctx context.Context, project, env string) ([]pipeline.UnitRelease, error) {
+func (s *Store) UnitReleases(ctx context.Context, project, env string) ([]pipeline.UnitRelease, error) {
 	rs, err := scanAll(ctx, s.r, func(sc scanner) (pipeline.UnitRelease, error) {
 		var r pipeline.UnitRelease
 		err := sc.Scan(&r.Project, &r.Env, &r.Unit, &r.Release, &r.Version, &r.DeployID, scanNanos(&r.Updated))

@@ -8,7 +8,7 @@ import (
 )
 
 // PutLock creates the lock of (l.Project, l.Env), or replaces it.
-func (s *SQLite) PutLock(ctx context.Context, l pipeline.Lock) error {
+func (s *Store) PutLock(ctx context.Context, l pipeline.Lock) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO locks (project, env, owner, reason, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (project, env) DO UPDATE SET
@@ -20,7 +20,7 @@ func (s *SQLite) PutLock(ctx context.Context, l pipeline.Lock) error {
 
 // DeleteLock removes the lock of (project, env), or fails with an error
 // wrapping pipeline.ErrNotFound if there is none.
-func (s *SQLite) DeleteLock(ctx context.Context, project, env string) error {
+func (s *Store) DeleteLock(ctx context.Context, project, env string) error {
 	scope := pipeline.Lock{Project: project, Env: env}.Scope()
 	res, err := s.w.ExecContext(ctx, `DELETE FROM locks WHERE project = ? AND env = ?`, project, env)
 	if err != nil {
@@ -31,7 +31,7 @@ func (s *SQLite) DeleteLock(ctx context.Context, project, env string) error {
 }
 
 // Locks returns every lock, expired or not, by project and environment.
-func (s *SQLite) Locks(ctx context.Context) ([]pipeline.Lock, error) {
+func (s *Store) Locks(ctx context.Context) ([]pipeline.Lock, error) {
 	ls, err := scanAll(ctx, s.r, func(sc scanner) (pipeline.Lock, error) {
 		var l pipeline.Lock
 		err := sc.Scan(&l.Project, &l.Env, &l.Owner, &l.Reason, scanNanos(&l.Created), scanNanos(&l.Expires))

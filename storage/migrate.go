@@ -59,7 +59,7 @@ func readMigrations(files fs.FS, dir string) ([]migration, error) {
 // own transaction, and returns the versions it applied: none if the schema is
 // up to date. It fails without changing anything if the database has a
 // migration this ferry does not know, that is, it was written by a newer ferry.
-func (s *SQLite) Migrate(ctx context.Context) (applied []int, err error) {
+func (s *Store) Migrate(ctx context.Context) (applied []int, err error) {
 	if s.postgres != "" {
 		return MigratePostgres(ctx, s.postgres)
 	}
@@ -71,7 +71,7 @@ func (s *SQLite) Migrate(ctx context.Context) (applied []int, err error) {
 }
 
 // migrate applies the migrations of all the database lacks.
-func (s *SQLite) migrate(ctx context.Context, all []migration) (applied []int, err error) {
+func (s *Store) migrate(ctx context.Context, all []migration) (applied []int, err error) {
 	_, err = s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT    NOT NULL,
@@ -100,7 +100,7 @@ func (s *SQLite) migrate(ctx context.Context, all []migration) (applied []int, e
 // The check is in the transaction, so two processes migrating one file apply
 // m once. A database with a migration this ferry does not know (known) was
 // written by a newer ferry, and is left alone.
-func (s *SQLite) apply(ctx context.Context, m migration, known map[int]bool) (done bool, err error) {
+func (s *Store) apply(ctx context.Context, m migration, known map[int]bool) (done bool, err error) {
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		versions, err := scanAll(ctx, tx, func(sc scanner) (int, error) {
 			var v int
@@ -132,7 +132,7 @@ func (s *SQLite) apply(ctx context.Context, m migration, known map[int]bool) (do
 
 // SchemaVersion returns the version of the last migration applied to the
 // database, 0 for none.
-func (s *SQLite) SchemaVersion(ctx context.Context) (int, error) {
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var migrated bool
 	exists := `SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')`
 	if s.postgres != "" {

@@ -33,9 +33,9 @@ func scanNotice(sc scanner) (pipeline.Notice, error) {
 
 // Noticed is signalled (without blocking, so several commits may make one
 // signal) after each commit that added notices: a dispatcher waits on it.
-func (s *SQLite) Noticed() <-chan struct{} { return s.noticed }
+func (s *Store) Noticed() <-chan struct{} { return s.noticed }
 
-func (s *SQLite) notify() {
+func (s *Store) notify() {
 	select {
 	case s.noticed <- struct{}{}:
 	default:
@@ -43,7 +43,7 @@ func (s *SQLite) notify() {
 }
 
 // AddNotices writes notices owed for a change that is not a transition.
-func (s *SQLite) AddNotices(ctx context.Context, ns []pipeline.Notice) error {
+func (s *Store) AddNotices(ctx context.Context, ns []pipeline.Notice) error {
 	if len(ns) == 0 {
 		return nil
 	}
@@ -95,7 +95,7 @@ func addNotices(ctx context.Context, tx *sql.Tx, ns []pipeline.Notice, now time.
 // first, each claimed for lease. A claimed Latest notice carries what the
 // newest pending notice of its destination says, and the ones between are
 // deleted: it stands for them all.
-func (s *SQLite) ClaimNotices(ctx context.Context, at time.Time, limit int, lease time.Duration) ([]pipeline.Notice, error) {
+func (s *Store) ClaimNotices(ctx context.Context, at time.Time, limit int, lease time.Duration) ([]pipeline.Notice, error) {
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("claim notices: %w: want a limit and a lease", pipeline.ErrInvalid)
 	}
@@ -155,7 +155,7 @@ func fold(ctx context.Context, tx *sql.Tx, n pipeline.Notice) (pipeline.Notice, 
 // what its destination made ("" keeps the one there is). A delivered
 // Latest notice also ends the dead notices of its destination before it:
 // what they would have said is said.
-func (s *SQLite) DeliveredNotice(ctx context.Context, n pipeline.Notice, ref string) error {
+func (s *Store) DeliveredNotice(ctx context.Context, n pipeline.Notice, ref string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, n.ID); err != nil {
 			return err
@@ -177,7 +177,7 @@ func (s *SQLite) DeliveredNotice(ctx context.Context, n pipeline.Notice, ref str
 // FailedNotice records a failed attempt at notice id: its error, and not
 // before when to try again; dead, ferry gives up on it (it stays, shown to
 // admins, until RetryNotice).
-func (s *SQLite) FailedNotice(ctx context.Context, id int64, lastErr string, notBefore time.Time, dead bool) error {
+func (s *Store) FailedNotice(ctx context.Context, id int64, lastErr string, notBefore time.Time, dead bool) error {
 	var deadAt any
 	if dead {
 		deadAt = nanos(s.now())
@@ -193,14 +193,14 @@ func (s *SQLite) FailedNotice(ctx context.Context, id int64, lastErr string, not
 // DeferNotice gives notice id back, untried, to be handed out not before
 // until: its platform asked ferry to wait, or its destination was edited
 // a moment ago.
-func (s *SQLite) DeferNotice(ctx context.Context, id int64, until time.Time) error {
+func (s *Store) DeferNotice(ctx context.Context, id int64, until time.Time) error {
 	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET not_before = max(not_before, ?), claimed_until = 0 WHERE id = ?`, unixNanos(until), id)
 	return wrap(fmt.Sprintf("defer notice %d", id), err)
 }
 
 // PauseNotices holds every pending notice of a platform until until (a
 // rate limit's Retry-After), in the store, so that a restart waits too.
-func (s *SQLite) PauseNotices(ctx context.Context, platform string, until time.Time) error {
+func (s *Store) PauseNotices(ctx context.Context, platform string, until time.Time) error {
 	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET not_before = max(not_before, ?) WHERE platform = ? AND dead_at IS NULL`,
 		unixNanos(until), platform)
 	return wrap("pause "+platform+" notices", err)
@@ -209,7 +209,7 @@ func (s *SQLite) PauseNotices(ctx context.Context, platform string, until time.T
 // NextNoticeDue is when ClaimNotices will next hand out a notice that it
 // would not now (the first of a destination, past its backoff and its
 // claim); ok is false when there is none.
-func (s *SQLite) NextNoticeDue(ctx context.Context) (at time.Time, ok bool, err error) {
+func (s *Store) NextNoticeDue(ctx context.Context) (at time.Time, ok bool, err error) {
 	var next sql.NullInt64
 	err = s.r.QueryRowContext(ctx, `SELECT min(max(o.not_before, o.claimed_until)) FROM outbox o
 		WHERE o.dead_at IS NULL
@@ -222,7 +222,7 @@ func (s *SQLite) NextNoticeDue(ctx context.Context) (at time.Time, ok bool, err 
 
 // ReleaseNoticeClaims makes every pending notice free to claim: ferry on
 // SQLite is one process, so what the one before it was delivering is owed.
-func (s *SQLite) ReleaseNoticeClaims(ctx context.Context) error {
+func (s *Store) ReleaseNoticeClaims(ctx context.Context) error {
 	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET claimed_until = 0 WHERE claimed_until != 0`)
 	return wrap("release notice claims", err)
 }
@@ -230,7 +230,7 @@ func (s *SQLite) ReleaseNoticeClaims(ctx context.Context) error {
 // RetryNotice makes a dead notice pending again, due now, with a fresh
 // give-up clock; an error wrapping pipeline.ErrNotFound when id is no dead
 // notice.
-func (s *SQLite) RetryNotice(ctx context.Context, id int64) error {
+func (s *Store) RetryNotice(ctx context.Context, id int64) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE outbox SET dead_at = NULL, not_before = 0, attempts = 0, created_at = ?
 		WHERE id = ? AND dead_at IS NOT NULL`, nanos(s.now()), id)
 	if err == nil {
@@ -244,7 +244,7 @@ func (s *SQLite) RetryNotice(ctx context.Context, id int64) error {
 }
 
 // Notices returns the rows f selects, oldest first.
-func (s *SQLite) Notices(ctx context.Context, f pipeline.NoticeFilter) ([]pipeline.Notice, error) {
+func (s *Store) Notices(ctx context.Context, f pipeline.NoticeFilter) ([]pipeline.Notice, error) {
 	limit, err := sqlLimit(f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
@@ -261,7 +261,7 @@ func (s *SQLite) Notices(ctx context.Context, f pipeline.NoticeFilter) ([]pipeli
 }
 
 // Notice returns one outbox row, or an error wrapping pipeline.ErrNotFound.
-func (s *SQLite) Notice(ctx context.Context, id int64) (pipeline.Notice, error) {
+func (s *Store) Notice(ctx context.Context, id int64) (pipeline.Notice, error) {
 	n, err := scanNotice(s.r.QueryRowContext(ctx, `SELECT `+noticeColumns+` FROM outbox WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return n, fmt.Errorf("no notice %d (it was delivered): %w", id, pipeline.ErrNotFound)
@@ -278,7 +278,7 @@ type OutboxBacklog struct {
 }
 
 // OutboxBacklogs returns the backlog of every platform with rows.
-func (s *SQLite) OutboxBacklogs(ctx context.Context) ([]OutboxBacklog, error) {
+func (s *Store) OutboxBacklogs(ctx context.Context) ([]OutboxBacklog, error) {
 	bs, err := scanAll(ctx, s.r, func(sc scanner) (OutboxBacklog, error) {
 		var b OutboxBacklog
 		return b, sc.Scan(&b.Platform, &b.Pending, &b.Dead, scanNanos(&b.Oldest))
@@ -290,7 +290,7 @@ func (s *SQLite) OutboxBacklogs(ctx context.Context) ([]OutboxBacklog, error) {
 
 // NoticeRef returns what a destination made on its platform (a Slack
 // card's "channel ts", a comment ID); "" when it made nothing yet.
-func (s *SQLite) NoticeRef(ctx context.Context, platform, dest string) (string, error) {
+func (s *Store) NoticeRef(ctx context.Context, platform, dest string) (string, error) {
 	var ref string
 	err := s.r.QueryRowContext(ctx, `SELECT ref FROM outbox_refs WHERE platform = ? AND dest = ?`, platform, dest).Scan(&ref)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -301,7 +301,7 @@ func (s *SQLite) NoticeRef(ctx context.Context, platform, dest string) (string, 
 
 // PutNoticeRef keeps what a destination made, for a write that does not go
 // through the outbox (an answer on a pull request).
-func (s *SQLite) PutNoticeRef(ctx context.Context, platform, dest, ref string) error {
+func (s *Store) PutNoticeRef(ctx context.Context, platform, dest, ref string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error { return putNoticeRef(ctx, tx, platform, dest, ref, s.now()) })
 	return wrap("keep ref of "+platform+" "+dest, err)
 }

@@ -12,13 +12,13 @@ import (
 )
 
 // standStill makes s's clock read *now, which the test moves.
-func standStill(s *SQLite, now *time.Time) { s.Now = func() time.Time { return *now } }
+func standStill(s *Store, now *time.Time) { s.Now = func() time.Time { return *now } }
 
 func card(id int64, st pipeline.State) pipeline.Notice {
 	return pipeline.Notice{Platform: "slack", Dest: fmt.Sprint("card ", id), Kind: "card", Latest: true, DeployID: id, State: st}
 }
 
-func claim(t *testing.T, s *SQLite, limit int) []pipeline.Notice {
+func claim(t *testing.T, s *Store, limit int) []pipeline.Notice {
 	t.Helper()
 	ns, err := s.ClaimNotices(context.Background(), s.now(), limit, time.Minute)
 	if err != nil {

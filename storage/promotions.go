@@ -19,7 +19,7 @@ func scanPromotion(sc scanner) (pipeline.PromotionRecord, error) {
 
 // StartPromotion stores p, unless its rule has a promotion of p.Source
 // already: then it returns that one, and false.
-func (s *SQLite) StartPromotion(ctx context.Context, p pipeline.PromotionRecord) (pipeline.PromotionRecord, bool, error) {
+func (s *Store) StartPromotion(ctx context.Context, p pipeline.PromotionRecord) (pipeline.PromotionRecord, bool, error) {
 	what := fmt.Sprintf("promotion of deploy %d from %s/%s to %s", p.Source, p.Project, p.From, p.To)
 	now := s.now()
 	res, err := s.w.ExecContext(ctx, `INSERT INTO promotions (project, from_env, to_env, source, version, state, reason, due_at, created_at, updated_at)
@@ -36,7 +36,7 @@ func (s *SQLite) StartPromotion(ctx context.Context, p pipeline.PromotionRecord)
 
 // UpdatePromotion records a promotion's state, reason, last check and
 // deploy.
-func (s *SQLite) UpdatePromotion(ctx context.Context, p pipeline.PromotionRecord) error {
+func (s *Store) UpdatePromotion(ctx context.Context, p pipeline.PromotionRecord) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE promotions SET state = ?, reason = ?, checked_at = ?, deploy_id = ?, updated_at = ? WHERE id = ?`,
 		p.State, p.Reason, nanos(p.Checked), p.DeployID, nanos(s.now()), p.ID)
 	if err == nil {
@@ -47,7 +47,7 @@ func (s *SQLite) UpdatePromotion(ctx context.Context, p pipeline.PromotionRecord
 
 // Promotions lists the promotions of a project ("": every project) in
 // states (none: any), oldest first.
-func (s *SQLite) Promotions(ctx context.Context, project string, states ...pipeline.PromotionState) ([]pipeline.PromotionRecord, error) {
+func (s *Store) Promotions(ctx context.Context, project string, states ...pipeline.PromotionState) ([]pipeline.PromotionRecord, error) {
 	q := `SELECT ` + promotionColumns + ` FROM promotions WHERE (? = '' OR project = ?)`
 	args := []any{project, project}
 	if len(states) > 0 {

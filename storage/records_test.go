@@ -16,7 +16,7 @@ import (
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 // newDeploy stores a requested deploy of api to prod and returns its ID.
-func newDeploy(t *testing.T, s *SQLite) int64 {
+func newDeploy(t *testing.T, s *Store) int64 {
 	t.Helper()
 	d := pipeline.Deploy{Project: "api", Env: "prod", Kind: pipeline.KindDeploy}
 	must(t, s.CreateDeploy(context.Background(), &d))

@@ -12,7 +12,7 @@ import (
 // RevokeSession records that the session id was signed out, so that its
 // cookie is refused until it expires, after a restart too. Sessions that
 // have expired by the store's clock are forgotten.
-func (s *SQLite) RevokeSession(ctx context.Context, id string, expires time.Time) error {
+func (s *Store) RevokeSession(ctx context.Context, id string, expires time.Time) error {
 	if id == "" {
 		return fmt.Errorf("revoke a session: %w: no session id", pipeline.ErrInvalid)
 	}
@@ -28,7 +28,7 @@ func (s *SQLite) RevokeSession(ctx context.Context, id string, expires time.Time
 }
 
 // SessionRevoked reports whether the session id was signed out.
-func (s *SQLite) SessionRevoked(ctx context.Context, id string) (bool, error) {
+func (s *Store) SessionRevoked(ctx context.Context, id string) (bool, error) {
 	var revoked bool
 	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE id = ?)`, id).Scan(&revoked)
 	return revoked, wrap("read a revoked session", err)
@@ -36,7 +36,7 @@ func (s *SQLite) SessionRevoked(ctx context.Context, id string) (bool, error) {
 
 // SignInFailed records a failed sign-in at at under each key, and forgets
 // the failures of every key older than keep before at.
-func (s *SQLite) SignInFailed(ctx context.Context, at time.Time, keep time.Duration, keys ...string) error {
+func (s *Store) SignInFailed(ctx context.Context, at time.Time, keep time.Duration, keys ...string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sign_in_failures WHERE at < ?`, nanos(at.Add(-keep))); err != nil {
 			return err
@@ -54,7 +54,7 @@ func (s *SQLite) SignInFailed(ctx context.Context, at time.Time, keep time.Durat
 // SignInFailures returns the times of the failed sign-ins under key at or
 // after since (zero: every one kept), newest first, at most limit of them
 // (0: all).
-func (s *SQLite) SignInFailures(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, error) {
+func (s *Store) SignInFailures(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, error) {
 	if since.IsZero() {
 		since = minNanos
 	}
@@ -70,7 +70,7 @@ func (s *SQLite) SignInFailures(ctx context.Context, key string, since time.Time
 }
 
 // ClearSignInFailures forgets the failed sign-ins under key.
-func (s *SQLite) ClearSignInFailures(ctx context.Context, key string) error {
+func (s *Store) ClearSignInFailures(ctx context.Context, key string) error {
 	_, err := s.w.ExecContext(ctx, `DELETE FROM sign_in_failures WHERE key = ?`, key)
 	return wrap("clear failed sign-ins", err)
 }

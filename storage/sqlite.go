@@ -19,10 +19,12 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-var _ pipeline.Store = (*SQLite)(nil)
+var _ pipeline.Store = (*Store)(nil)
 
-// SQLite is a pipeline.Store in one SQLite database file. It is safe for
-// concurrent use.
+// Store is a pipeline.Store in one SQLite database file, or in a
+// PostgreSQL database. It is safe for concurrent use. What follows is of
+// SQLite; on PostgreSQL the writer is one connection too, and readers a
+// pool.
 //
 // It holds two connection pools on the file. Writes go through a pool of one
 // connection, so writers wait their turn in database/sql's queue, in order and
@@ -38,7 +40,7 @@ var _ pipeline.Store = (*SQLite)(nil)
 // a deferred transaction that reads, then writes after another process
 // committed fails at once with SQLITE_BUSY_SNAPSHOT, whereas an immediate one
 // takes the write lock first, waiting up to busy_timeout for it.
-type SQLite struct {
+type Store struct {
 	// Now is the clock for the times the store sets (CreatedAt, UpdatedAt,
 	// a zero Transition.At, a delivery's arrival). Nil means time.Now. Set it
 	// before the store is used.
@@ -62,9 +64,10 @@ type SQLite struct {
 }
 
 // Open opens the SQLite database at path, creating the file if it does not
-// exist, and applies pending migrations. path names a file; an in-memory
-// database cannot be shared by the two pools.
-func Open(ctx context.Context, path string) (*SQLite, error) {
+// exist, or the PostgreSQL database path names (postgres://…), and
+// applies pending migrations. An in-memory SQLite database cannot be
+// shared by the two pools.
+func Open(ctx context.Context, path string) (*Store, error) {
 	s, err := open(ctx, path)
 	if err != nil {
 		return nil, err
@@ -83,11 +86,11 @@ func Open(ctx context.Context, path string) (*SQLite, error) {
 // OpenUnmigrated opens the database at path like Open but leaves its schema
 // as it is. `ferry migrate` uses it to apply and report migrations with
 // Migrate; the store's other methods need an up-to-date schema.
-func OpenUnmigrated(ctx context.Context, path string) (*SQLite, error) {
+func OpenUnmigrated(ctx context.Context, path string) (*Store, error) {
 	return open(ctx, path)
 }
 
-func open(ctx context.Context, path string) (*SQLite, error) {
+func open(ctx context.Context, path string) (*Store, error) {
 	if IsPostgres(path) {
 		return openPostgres(ctx, path)
 	}
@@ -120,7 +123,7 @@ func open(ctx context.Context, path string) (*SQLite, error) {
 }
 
 // newStore starts a store on its writer and readers.
-func newStore(w, r *sql.DB, postgres string) (*SQLite, error) {
+func newStore(w, r *sql.DB, postgres string) (*Store, error) {
 	c, err := newCodec()
 	if err != nil {
 		w.Close()
@@ -129,7 +132,7 @@ func newStore(w, r *sql.DB, postgres string) (*SQLite, error) {
 	}
 	owner := make([]byte, 8)
 	rand.Read(owner)
-	s := &SQLite{w: w, r: r, postgres: postgres, owner: hex.EncodeToString(owner), codec: c,
+	s := &Store{w: w, r: r, postgres: postgres, owner: hex.EncodeToString(owner), codec: c,
 		group: make(chan *groupOp), closing: make(chan struct{}), grouping: make(chan struct{}),
 		noticed: make(chan struct{}, 1)}
 	go s.commitGroups()
@@ -144,7 +147,7 @@ func IsPostgres(storage string) bool {
 
 // openPostgres opens the store on a PostgreSQL database: one writer
 // connection, as on SQLite, and a pool of readers.
-func openPostgres(ctx context.Context, dsn string) (*SQLite, error) {
+func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	w, err := sql.Open(pgDriver(), dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
@@ -184,7 +187,7 @@ func dsn(path string) string {
 }
 
 // Close closes the database.
-func (s *SQLite) Close() error {
+func (s *Store) Close() error {
 	var err error
 	s.closed.Do(func() {
 		s.closeGroups()
@@ -197,7 +200,7 @@ func (s *SQLite) Close() error {
 
 // Ping reports whether the database can be read and written, for a
 // readiness check.
-func (s *SQLite) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) error {
 	if _, err := s.SchemaVersion(ctx); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
@@ -207,7 +210,7 @@ func (s *SQLite) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (s *SQLite) now() time.Time {
+func (s *Store) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
@@ -217,7 +220,7 @@ func (s *SQLite) now() time.Time {
 // write runs fn in a write transaction, committed if fn returns nil. fn must
 // not call the store's write methods: the writer has one connection, and fn
 // holds it.
-func (s *SQLite) write(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

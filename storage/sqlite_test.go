@@ -33,7 +33,7 @@ func (c *clock) Now() time.Time {
 }
 
 // openAt opens the store at path with a fake clock and closes it after the test.
-func openAt(t testing.TB, path string) *SQLite {
+func openAt(t testing.TB, path string) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), path)
 	if err != nil {
@@ -48,7 +48,7 @@ func openAt(t testing.TB, path string) *SQLite {
 // with FERRY_TEST_STORE=postgres, a new database on the PostgreSQL
 // server TestMain started. Every test that opens its store here is a
 // contract test of both stores.
-func openTest(t testing.TB) *SQLite {
+func openTest(t testing.TB) *Store {
 	t.Helper()
 	if pgServer != nil {
 		return openAt(t, pgServer.Database(t))

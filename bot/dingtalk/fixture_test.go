@@ -71,7 +71,7 @@ func demoProject() pipeline.Project {
 type fixture struct {
 	t        testing.TB
 	fake     *fakedingtalk.Server
-	store    *storage.SQLite
+	store    *storage.Store
 	engine   *pipeline.Engine
 	bot      *bot.Bot
 	adapter  *Adapter

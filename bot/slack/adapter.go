@@ -26,7 +26,7 @@ type Users interface {
 	Team(name string) (pipeline.Team, bool)
 }
 
-// Store is what the adapter keeps in ferry's database; *storage.SQLite has
+// Store is what the adapter keeps in ferry's database; *storage.Store has
 // it.
 type Store interface {
 	bot.InboxStore

@@ -69,7 +69,7 @@ func demoProject() pipeline.Project {
 type fixture struct {
 	t        testing.TB
 	slack    *fakeslack.Server
-	store    *storage.SQLite
+	store    *storage.Store
 	engine   *pipeline.Engine
 	engClock *clockwork.FakeClock
 	bot      *bot.Bot

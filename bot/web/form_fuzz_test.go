@@ -27,7 +27,7 @@ import (
 type fuzzed struct {
 	srv     *Server
 	handler http.Handler
-	store   *storage.SQLite
+	store   *storage.Store
 	clock   *testClock
 	users   users
 }

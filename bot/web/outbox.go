@@ -19,7 +19,7 @@ import (
 // ferry gave up on owed again, and write that to the audit log.
 
 // Outbox is what the outbox's page and API routes read and change in the
-// store; *storage.SQLite has it.
+// store; *storage.Store has it.
 type Outbox interface {
 	// Notices returns the rows f selects, oldest first.
 	Notices(ctx context.Context, f pipeline.NoticeFilter) ([]pipeline.Notice, error)

@@ -35,7 +35,7 @@ type Config struct {
 	Engine *pipeline.Engine // required: the board, history and deploy details
 	Users  Users            // required
 	// Sessions keeps sign-outs and failed sign-ins across restarts;
-	// required. *storage.SQLite has it.
+	// required. *storage.Store has it.
 	Sessions Sessions
 	// SessionKey signs session cookies and derives CSRF tokens; at least
 	// 32 bytes, required. Changing it signs everybody out.

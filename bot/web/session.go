@@ -19,7 +19,7 @@ const sessionCookie = "ferry_session"
 
 // Sessions is what the console keeps in the store about signing in, so
 // that a restart forgets neither sessions signed out before they expire
-// nor recent failed sign-ins; *storage.SQLite has it.
+// nor recent failed sign-ins; *storage.Store has it.
 type Sessions interface {
 	// RevokeSession records that the session id is signed out; it may be
 	// forgotten once expires has passed.

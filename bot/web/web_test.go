@@ -107,7 +107,7 @@ func (c *testClock) Advance(d time.Duration) {
 type fixture struct {
 	t      *testing.T
 	path   string // of the database file
-	store  *storage.SQLite
+	store  *storage.Store
 	engine *pipeline.Engine
 	bot    *bot.Bot
 	srv    *Server

@@ -39,7 +39,7 @@ import (
 // app is one ferry server, wired from its configuration.
 type app struct {
 	cfg     *config.Config
-	store   *storage.SQLite
+	store   *storage.Store
 	engine  *pipeline.Engine
 	bot     *bot.Bot
 	web     *web.Server
@@ -83,8 +83,9 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	// ferry on SQLite is one process: what the one before it claimed in
-	// the inbox and the outbox and did not finish is owed now.
+	// ferry is one process per database (on PostgreSQL too, until deploys
+	// and claims are leased to replicas): what the one before it claimed
+	// in the inbox and the outbox and did not finish is owed now.
 	if err := errors.Join(st.ReleaseClaims(ctx), st.ReleaseNoticeClaims(ctx)); err != nil {
 		st.Close()
 		return nil, err

@@ -18,7 +18,7 @@ import (
 
 // newDashboards builds the dashboards over the store, as the
 // configuration says to count.
-func newDashboards(cfg *config.Config, st *storage.SQLite, charts dashboards.Signer, clock pipeline.Clock) (*dashboards.Dashboards, error) {
+func newDashboards(cfg *config.Config, st *storage.Store, charts dashboards.Signer, clock pipeline.Clock) (*dashboards.Dashboards, error) {
 	db := cfg.Dashboards
 	dc := dashboards.Config{
 		Store: st, Directory: cfg.Directory(), Location: db.Location,
@@ -37,7 +37,7 @@ func newDashboards(cfg *config.Config, st *storage.SQLite, charts dashboards.Sig
 
 // newScheduler builds the scheduler of the configured digests, posting
 // through poster.
-func newScheduler(cfg *config.Config, d *dashboards.Dashboards, st *storage.SQLite, poster dashboards.Poster, clock pipeline.Clock, log *slog.Logger) (*dashboards.Scheduler, error) {
+func newScheduler(cfg *config.Config, d *dashboards.Dashboards, st *storage.Store, poster dashboards.Poster, clock pipeline.Clock, log *slog.Logger) (*dashboards.Scheduler, error) {
 	var chans []dashboards.Channel
 	for _, g := range cfg.Dashboards.Digests {
 		scope, err := d.ParseScope(g.Scope)

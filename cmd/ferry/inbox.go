@@ -17,7 +17,7 @@ const pruneEvery = time.Hour
 
 // pruneDeliveries drops delivery bodies and IDs past their retention, at
 // start and then every pruneEvery, until ctx ends.
-func pruneDeliveries(ctx context.Context, st *storage.SQLite, r storage.Retention, log *slog.Logger) error {
+func pruneDeliveries(ctx context.Context, st *storage.Store, r storage.Retention, log *slog.Logger) error {
 	tick := time.NewTicker(pruneEvery)
 	defer tick.Stop()
 	for {
@@ -40,7 +40,7 @@ func pruneDeliveries(ctx context.Context, st *storage.SQLite, r storage.Retentio
 // how many requests each ingress refused, and the notices the outbox owes
 // the platforms (its sibling on the way out).
 type inboxCollector struct {
-	st      *storage.SQLite
+	st      *storage.Store
 	refused map[string]func() []bot.Refusal // by platform
 	sinks   []string                        // the outbox's platforms: their gauges read 0 when nothing is owed
 	now     func() time.Time                // nil: time.Now; for the ages

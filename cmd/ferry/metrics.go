@@ -28,7 +28,7 @@ type metrics struct {
 	http     *prometheus.HistogramVec
 }
 
-func newMetrics(st *storage.SQLite) *metrics {
+func newMetrics(st *storage.Store) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -134,7 +134,7 @@ func (s *statusRecorder) Flush() {
 }
 
 // stateCollector counts deploys by state, and the queue, at each scrape.
-type stateCollector struct{ st *storage.SQLite }
+type stateCollector struct{ st *storage.Store }
 
 var (
 	deploysDesc = prometheus.NewDesc("ferry_deploys", "Deploys in the store, by state.", []string{"state"}, nil)

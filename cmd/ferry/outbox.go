@@ -17,7 +17,7 @@ import (
 	"github.com/ferrybot/ferry/storage"
 )
 
-var _ web.Outbox = (*storage.SQLite)(nil)
+var _ web.Outbox = (*storage.Store)(nil)
 
 const outboxUsage = `usage: ferry outbox [--dead] [--platform P] [--limit N]   list what ferry owes the platforms, oldest first
        ferry outbox retry <id>                               owe a dead notice again: ferry delivers it now

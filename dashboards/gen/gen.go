@@ -22,7 +22,7 @@ import (
 	"github.com/ferrybot/ferry/pipeline"
 )
 
-// Importer stores deploys as they are; *storage.SQLite implements it.
+// Importer stores deploys as they are; *storage.Store implements it.
 type Importer interface {
 	ImportDeploys(ctx context.Context, ds []pipeline.Deploy, ts []pipeline.Transition) error
 }

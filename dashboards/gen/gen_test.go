@@ -54,7 +54,7 @@ func TestGenerate(t *testing.T) {
 // benchDB returns a database of a million generated deploys: the file
 // FERRY_BENCH_DB names, or one in the user's cache directory, generated
 // the first time (a few minutes).
-func benchDB(b *testing.B) *storage.SQLite {
+func benchDB(b *testing.B) *storage.Store {
 	b.Helper()
 	const n = 1_000_000
 	path := os.Getenv("FERRY_BENCH_DB")

@@ -29,7 +29,7 @@ const (
 )
 
 // Store keeps deliveries and what ferry made on Gitee (a sticky comment's
-// ID, a check run's, the labels a pull request had); *storage.SQLite has
+// ID, a check run's, the labels a pull request had); *storage.Store has
 // it.
 type Store interface {
 	bot.InboxStore

@@ -82,7 +82,7 @@ func linked() *config.Config {
 
 type fixture struct {
 	t       testing.TB
-	store   *storage.SQLite
+	store   *storage.Store
 	inbox   *receiving // the adapter's store
 	engine  *pipeline.Engine
 	adapter *Adapter
@@ -143,7 +143,7 @@ func build(t testing.TB, now time.Time, users *config.Config, fg *fakegitee.Serv
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := &fixture{t: t, store: st, inbox: &receiving{SQLite: st}, target: pipelinetest.NewTarget("h1"), clock: clockwork.NewFakeClockAt(now), done: make(chan struct{})}
+	f := &fixture{t: t, store: st, inbox: &receiving{Store: st}, target: pipelinetest.NewTarget("h1"), clock: clockwork.NewFakeClockAt(now), done: make(chan struct{})}
 	f.stamp.Store(now.UnixMilli())
 	f.engine, err = pipeline.New(pipeline.Config{
 		Store: st, Projects: []pipeline.Project{testProject()}, Clock: f.clock, Tick: time.Hour,
@@ -346,13 +346,13 @@ func (f *fixture) deploys() []pipeline.Deploy {
 
 // receiving is the store, counting the deliveries given to it.
 type receiving struct {
-	*storage.SQLite
+	*storage.Store
 	received atomic.Int64
 }
 
 func (r *receiving) Receive(ctx context.Context, d pipeline.Delivery, lease time.Duration) (pipeline.Receipt, error) {
 	r.received.Add(1)
-	return r.SQLite.Receive(ctx, d, lease)
+	return r.Store.Receive(ctx, d, lease)
 }
 
 // golden compares a text a person reads with testdata/comments/name.md,

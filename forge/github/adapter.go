@@ -26,7 +26,7 @@ const (
 	apiTimeout = 15 * time.Second // of one API call, by default
 )
 
-// Store keeps deliveries and what ferry made on GitHub; *storage.SQLite
+// Store keeps deliveries and what ferry made on GitHub; *storage.Store
 // has it.
 type Store interface {
 	bot.InboxStore

@@ -58,7 +58,7 @@ func testProject() pipeline.Project {
 
 type fixture struct {
 	t       testing.TB
-	store   *storage.SQLite
+	store   *storage.Store
 	engine  *pipeline.Engine
 	adapter *Adapter
 	ts      *httptest.Server

@@ -30,7 +30,7 @@ const (
 )
 
 // Store keeps deliveries and what ferry made on GitLab (a sticky note's
-// ID, what it shows); *storage.SQLite has it.
+// ID, what it shows); *storage.Store has it.
 type Store interface {
 	bot.InboxStore
 	forge.Store

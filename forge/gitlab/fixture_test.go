@@ -109,7 +109,7 @@ func linked() *config.Config {
 
 type fixture struct {
 	t       testing.TB
-	store   *storage.SQLite
+	store   *storage.Store
 	engine  *pipeline.Engine
 	target  *pipelinetest.Target
 	adapter *Adapter

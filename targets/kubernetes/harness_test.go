@@ -45,7 +45,7 @@ type harness struct {
 	k       *kubetest.Env
 	ns      string
 	clock   *clockwork.FakeClock
-	store   *storage.SQLite
+	store   *storage.Store
 	engine  *pipeline.Engine
 	driver  *kubernetes.Driver
 	changed chan struct{}

@@ -34,7 +34,7 @@ type rig struct {
 	strategy pipeline.Strategy
 	params   map[string]any
 
-	store   *storage.SQLite
+	store   *storage.Store
 	engine  *pipeline.Engine
 	mu      sync.Mutex
 	driver  *ssh.Driver
