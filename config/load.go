@@ -282,7 +282,7 @@ func (d *decoder) storage(f field) (string, Retention) {
 	}
 	if strings.Contains(s, "://") || s == ":memory:" {
 		// Not a file: SQLite would open a file of that name.
-		d.addf(f.line, "storage is %q, which is neither a SQLite file nor a PostgreSQL database: give a path like var/ferry.db, or postgres://user@host/db", redactURL(s))
+		d.addf(f.line, "storage is %q, which is neither a SQLite file nor a PostgreSQL database: give a path like var/ferry.db, or postgres://user@host/db", RedactURL(s))
 		return s, r
 	}
 	return d.path(s, "ferry.db"), r
@@ -417,8 +417,8 @@ func (d *decoder) teams(n *yaml.Node) []pipeline.Team {
 	return teams
 }
 
-// redactURL leaves a URL's password out of a message.
-func redactURL(s string) string {
+// RedactURL is a URL as messages may show it: without its password.
+func RedactURL(s string) string {
 	if u, err := url.Parse(s); err == nil && u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")

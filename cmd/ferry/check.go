@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
 	"github.com/ferrybot/ferry/targets/kubernetes"
@@ -128,12 +131,16 @@ func route(args []string, stdout, stderr io.Writer) error {
 // migrate applies the database migrations and says which.
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, path := configFlags("migrate", stderr)
+	to := fs.String("to", "", "copy the database into this empty (or earlier copied) PostgreSQL `database`, postgres://…")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
 	}
 	cfg, err := loadConfig(*path, stderr)
 	if err != nil {
 		return err
+	}
+	if *to != "" {
+		return copyStore(ctx, cfg.Storage, *to, stdout)
 	}
 	st, err := storage.OpenUnmigrated(ctx, cfg.Storage)
 	if err != nil {
@@ -149,14 +156,46 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if len(applied) == 0 {
-		fmt.Fprintf(stdout, "%s is up to date (schema version %d)\n", cfg.Storage, v)
+		fmt.Fprintf(stdout, "%s is up to date (schema version %d)\n", config.RedactURL(cfg.Storage), v)
 		return nil
 	}
 	nums := make([]string, len(applied))
 	for i, n := range applied {
 		nums[i] = strconv.Itoa(n)
 	}
-	fmt.Fprintf(stdout, "%s: applied migration(s) %s; schema version %d\n", cfg.Storage, strings.Join(nums, ", "), v)
+	fmt.Fprintf(stdout, "%s: applied migration(s) %s; schema version %d\n", config.RedactURL(cfg.Storage), strings.Join(nums, ", "), v)
+	return nil
+}
+
+// copyStore runs `ferry migrate --to`: it copies the configured store
+// into a PostgreSQL database, which it migrates first, and prints the
+// rows of each table, counted on both sides. It may be run again: rows
+// copied before are skipped.
+func copyStore(ctx context.Context, from, to string, stdout io.Writer) error {
+	if !storage.IsPostgres(to) {
+		return fmt.Errorf("--to must be a PostgreSQL database, postgres://user@host/db, not %s", config.RedactURL(to))
+	}
+	if storage.IsPostgres(from) {
+		return fmt.Errorf("storage is PostgreSQL already; --to copies a SQLite database into PostgreSQL")
+	}
+	src, err := storage.Open(ctx, from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := storage.Open(ctx, to)
+	if err != nil {
+		return fmt.Errorf("%s: %w", config.RedactURL(to), err)
+	}
+	defer dst.Close()
+	counts, err := src.CopyTo(ctx, dst)
+	if err != nil {
+		return err
+	}
+	for _, table := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Fprintf(stdout, "%-18s %d rows\n", table, counts[table])
+	}
+	fmt.Fprintf(stdout, "copied %s into %s; the counts match. Set storage: to it (and session_secret:) and start ferry there.\n", from, config.RedactURL(to))
 	return nil
 }
 

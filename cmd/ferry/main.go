@@ -41,6 +41,7 @@ Server:
   ferry check   [--config ferry.yaml]                   validate a configuration; every problem as file:line
   ferry route   [--config ferry.yaml] --project P --ref refs/heads/X   which environment a ref deploys to, and why
   ferry migrate [--config ferry.yaml]                   apply database migrations and say which
+  ferry migrate --to postgres://… [--config ferry.yaml] copy the SQLite database into PostgreSQL (again: skips what it copied)
   ferry hash-password                                   read a password on stdin, print its bcrypt hash
   ferry ssh trust [--known-hosts F] [--yes] HOST[:PORT]  show a host's key fingerprint and record it in known_hosts
   ferry digest --send [--config ferry.yaml]             post every configured digest now
