@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ferrybot/ferry/bot/dingtalk/fakedingtalk"
-	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/targets/workspace/gittest"
 )
@@ -62,25 +61,14 @@ dashboards:
 	if out, errOut, err := runFerry(t, "check", "--config", path); err != nil {
 		t.Fatalf("check: %v\n%s%s", err, out, errOut)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs bytes.Buffer
 	var logMu sync.Mutex
-	a, err := newApp(context.Background(), cfg, "http://ferry.test", slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil)), nil)
-	if err != nil {
-		t.Fatal(err)
+	outbox := func(a *app) func(context.Context) error { return a.outbox.Run }
+	ding := func(a *app) func(context.Context) error { return a.ding.Run }
+	a, _ := startApp(t, yaml, slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil)), outbox, ding)
+	if a.digests == nil {
+		t.Fatal("no digest schedule")
 	}
-	if a.ding == nil || a.digests == nil {
-		t.Fatal("no DingTalk adapter or digest schedule")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var running sync.WaitGroup
-	for _, run := range []func(context.Context) error{a.engine.Run, a.outbox.Run, a.ding.Run} {
-		running.Go(func() { _ = run(ctx) })
-	}
-	t.Cleanup(func() { cancel(); running.Wait(); a.close() })
 	wait, stop := context.WithTimeout(context.Background(), 20*time.Second)
 	defer stop()
 	if err := fake.WaitConnections(wait, 1); err != nil {

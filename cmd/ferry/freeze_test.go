@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/targets/workspace/gittest"
 )
@@ -52,26 +47,7 @@ projects:
         auto: true
         target: {type: local, hosts: [a], root: hosts/diaspora}
 `
-	path := filepath.Join(t.TempDir(), "ferry.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(context.Background(), cfg, "http://ferry.test", slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var running sync.WaitGroup
-	running.Go(func() { _ = a.engine.Run(ctx) })
-	for _, f := range a.forges {
-		running.Go(func() { _ = f.Run(ctx) })
-	}
-	srv := httptest.NewServer(a.handler)
-	t.Cleanup(func() { srv.Close(); cancel(); running.Wait(); a.close() })
+	a, srv := startApp(t, yaml, nil)
 	const why = "diaspora/staging is frozen by year-end until Sun 4 Jan 2099 00:00 UTC (year-end change freeze)"
 
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/commands", strings.NewReader(`{"text":"deploy diaspora to staging"}`))

@@ -3,17 +3,13 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
 	"github.com/ferrybot/ferry/storage/pgtest"
@@ -39,23 +35,7 @@ projects:
         default_ref: main
         target: {type: local, hosts: [a, b], root: hosts/demo}
 `
-	path := filepath.Join(t.TempDir(), "ferry.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(context.Background(), cfg, "http://ferry.test", slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var running sync.WaitGroup
-	running.Go(func() { _ = a.engine.Run(ctx) })
-	srv := httptest.NewServer(a.handler)
-	t.Cleanup(func() { srv.Close(); cancel(); running.Wait(); a.close() })
+	a, srv := startApp(t, yaml, nil)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/commands", strings.NewReader(`{"text":"deploy demo to dev"}`))
 	req.Header.Set("Authorization", "Bearer alice-token-0123456789")
 	res, err := srv.Client().Do(req)
