@@ -354,45 +354,6 @@ func TestSDKReconnects(t *testing.T) {
 	}
 }
 
-// TestSDKDisconnect sends the SDK a disconnect frame, which it answers by
-// closing and reconnecting. It runs only with FAKEDINGTALK_SDK_DISCONNECT=1:
-// the SDK v0.9.1 then sets its connection to nil (Close) while its read
-// goroutine, which has no recover, may be about to read it again for the
-// next frame, and now and then the whole test binary dies of a nil
-// dereference at client.go:158 (see open-dingtalk/dingtalk-stream-sdk-go
-// issues #27 and #28 for its kin). No sequencing from outside the SDK closes
-// that window; TestStreamDisconnect checks Disconnect with a client that
-// does what the SDK does.
-func TestSDKDisconnect(t *testing.T) {
-	if os.Getenv("FAKEDINGTALK_SDK_DISCONNECT") != "1" {
-		t.Skip("the SDK v0.9.1 can crash on a disconnect frame; set FAKEDINGTALK_SDK_DISCONNECT=1 to run")
-	}
-	s := newServer(t, nil)
-	ctx := testContext(t)
-	c, err := startSDK(t, s, appSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.WaitConnections(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	n := wire.acked()
-	if err := s.Disconnect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := wire.waitAcks(ctx, n+1); err != nil { // it logs the ack it could not send
-		t.Fatal(err)
-	}
-	if err := s.WaitConnections(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	data := botMessageData(t)
-	if a := exchange(t, ctx, func(ctx context.Context) (fakedingtalk.Ack, error) { return s.SendBotMessage(ctx, data) }); a.Code != 200 {
-		t.Errorf("after the disconnect: %+v", a)
-	}
-	receive(t, ctx, c.messages)
-}
-
 func TestSDKRefused(t *testing.T) {
 	s := newServer(t, nil)
 	if _, err := startSDK(t, s, "wrong secret"); err == nil || !strings.Contains(err.Error(), "InvalidAuthentication") {
