@@ -13,11 +13,18 @@ import (
 const announceWithin = 24 * time.Hour
 
 // announce owes a's notices to the subscribers that announce, once per
-// a.Key.
+// a.Key. The store keeps the keys across restarts; the engine remembers
+// those it recorded, so that a window that stays open costs the sweep no
+// write.
 func (e *Engine) announce(ctx context.Context, a Announcement) {
+	if _, done := e.announced.Load(a.Key); done {
+		return
+	}
 	if _, err := e.store.Announce(ctx, a, e.subs.Announce(a)); err != nil {
 		e.log.Error("announce", "project", a.Project, "key", a.Key, "err", err)
+		return
 	}
+	e.announced.Store(a.Key, true)
 }
 
 // announceChanges tells each project's chat when a freeze window over its

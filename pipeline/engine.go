@@ -59,7 +59,8 @@ type Engine struct {
 	log      *slog.Logger
 	tick     time.Duration
 
-	denials denials // refusals stored and counted, by actor
+	denials   denials  // refusals stored and counted, by actor
+	announced sync.Map // keys of the announcements recorded
 
 	kick    chan struct{}
 	mu      sync.Mutex

@@ -74,25 +74,31 @@ const soakChecks = 6
 func (e *Engine) promote(ctx context.Context) {
 	for _, name := range e.order {
 		p := e.projects[name]
+		if len(p.Promotions) == 0 {
+			continue
+		}
+		soaking, err := e.store.Promotions(ctx, p.Name, PromotionSoaking)
+		if err != nil {
+			e.log.Error("promotions", "project", p.Name, "err", err)
+			continue
+		}
 		for _, r := range p.Promotions {
-			if err := e.promoteRule(ctx, p, r); err != nil && ctx.Err() == nil {
+			if err := e.promoteRule(ctx, p, r, soaking); err != nil && ctx.Err() == nil {
 				e.log.Error("promotion", "project", p.Name, "from", r.From, "to", r.To, "err", err)
 			}
 		}
 	}
 }
 
-func (e *Engine) promoteRule(ctx context.Context, p Project, r Promotion) error {
+// promoteRule moves one rule on; soaking are the project's promotions
+// that soak.
+func (e *Engine) promoteRule(ctx context.Context, p Project, r Promotion, soaking []PromotionRecord) error {
 	now := e.clock.Now()
 	cur, err := e.current(ctx, p.Name, r.From)
 	if err != nil {
 		return err
 	}
 	upstream, err := e.inFlightIn(ctx, p.Name, r.From)
-	if err != nil {
-		return err
-	}
-	soaking, err := e.store.Promotions(ctx, p.Name, PromotionSoaking)
 	if err != nil {
 		return err
 	}
