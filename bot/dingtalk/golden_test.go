@@ -115,6 +115,15 @@ func TestGoldenReplies(t *testing.T) {
 	}
 }
 
+func TestGoldenAnnouncement(t *testing.T) {
+	b, _ := json.Marshal(pipeline.Announcement{Key: "k", Project: "demo", Env: "prod", Text: "The promotion of v1.2.0 from staging to prod is cancelled: the health check of staging failed: web-2: GET /health: 503 (页面白屏)."})
+	_, m, err := announcement(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goldenfile.CheckString(t, "testdata/announce_cancelled.md", m.Markdown.Title+"\n\n"+m.Markdown.Text+"\n")
+}
+
 func TestGoldenDigest(t *testing.T) {
 	g := dashboardstest.Digest(t)
 	title, text := digestMarkdown(g)

@@ -114,6 +114,7 @@ func TestGoldenReplies(t *testing.T) {
 	} {
 		golden(t, name, replyMessage(r))
 	}
+	golden(t, "announce_freeze.json", announceMessage("Freeze year-end (year-end change freeze): demo prod frozen until Mon 4 Jan 2027 00:00 CET. Deploys and promotions into it are refused; an admin may force."))
 	golden(t, "confirm_rollback.json", confirmMessage(bot.Command{Verb: bot.VerbRollback, Project: "demo", Env: "prod"}))
 	golden(t, "confirm_force.json", confirmMessage(bot.Command{Verb: bot.VerbDeploy, Project: "demo", Ref: "main", Env: "staging", Force: true}))
 }

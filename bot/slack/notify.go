@@ -51,15 +51,12 @@ func (a *Adapter) announce(ctx context.Context, payload []byte) error {
 	if err := json.Unmarshal(payload, &an); err != nil {
 		return bot.Permanent(fmt.Errorf("an announcement that does not decode: %w", err))
 	}
-	channel := a.channel
-	if p, ok := a.project(an.Project); ok && p.Channel != "" {
-		channel = p.Channel
-	}
+	channel := a.channelOf(an.Project)
 	if channel == "" {
 		return nil // nowhere to say it, as for cards
 	}
-	_, _, err := a.api.PostMessageContext(ctx, channel, slackapi.MsgOptionText(an.Text, false),
-		slackapi.MsgOptionBlocks(section(":mega: "+escape(an.Text))))
+	msg := announceMessage(an.Text)
+	_, _, err := a.api.PostMessageContext(ctx, channel, slackapi.MsgOptionText(msg.Text, false), slackapi.MsgOptionBlocks(msg.Blocks...))
 	if err != nil {
 		return fmt.Errorf("chat.postMessage of an announcement to %s: %w", channel, err)
 	}
@@ -129,10 +126,7 @@ func (a *Adapter) sendCard(ctx context.Context, card bot.Card, ref string) (stri
 // postCard posts the first card of a deploy in its project's channel, or
 // the default one, and returns where it is.
 func (a *Adapter) postCard(ctx context.Context, card bot.Card, msg message) (string, error) {
-	channel := a.channel
-	if p, ok := a.project(card.Project); ok && p.Channel != "" {
-		channel = p.Channel
-	}
+	channel := a.channelOf(card.Project)
 	if channel == "" {
 		return "", bot.Permanent(fmt.Errorf("deploy %d: project %s has no channel and there is no default channel; set slack.default_channel or the project's channel", card.DeployID, card.Project))
 	}
@@ -179,6 +173,15 @@ func (a *Adapter) dm(ctx context.Context, user string, msg message) error {
 		return fmt.Errorf("direct message: %w", err)
 	}
 	return nil
+}
+
+// channelOf is the channel of a project's cards and news: its own, or
+// the default one; "" for none.
+func (a *Adapter) channelOf(project string) string {
+	if p, ok := a.project(project); ok && p.Channel != "" {
+		return p.Channel
+	}
+	return a.channel
 }
 
 // project is the configured project of that name.

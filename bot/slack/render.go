@@ -358,3 +358,9 @@ func cut(s string, n int) string {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// announceMessage is news of a project (a freeze window, an expired lock,
+// a cancelled promotion) as its channel reads it.
+func announceMessage(text string) message {
+	return message{Text: text, Blocks: []slackapi.Block{section(":mega: " + escape(text))}}
+}
