@@ -39,11 +39,25 @@ type Config struct {
 	Clock   Clock // nil: the system clock
 	Logger  *slog.Logger
 	// Tick is how often, in real time, the engine looks for expired
-	// approvals and queued deploys it was not told about (it also looks
-	// whenever Kick is called). Zero means 5 seconds. Deadlines themselves
-	// are read from Clock.
+	// approvals, queued deploys it was not told about and running deploys
+	// nobody works on (it also looks whenever Kick is called). Zero means a
+	// third of LeaseTTL. Deadlines themselves are read from Clock.
 	Tick time.Duration
+	// Owner names this replica in the leases it takes; "": a random name.
+	Owner string
+	// LeaseTTL is how long this replica's lease on a running deploy lasts
+	// without renewal: when the replica dies, another resumes the deploy
+	// within it (see Lease). Zero means DefaultLeaseTTL.
+	LeaseTTL time.Duration
+	// Leader says whether this replica runs the schedules (promotions,
+	// announcements, approval expiry); nil: it always does, as one ferry
+	// alone on its database.
+	Leader Leadership
 }
+
+// Leadership says whether this replica is the one running the schedules
+// now; *Elector implements it.
+type Leadership interface{ Leading() bool }
 
 // Engine runs ferry's deploys: it takes commands from people, checks them
 // against policy, stores every transition and drives the targets.
@@ -58,6 +72,9 @@ type Engine struct {
 	clock    Clock
 	log      *slog.Logger
 	tick     time.Duration
+	owner    string
+	leaseTTL time.Duration
+	leader   Leadership
 
 	denials   denials  // refusals stored and counted, by actor
 	announced sync.Map // keys of the announcements recorded
@@ -89,6 +106,9 @@ func New(cfg Config) (*Engine, error) {
 		clock:    cfg.Clock,
 		log:      cfg.Logger,
 		tick:     cfg.Tick,
+		owner:    cfg.Owner,
+		leaseTTL: cfg.LeaseTTL,
+		leader:   cfg.Leader,
 		kick:     make(chan struct{}, 1),
 		workers:  map[int64]*worker{},
 	}
@@ -105,8 +125,14 @@ func New(cfg Config) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if e.leaseTTL <= 0 {
+		e.leaseTTL = DefaultLeaseTTL
+	}
 	if e.tick <= 0 {
-		e.tick = 5 * time.Second
+		e.tick = e.leaseTTL / 3
+	}
+	if e.owner == "" {
+		e.owner = RandomOwner()
 	}
 	return e, nil
 }
@@ -132,17 +158,19 @@ func (e *Engine) Projects() []Project {
 	return ps
 }
 
-// Run recovers deploys a previous ferry left running, then schedules queued
-// deploys and expires approvals until ctx ends. It returns after every
-// worker it started has stopped; a deploy stopped that way stays running in
-// the store and is resumed by the next Run.
+// Run adopts running deploys nobody works on (a previous ferry, or a
+// replica that died, left them), then schedules queued deploys, adopts
+// deploys whose replica's lease expired, and expires approvals until ctx
+// ends. It returns after every worker it started has stopped; a deploy
+// stopped that way stays running in the store, and is resumed by the next
+// Run or another replica once its lease expires.
 func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Lock()
 	e.ctx = ctx
 	e.mu.Unlock()
 	defer e.wg.Wait()
-	if err := e.recover(ctx); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("pipeline: recover: %w", err)
+	if err := e.adopt(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("pipeline: resume running deploys: %w", err)
 	}
 	tick := time.NewTicker(e.tick)
 	defer tick.Stop()
@@ -165,31 +193,70 @@ func (e *Engine) Kick() {
 	}
 }
 
-// recover resumes deploys that were running when ferry stopped, or marks
-// them interrupted where the target cannot resume safely.
-func (e *Engine) recover(ctx context.Context) error {
+// adopt resumes the running deploys no worker of this replica drives and
+// no other replica holds the lease of: those a stopped ferry or a dead
+// replica left. Where the target cannot resume safely, the deploy is
+// marked interrupted instead, for a person to resume or roll back.
+func (e *Engine) adopt(ctx context.Context) error {
 	ds, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateRunning, StateRollingBack}, Oldest: true})
 	if err != nil {
 		return err
 	}
 	for _, d := range ds {
+		if e.Working(d.ID) {
+			continue
+		}
 		if d.State == StateRollingBack {
-			e.log.Info("resuming rollback", "deploy_id", d.ID, "project", d.Project, "env", d.Env)
-			e.spawn(d.ID, e.rollback)
+			e.spawn(d.ID, e.resume("rollback", d, e.rollback))
 			continue
 		}
 		if e.resumable(d) {
-			e.log.Info("resuming deploy", "deploy_id", d.ID, "project", d.Project, "env", d.Env)
-			e.spawn(d.ID, e.work)
+			e.spawn(d.ID, e.resume("deploy", d, e.work))
 			continue
 		}
-		_, err := e.transition(ctx, d, EventInterrupt, "ferry", "ferry restarted in the middle of this deploy and its target cannot resume safely: resume it or roll it back")
-		if err != nil && !errors.Is(err, ErrConflict) {
+		if err := e.interrupt(ctx, d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// resume is fn, saying first that it resumes d: it runs only if this
+// replica got the deploy's lease.
+func (e *Engine) resume(what string, d Deploy, fn func(context.Context, int64)) func(context.Context, int64) {
+	return func(ctx context.Context, id int64) {
+		e.log.Info("resuming "+what, "deploy_id", id, "project", d.Project, "env", d.Env, "replica", e.owner)
+		fn(ctx, id)
+	}
+}
+
+// interrupt marks a running deploy interrupted under its lease, unless
+// another replica holds it.
+func (e *Engine) interrupt(ctx context.Context, d Deploy) error {
+	held, release, err := e.hold(ctx, deployLease(d.ID))
+	if errors.Is(err, ErrConflict) {
+		return nil // another replica drives it
+	}
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, err = e.transition(held, d, EventInterrupt, "ferry", "ferry stopped in the middle of this deploy and its target cannot resume safely: resume it or roll it back")
+	if err != nil && !errors.Is(err, ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+// Working reports whether a worker of this replica drives deploy id now.
+func (e *Engine) Working(id int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.workers[id] != nil
+}
+
+// leading reports whether this replica runs the schedules.
+func (e *Engine) leading() bool { return e.leader == nil || e.leader.Leading() }
 
 func (e *Engine) resumable(d Deploy) bool {
 	p, env, err := e.lookup(d.Project, d.Env)
@@ -204,23 +271,21 @@ func (e *Engine) resumable(d Deploy) bool {
 	return ok && r.Resumable()
 }
 
-// sweep moves promotions on, expires approvals whose deadline passed and
-// starts queued deploys whose environment is free.
+// sweep resumes deploys nobody drives, and starts queued deploys whose
+// environment is free; on the leader, it also moves promotions on, makes
+// announcements and expires approvals whose deadline passed. Every
+// replica may start a queued deploy: the transition's compare-and-swap
+// lets one of them.
 func (e *Engine) sweep(ctx context.Context) {
 	e.sweepDenials(ctx)
-	e.promote(ctx)
-	now := e.clock.Now()
-	e.announceChanges(ctx, now)
-	waiting, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateAwaitingApproval}, Oldest: true})
-	if err != nil {
-		e.log.Error("sweep: list awaiting approval", "err", err)
+	if err := e.adopt(ctx); err != nil && ctx.Err() == nil {
+		e.log.Error("sweep: resume running deploys", "err", err)
 	}
-	for _, d := range waiting {
-		if !d.ApprovalDeadline.IsZero() && !now.Before(d.ApprovalDeadline) {
-			if _, err := e.transition(ctx, d, EventExpire, "ferry", "nobody approved it in time"); err != nil && !errors.Is(err, ErrConflict) {
-				e.log.Error("sweep: expire", "deploy_id", d.ID, "err", err)
-			}
-		}
+	now := e.clock.Now()
+	if e.leading() {
+		e.promote(ctx)
+		e.announceChanges(ctx, now)
+		e.expire(ctx, now)
 	}
 	queued, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateQueued}, Oldest: true})
 	if err != nil {
@@ -251,6 +316,21 @@ func (e *Engine) sweep(ctx context.Context) {
 		}
 		if _, err := e.transition(ctx, d, EventStart, "ferry", ""); err != nil && !errors.Is(err, ErrConflict) {
 			e.log.Error("sweep: start", "deploy_id", d.ID, "err", err)
+		}
+	}
+}
+
+// expire ends the deploys awaiting approval whose deadline passed.
+func (e *Engine) expire(ctx context.Context, now time.Time) {
+	waiting, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateAwaitingApproval}, Oldest: true})
+	if err != nil {
+		e.log.Error("sweep: list awaiting approval", "err", err)
+	}
+	for _, d := range waiting {
+		if !d.ApprovalDeadline.IsZero() && !now.Before(d.ApprovalDeadline) {
+			if _, err := e.transition(ctx, d, EventExpire, "ferry", "nobody approved it in time"); err != nil && !errors.Is(err, ErrConflict) {
+				e.log.Error("sweep: expire", "deploy_id", d.ID, "err", err)
+			}
 		}
 	}
 }
@@ -316,7 +396,9 @@ func (e *Engine) changed(ctx context.Context, d Deploy) {
 }
 
 // spawn starts fn for a deploy once the deploy's previous worker, if any,
-// has stopped, so two workers never drive one deploy.
+// has stopped, so two workers of this replica never drive one deploy; and
+// under the deploy's lease, so neither do two replicas: if another replica
+// holds it, fn does not run.
 func (e *Engine) spawn(id int64, fn func(ctx context.Context, id int64)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -340,7 +422,7 @@ func (e *Engine) spawn(id int64, fn func(ctx context.Context, id int64)) {
 			<-prev.done
 		}
 		if ctx.Err() == nil {
-			fn(ctx, id)
+			e.drive(ctx, id, fn)
 		}
 		e.mu.Lock()
 		if e.workers[id] == w {
@@ -348,6 +430,21 @@ func (e *Engine) spawn(id int64, fn func(ctx context.Context, id int64)) {
 		}
 		e.mu.Unlock()
 	}()
+}
+
+// drive runs fn for deploy id under the deploy's lease.
+func (e *Engine) drive(ctx context.Context, id int64, fn func(ctx context.Context, id int64)) {
+	held, release, err := e.hold(ctx, deployLease(id))
+	if errors.Is(err, ErrConflict) {
+		e.log.Debug("deploy driven by another replica", "deploy_id", id, "err", err)
+		return
+	}
+	if err != nil {
+		e.log.Error("lease deploy", "deploy_id", id, "err", err)
+		return
+	}
+	defer release()
+	fn(held, id)
 }
 
 // stop cancels the deploy's current worker; the next spawn waits for it.

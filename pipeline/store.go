@@ -18,6 +18,7 @@ type Store interface {
 	OutboxStore
 	PromotionStore
 	AnnouncementStore
+	LeaseStore
 }
 
 // DeployFilter selects deploys; zero fields match everything.

@@ -127,6 +127,8 @@ func hashColumn(h []byte) any {
 // ClaimDeliveries hands out up to limit deliveries of a platform that are
 // not processed and that nobody holds (never claimed, or their claim
 // expired), oldest first, each claimed for lease and its Attempts counted.
+// Replicas claiming at once on PostgreSQL pass over each other's rows
+// (FOR UPDATE SKIP LOCKED): each delivery goes to one of them.
 func (s *Store) ClaimDeliveries(ctx context.Context, platform string, limit int, lease time.Duration) ([]pipeline.Delivery, error) {
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("claim %s deliveries: %w: want a limit and a lease", platform, pipeline.ErrInvalid)
@@ -150,7 +152,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, platform string, limit int,
 			return r, err
 		}, `UPDATE deliveries SET owner = ?, claimed_until = ?, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM deliveries WHERE platform = ? AND processed_at IS NULL AND claimed_until < ?
-				ORDER BY id LIMIT ?)
+				ORDER BY id LIMIT ?`+s.skipLocked()+`)
 			RETURNING id, delivery_id, event, body_hash, received_at, attempts`,
 			s.owner, now.Add(lease).UnixNano(), platform, now.UnixNano(), limit)
 		if err != nil || len(rows) == 0 {

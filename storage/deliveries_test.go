@@ -168,8 +168,7 @@ func TestClaimDeliveries(t *testing.T) {
 // Two workers claiming at once are never handed the same delivery.
 func TestClaimDeliveriesConcurrent(t *testing.T) {
 	ctx := context.Background()
-	path := t.TempDir() + "/ferry.db"
-	a, b := openAt(t, path), openAt(t, path)
+	a, b := openReplicas(t)
 	for i := range 200 {
 		_, err := a.Receive(ctx, delivery("github", fmt.Sprint(i), "{}"), 0)
 		must(t, err)

@@ -181,6 +181,9 @@ func (s *Store) Transition(ctx context.Context, t pipeline.Transition, update fu
 	var d pipeline.Deploy
 	noticed := false
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.fenced(ctx, tx); err != nil {
+			return err
+		}
 		old, err := getDeploy(ctx, tx, t.DeployID)
 		if err != nil {
 			return err
@@ -237,7 +240,7 @@ func updateDeploy(ctx context.Context, tx *sql.Tx, d pipeline.Deploy) error {
 // SetProgress records the batch a deploy is on, how many it has, and the end
 // of its bake (zero: not baking), whatever its state.
 func (s *Store) SetProgress(ctx context.Context, id int64, batch, batches int, bakeUntil time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE deploys SET batch = ?, batches = ?, bake_until = ?, updated_at = ? WHERE id = ?`,
+	res, err := s.exec(ctx, `UPDATE deploys SET batch = ?, batches = ?, bake_until = ?, updated_at = ? WHERE id = ?`,
 		batch, batches, nanos(bakeUntil), nanos(s.now()), id)
 	if err != nil {
 		return fmt.Errorf("set progress: deploy %d: %w", id, err)
@@ -248,7 +251,7 @@ func (s *Store) SetProgress(ctx context.Context, id int64, batch, batches int, b
 // SetReason records why a deploy stays in its state (a queued deploy a
 // freeze holds), if it is still in state.
 func (s *Store) SetReason(ctx context.Context, id int64, state pipeline.State, reason string) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE deploys SET reason = ?, updated_at = ? WHERE id = ? AND state = ?`,
+	_, err := s.exec(ctx, `UPDATE deploys SET reason = ?, updated_at = ? WHERE id = ? AND state = ?`,
 		reason, nanos(s.now()), id, state)
 	return wrap(fmt.Sprintf("set the reason of deploy %d", id), err)
 }

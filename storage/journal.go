@@ -10,7 +10,7 @@ import (
 // PutUnit inserts u, or replaces the unit of the same deploy and name. Units
 // keep the position of their first put: Units lists them in that order.
 func (s *Store) PutUnit(ctx context.Context, u pipeline.Unit) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO units
+	_, err := s.exec(ctx, `INSERT INTO units
 		(deploy_id, name, pos, batch, state, step, previous, error, started_at, finished_at)
 		VALUES (?1, ?2, (SELECT COUNT(*) FROM units WHERE deploy_id = ?1), ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 		ON CONFLICT (deploy_id, name) DO UPDATE SET
@@ -39,7 +39,7 @@ func (s *Store) Units(ctx context.Context, deployID int64) ([]pipeline.Unit, err
 // AppendLog adds e to the log of its deploy, numbered after the last entry;
 // e.Seq is ignored.
 func (s *Store) AppendLog(ctx context.Context, e pipeline.LogEntry) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO logs (deploy_id, seq, unit, step, text, at)
+	_, err := s.exec(ctx, `INSERT INTO logs (deploy_id, seq, unit, step, text, at)
 		VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM logs WHERE deploy_id = ?1), ?2, ?3, ?4, ?5)`,
 		e.DeployID, e.Unit, e.Step, e.Text, nanos(e.At))
 	if err != nil {
@@ -69,7 +69,7 @@ func (s *Store) Logs(ctx context.Context, deployID int64, limit int) ([]pipeline
 
 // PutUnitRelease records what a unit runs now, replacing what it ran.
 func (s *Store) PutUnitRelease(ctx context.Context, r pipeline.UnitRelease) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO unit_releases
+	_, err := s.exec(ctx, `INSERT INTO unit_releases
 		(project, env, unit, release, version, deploy_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (project, env, unit) DO UPDATE SET release = excluded.release,
 			version = excluded.version, deploy_id = excluded.deploy_id, updated_at = excluded.updated_at`,

@@ -48,7 +48,12 @@ func (s *Store) AddNotices(ctx context.Context, ns []pipeline.Notice) error {
 		return nil
 	}
 	now := s.now()
-	if err := s.write(ctx, func(tx *sql.Tx) error { return addNotices(ctx, tx, ns, now) }); err != nil {
+	if err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.fenced(ctx, tx); err != nil {
+			return err
+		}
+		return addNotices(ctx, tx, ns, now)
+	}); err != nil {
 		return fmt.Errorf("add notices: %w", err)
 	}
 	s.notify()
@@ -94,7 +99,8 @@ func addNotices(ctx context.Context, tx *sql.Tx, ns []pipeline.Notice, now time.
 // not dead, nobody delivering them) and first of their destination, oldest
 // first, each claimed for lease. A claimed Latest notice carries what the
 // newest pending notice of its destination says, and the ones between are
-// deleted: it stands for them all.
+// deleted: it stands for them all. Replicas claiming at once on
+// PostgreSQL pass over each other's rows (FOR UPDATE SKIP LOCKED).
 func (s *Store) ClaimNotices(ctx context.Context, at time.Time, limit int, lease time.Duration) ([]pipeline.Notice, error) {
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("claim notices: %w: want a limit and a lease", pipeline.ErrInvalid)
@@ -107,7 +113,7 @@ func (s *Store) ClaimNotices(ctx context.Context, at time.Time, limit int, lease
 			WHERE id IN (SELECT o.id FROM outbox o
 				WHERE o.dead_at IS NULL AND o.not_before <= ? AND o.claimed_until < ?
 					AND o.id = (SELECT min(h.id) FROM outbox h WHERE h.platform = o.platform AND h.dest = o.dest AND h.dead_at IS NULL)
-				ORDER BY o.id LIMIT ?)
+				ORDER BY o.id LIMIT ?`+s.skipLocked()+`)
 			RETURNING `+noticeColumns, now+lease.Nanoseconds(), now, now, limit)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,5 +193,51 @@ func TestNoticesPauseSurvivesRestart(t *testing.T) {
 	got = claim(t, s2, 10)
 	if len(got) != 2 || got[0].ID != ns[0].ID {
 		t.Fatalf("after the pause claimed %+v; want both cards, the one the dead ferry held first", got)
+	}
+}
+
+// TestNoticesClaimedOnce: replicas claiming the outbox at once are each
+// handed other notices, and never two of one destination at a time.
+func TestNoticesClaimedOnce(t *testing.T) {
+	ctx := context.Background()
+	a, b := openReplicas(t)
+	var ns []pipeline.Notice
+	for i := range 60 {
+		ns = append(ns, pipeline.Notice{Platform: "slack", Dest: fmt.Sprint("dm ", i%20), Kind: "dm", DeployID: int64(i)})
+	}
+	must(t, a.AddNotices(ctx, ns))
+	seen := map[int64]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, s := range []*Store{a, b, a, b} {
+		wg.Go(func() {
+			for range 100 {
+				got, err := s.ClaimNotices(ctx, time.Now(), 5, time.Hour)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for _, n := range got {
+					seen[n.ID]++
+				}
+				mu.Unlock()
+				for _, n := range got {
+					must(t, s.DeliveredNotice(ctx, n, ""))
+				}
+				if len(got) == 0 {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("notice %d handed out %d times", id, n)
+		}
+	}
+	if len(seen) != 60 {
+		t.Errorf("%d notices handed out, want 60", len(seen))
 	}
 }

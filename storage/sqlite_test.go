@@ -56,6 +56,17 @@ func openTest(t testing.TB) *Store {
 	return openAt(t, filepath.Join(t.TempDir(), "ferry.db"))
 }
 
+// openReplicas opens two stores on one new database, as two replicas
+// (on SQLite, two processes on one file) would.
+func openReplicas(t testing.TB) (*Store, *Store) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ferry.db")
+	if pgServer != nil {
+		path = pgServer.Database(t)
+	}
+	return openAt(t, path), openAt(t, path)
+}
+
 // sqliteOnly ends a test that checks what only SQLite has (its query
 // plans, its pragmas) when the stores are PostgreSQL's.
 func sqliteOnly(t *testing.T, why string) {
