@@ -45,6 +45,11 @@ type Config struct {
 	// Retention is how long the inbox keeps what it stored:
 	// storage.retention.bodies (default 24h) and .deliveries (default 7d).
 	Retention Retention
+	// Lease is how long a replica's lease on a running deploy, and the
+	// leader's on the schedules, lasts without renewal (storage.lease,
+	// default 15s): when a replica dies, another takes its work over
+	// within it.
+	Lease     time.Duration
 	Workspace string // build workspace; default Dir/workspace
 	BaseURL   string // where people reach ferry, for links in messages; default http://<listen>, no trailing /
 	// SessionSecret signs web console sessions; "" means generate one at

@@ -8,6 +8,8 @@
 //
 //	listen: 127.0.0.1:8080            # default 127.0.0.1:8080
 //	storage: var/ferry.db             # SQLite file; default ferry.db; or postgres://… (needs session_secret)
+//	# or storage: {path: …, retention: {bodies: 24h, deliveries: 7d}, lease: 15s}
+//	#   lease: how long a replica holds a running deploy, and the schedules, without renewing
 //	workspace: var/workspace          # build workspace; default workspace
 //	base_url: https://ferry.example.com   # for links in messages; default http://<listen>
 //	session_secret: ${FERRY_SESSION_SECRET}   # 32+ characters; generated at start if empty

@@ -137,7 +137,7 @@ func (d *decoder) document(data []byte) *Config {
 	cfg := &Config{Dir: d.dir}
 	cfg.Listen = d.listen(f["listen"])
 	cfg.BaseURL = d.baseURL(f["base_url"], cfg.Listen)
-	cfg.Storage, cfg.Retention = d.storage(f["storage"])
+	cfg.Storage, cfg.Retention, cfg.Lease = d.storage(f["storage"])
 	cfg.GiveUp = d.outbox(f["outbox"])
 	cfg.Metrics = d.metrics(f["metrics"], cfg.Listen)
 	cfg.Workspace = d.path(d.str(f["workspace"].val, "workspace"), "workspace")
@@ -256,13 +256,23 @@ func (d *decoder) baseURL(f field, listen string) string {
 	return strings.TrimRight(t.s, "/")
 }
 
-// storage decodes storage: a path, or {path, retention: {bodies, deliveries}}.
-func (d *decoder) storage(f field) (string, Retention) {
+// storage decodes storage: a path, or {path, retention: {bodies,
+// deliveries}, lease}.
+func (d *decoder) storage(f field) (string, Retention, time.Duration) {
 	r := Retention{Bodies: DefaultBodyRetention, Deliveries: DefaultDeliveryRetention}
+	lease := pipeline.DefaultLeaseTTL
 	n := f.val
 	if n != nil && n.Kind == yaml.MappingNode {
-		fs := d.fields(n, "storage", "path", "retention")
+		fs := d.fields(n, "storage", "path", "retention", "lease")
 		n = fs["path"].val
+		if lf := fs["lease"]; lf.line != 0 {
+			switch v := d.duration(lf.val, "storage.lease"); {
+			case v > 0 && v < time.Second:
+				d.addf(lf.line, "storage.lease is %s: give at least 1s (the default is %s); a replica renews its leases at a third of it", v, pipeline.DefaultLeaseTTL)
+			case v > 0:
+				lease = v
+			}
+		}
 		if rf := fs["retention"]; rf.line != 0 && !isNull(rf.val) {
 			rs := d.fields(rf.val, "storage.retention", "bodies", "deliveries")
 			if v := d.duration(rs["bodies"].val, "storage.retention.bodies"); v > 0 {
@@ -278,14 +288,14 @@ func (d *decoder) storage(f field) (string, Retention) {
 	}
 	s := d.str(n, "storage")
 	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
-		return s, r
+		return s, r, lease
 	}
 	if strings.Contains(s, "://") || s == ":memory:" {
 		// Not a file: SQLite would open a file of that name.
 		d.addf(f.line, "storage is %q, which is neither a SQLite file nor a PostgreSQL database: give a path like var/ferry.db, or postgres://user@host/db", RedactURL(s))
-		return s, r
+		return s, r, lease
 	}
-	return d.path(s, "ferry.db"), r
+	return d.path(s, "ferry.db"), r, lease
 }
 
 // outbox decodes outbox: {give_up}.

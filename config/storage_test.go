@@ -96,3 +96,29 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestStorageLease(t *testing.T) {
+	base := "users: {alice: {tokens: [alice-token-0123456789]}}\n" +
+		"projects: {demo: {repo: /srv/demo.git, environments: {dev: {branches: ['^main$'], target: {type: local, hosts: [h1], root: hosts}}}}}\n"
+	for _, c := range []struct {
+		yaml    string
+		want    time.Duration
+		problem string
+	}{
+		{"", 15 * time.Second, ""},
+		{"storage: {path: f.db, lease: 40s}\n", 40 * time.Second, ""},
+		{"storage: {lease: 200ms}\n", 0, "storage.lease is 200ms: give at least 1s"},
+		{"storage: {lease: soon}\n", 0, "storage.lease"},
+	} {
+		cfg, err := loader(nil).Parse("ferry.yaml", []byte(c.yaml+base), "/etc/ferry")
+		if c.problem != "" {
+			if err == nil || !strings.Contains(err.Error(), c.problem) {
+				t.Errorf("%q: Parse = %v; want a problem containing %q", c.yaml, err, c.problem)
+			}
+			continue
+		}
+		if err != nil || cfg.Lease != c.want {
+			t.Errorf("%q: lease %s, %v; want %s", c.yaml, cfg.Lease, err, c.want)
+		}
+	}
+}

@@ -64,6 +64,12 @@ type SchedulerConfig struct {
 	Channels   []Channel
 	Clock      clockwork.Clock // nil: the real clock
 	Logger     *slog.Logger    // nil: discard
+	// Elector, when set, lets only the leader of the replicas sharing the
+	// ledger send digests (gocron's distributed elector), and the caller
+	// calls CatchUp each time this replica becomes the leader, for what
+	// was due while nobody led. nil: this is the only ferry, and Run
+	// catches up when it starts.
+	Elector gocron.Elector
 }
 
 // Scheduler posts the configured digests on their schedules.
@@ -95,7 +101,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	sched, err := gocron.NewScheduler(gocron.WithClock(s.clock), gocron.WithLocation(time.UTC))
+	opts := []gocron.SchedulerOption{gocron.WithClock(s.clock), gocron.WithLocation(time.UTC)}
+	if s.cfg.Elector != nil {
+		opts = append(opts, gocron.WithDistributedElector(s.cfg.Elector))
+	}
+	sched, err := gocron.NewScheduler(opts...)
 	if err != nil {
 		return fmt.Errorf("dashboards: scheduler: %w", err)
 	}
@@ -108,7 +118,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			return fmt.Errorf("dashboards: digest for %s: %w", ch.Name, err)
 		}
 	}
-	s.catchUp(ctx)
+	if s.cfg.Elector == nil {
+		s.CatchUp(ctx)
+	}
 	sched.Start()
 	<-ctx.Done()
 	return sched.Shutdown()
@@ -122,11 +134,11 @@ func (s *Scheduler) fire(ctx context.Context, ch Channel) {
 	}
 }
 
-// catchUp sends, late, each channel's last scheduled digest if it was
-// never sent (ferry was down then), or was claimed but not sent for
-// staleClaim (ferry stopped while sending it). Only the last one: a digest of weeks ago is
-// old news.
-func (s *Scheduler) catchUp(ctx context.Context) {
+// CatchUp sends, late, each channel's last scheduled digest if it was
+// never sent (ferry was down then, or no replica led), or was claimed but
+// not sent for staleClaim (ferry stopped while sending it). Only the last
+// one: a digest of weeks ago is old news.
+func (s *Scheduler) CatchUp(ctx context.Context) {
 	now := s.clock.Now()
 	for _, ch := range s.cfg.Channels {
 		at := ch.Schedule.Prev(now)

@@ -2,10 +2,13 @@ package dashboards
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-co-op/gocron/v2"
 	"github.com/jonboulle/clockwork"
 )
 
@@ -84,6 +87,13 @@ func (p poster) none(t *testing.T) {
 // clock until the test ends.
 func runScheduler(t *testing.T, clock *clockwork.FakeClock, ledger Ledger, out poster) {
 	t.Helper()
+	startScheduler(t, clock, ledger, out, nil)
+}
+
+// startScheduler runs a scheduler of Monday's digest to #deploys, with an
+// elector (nil: alone), and returns it.
+func startScheduler(t *testing.T, clock *clockwork.FakeClock, ledger Ledger, out poster, el gocron.Elector) *Scheduler {
+	t.Helper()
 	berlin := mustLoad(t, "Europe/Berlin")
 	sched, err := ParseSchedule(DefaultCron, berlin)
 	if err != nil {
@@ -97,6 +107,7 @@ func runScheduler(t *testing.T, clock *clockwork.FakeClock, ledger Ledger, out p
 		Dashboards: d, Ledger: ledger, Poster: out, Clock: clock,
 		Chart:    func(Digest) ([]byte, error) { return []byte("png"), nil },
 		Channels: []Channel{{Name: "#deploys", Scope: All, Schedule: sched}},
+		Elector:  el,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +116,68 @@ func runScheduler(t *testing.T, clock *clockwork.FakeClock, ledger Ledger, out p
 	done := make(chan struct{})
 	go func() { _ = s.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
+	return s
+}
+
+// elector is a replica's say in who leads; asked counts the questions.
+type elector struct {
+	leads atomic.Bool
+	asked atomic.Int32
+}
+
+func (e *elector) IsLeader(context.Context) error {
+	defer e.asked.Add(1)
+	if e.leads.Load() {
+		return nil
+	}
+	return errors.New("another replica leads")
+}
+
+// TestSchedulerOnTheLeaderOnly: of two replicas, only the leader sends
+// the digest at its time; a replica that becomes the leader after a
+// digest was due while nobody led sends it, late, once.
+func TestSchedulerOnTheLeaderOnly(t *testing.T) {
+	ledger := newLedger()
+	sunday := time.Date(2026, 10, 25, 23, 0, 0, 0, time.UTC)
+	clock := clockwork.NewFakeClockAt(sunday)
+	outA, outB := make(poster, 4), make(poster, 4)
+	a, b := &elector{}, &elector{}
+	a.leads.Store(true)
+	startScheduler(t, clock, ledger, outA, a)
+	sb := startScheduler(t, clock, ledger, outB, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clock.BlockUntilContext(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	monday := time.Date(2026, 10, 26, 9, 0, 0, 0, time.UTC)
+	clock.Advance(monday.Sub(clock.Now()))
+	if g := outA.next(t); !g.Scheduled.Equal(monday) || g.Late {
+		t.Fatalf("the leader sent %v (late %v), want Monday's on time", g.Scheduled, g.Late)
+	}
+	outB.none(t)
+
+	// The next Monday, nobody leads at 09:00; b leads from 09:00:20.
+	a.leads.Store(false)
+	if err := clock.BlockUntilContext(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	next := monday.AddDate(0, 0, 7)
+	asked := b.asked.Load()
+	clock.Advance(next.Sub(clock.Now()))
+	for deadline := time.Now().Add(10 * time.Second); b.asked.Load() == asked; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("b's scheduler did not ask whether it leads at 09:00")
+		}
+	}
+	b.leads.Store(true)
+	sb.CatchUp(ctx)
+	if g := outB.next(t); !g.Scheduled.Equal(next) || !g.Late {
+		t.Fatalf("the new leader sent %v (late %v), want the next Monday's, late", g.Scheduled, g.Late)
+	}
+	sb.CatchUp(ctx) // again: sent already
+	outA.none(t)
+	outB.none(t)
 }
 
 // TestSchedulerSendsOnceAndCatchesUp: ferry starts on a Wednesday after
@@ -143,8 +216,16 @@ func TestSchedulerSendsOnceAndCatchesUp(t *testing.T) {
 		t.Errorf("Monday's digest: late %v, scheduled %v, %v days; want on time at %v, 7 days", g.Late, g.Scheduled.UTC(), g.Period.DayCount(), monday)
 	}
 	out.none(t)
-	if last, ok, _ := ledger.LastDigest(context.Background(), "slack:#deploys"); !ok || !last.Sent || !last.Scheduled.Equal(monday) {
-		t.Errorf("the ledger's last digest = %+v, %v", last, ok)
+	// The ledger records the sending once the post returned, just after
+	// the poster received it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		last, ok, _ := ledger.LastDigest(context.Background(), "slack:#deploys")
+		if ok && last.Sent && last.Scheduled.Equal(monday) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the ledger's last digest = %+v, %v; want Monday's, sent", last, ok)
+		}
 	}
 }
 

@@ -32,6 +32,7 @@ type Elector struct {
 	mu     sync.Mutex
 	lease  Lease // held while Expires is ahead
 	onLead []func(context.Context)
+	leads  sync.WaitGroup // the onLead calls under way
 }
 
 // NewElector returns an elector for owner; Run takes part in elections.
@@ -49,15 +50,18 @@ func NewElector(store LeaseStore, owner string, ttl time.Duration, clock Clock, 
 	return &Elector{store: store, owner: owner, ttl: ttl, clock: clock, log: log}
 }
 
-// OnLead adds fn to what runs each time this replica becomes the leader
-// (to catch up with what was due while nobody led). Call it before Run.
+// OnLead adds fn to what runs, in a goroutine of its own, each time this
+// replica becomes the leader (to catch up with what was due while nobody
+// led). Call it before Campaign and Run.
 func (el *Elector) OnLead(fn func(context.Context)) { el.onLead = append(el.onLead, fn) }
 
 // Run tries to take or keep the lease every ttl/3 until ctx ends, then
-// gives it up so that another replica leads at once.
+// waits for the OnLead calls under way and gives the lease up, so that
+// another replica leads at once.
 func (el *Elector) Run(ctx context.Context) error {
+	defer el.leads.Wait()
 	for {
-		el.campaign(ctx)
+		el.Campaign(ctx)
 		select {
 		case <-ctx.Done():
 			el.mu.Lock()
@@ -73,8 +77,10 @@ func (el *Elector) Run(ctx context.Context) error {
 	}
 }
 
-// campaign takes the lease, or renews it, once.
-func (el *Elector) campaign(ctx context.Context) {
+// Campaign takes the lease, or renews it, once. Run campaigns; a caller
+// may campaign once before it starts what asks Leading, so that the leader
+// knows it from the start.
+func (el *Elector) Campaign(ctx context.Context) {
 	now := el.clock.Now()
 	el.mu.Lock()
 	held := el.lease
@@ -98,7 +104,7 @@ func (el *Elector) campaign(ctx context.Context) {
 		if held.Generation != l.Generation {
 			el.log.Info("leading: this replica runs the schedules", "replica", el.owner, "generation", l.Generation)
 			for _, fn := range el.onLead {
-				fn(ctx)
+				el.leads.Go(func() { fn(ctx) })
 			}
 		}
 	case errors.Is(err, ErrConflict):

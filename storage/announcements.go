@@ -23,7 +23,7 @@ func (s *Store) Announce(ctx context.Context, a pipeline.Announcement, ns []pipe
 			return nil
 		}
 		fresh = true
-		return addNotices(ctx, tx, ns, now)
+		return s.addNotices(ctx, tx, ns, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("announce %s: %w", a.Key, err)

@@ -208,7 +208,7 @@ func (s *Store) Transition(ctx context.Context, t pipeline.Transition, update fu
 		}
 		ns := t.Notices(d)
 		noticed = len(ns) > 0
-		return addNotices(ctx, tx, ns, s.now())
+		return s.addNotices(ctx, tx, ns, s.now())
 	})
 	if err != nil {
 		return pipeline.Deploy{}, fmt.Errorf("transition: %w", err)

@@ -52,7 +52,7 @@ func (s *Store) AddNotices(ctx context.Context, ns []pipeline.Notice) error {
 		if err := s.fenced(ctx, tx); err != nil {
 			return err
 		}
-		return addNotices(ctx, tx, ns, now)
+		return s.addNotices(ctx, tx, ns, now)
 	}); err != nil {
 		return fmt.Errorf("add notices: %w", err)
 	}
@@ -64,7 +64,13 @@ func (s *Store) AddNotices(ctx context.Context, ns []pipeline.Notice) error {
 // notice of its destination when that one is Latest too and not being
 // delivered: it keeps that row's age, attempts and backoff, so a platform
 // that is down does not see its give-up clock restart at each change.
-func addNotices(ctx context.Context, tx *sql.Tx, ns []pipeline.Notice, now time.Time) error {
+func (s *Store) addNotices(ctx context.Context, tx *sql.Tx, ns []pipeline.Notice, now time.Time) error {
+	if len(ns) > 0 && s.postgres != "" {
+		// Wakes the dispatchers of every replica when tx commits.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify('`+outboxChannel+`', '')`); err != nil {
+			return err
+		}
+	}
 	for _, n := range ns {
 		if n.Platform == "" || n.Dest == "" || n.Kind == "" {
 			return fmt.Errorf("%w: a notice needs a platform, a destination and a kind (got %q %q %q)", pipeline.ErrInvalid, n.Platform, n.Dest, n.Kind)

@@ -59,6 +59,7 @@ type Store struct {
 	closed   sync.Once
 	grouping chan struct{} // closed when the group committer has stopped
 	noticed  chan struct{} // a commit added to the outbox (see Noticed)
+	changes  chan int64    // deploys other replicas changed (see Changes)
 	stmts    deliveryStmts // prepared by Open, once the schema is up to date
 	codec    codec         // of delivery bodies
 }
@@ -134,7 +135,7 @@ func newStore(w, r *sql.DB, postgres string) (*Store, error) {
 	rand.Read(owner)
 	s := &Store{w: w, r: r, postgres: postgres, owner: hex.EncodeToString(owner), codec: c,
 		group: make(chan *groupOp), closing: make(chan struct{}), grouping: make(chan struct{}),
-		noticed: make(chan struct{}, 1)}
+		noticed: make(chan struct{}, 1), changes: make(chan int64, 256)}
 	go s.commitGroups()
 	return s, nil
 }

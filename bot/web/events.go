@@ -62,10 +62,24 @@ func (Subscriber) Notices(d pipeline.Deploy) []pipeline.Notice {
 	return []pipeline.Notice{{Platform: "web", Dest: fmt.Sprint("deploy ", d.ID), Kind: "card", Latest: true, DeployID: d.ID, State: d.State}}
 }
 
+// Replicas carries deploy changes between the consoles of replicas: the
+// replica that delivers a change of the web's outbox publishes it, and
+// every other one shows it in its own open pages (see Run).
+type Replicas interface {
+	PublishChange(ctx context.Context, deployID int64) error
+	Changes() <-chan int64
+}
+
 // Deliver implements bot.Sink: it offers the deploy's card to every open
-// event stream, rendered once and only if somebody is watching. A stream
-// that has fallen behind is dropped; its browser reconnects by itself.
-func (s *Server) Deliver(_ context.Context, o bot.Outgoing, ref string) (string, error) {
+// event stream, rendered once and only if somebody is watching, and tells
+// the other replicas, whose pages show it too. A stream that has fallen
+// behind is dropped; its browser reconnects by itself.
+func (s *Server) Deliver(ctx context.Context, o bot.Outgoing, ref string) (string, error) {
+	if s.replicas != nil {
+		if err := s.replicas.PublishChange(ctx, o.DeployID); err != nil {
+			return ref, err
+		}
+	}
 	if !s.hub.watched() {
 		return ref, nil
 	}
@@ -75,6 +89,51 @@ func (s *Server) Deliver(_ context.Context, o bot.Outgoing, ref string) (string,
 	}
 	s.hub.broadcast(ev)
 	return ref, nil
+}
+
+// Run shows in this replica's open pages the deploys other replicas
+// changed, until ctx ends: changes that arrive together are rendered once
+// per deploy, and only while somebody is watching. Without Replicas it
+// waits for ctx.
+func (s *Server) Run(ctx context.Context) error {
+	if s.replicas == nil {
+		<-ctx.Done()
+		return nil
+	}
+	changes := s.replicas.Changes()
+	for {
+		var id int64
+		select {
+		case <-ctx.Done():
+			return nil
+		case id = <-changes:
+		}
+		ids := map[int64]bool{id: true}
+	more:
+		for {
+			select {
+			case id := <-changes:
+				ids[id] = true
+			default:
+				break more
+			}
+		}
+		if !s.hub.watched() {
+			continue
+		}
+		for id := range ids {
+			c, err := s.bot.Card(ctx, id)
+			if err == nil {
+				var ev []byte
+				if ev, err = s.cardEvent(c); err == nil {
+					s.hub.broadcast(ev)
+				}
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("web: show a change another replica made", "deploy_id", id, "err", err)
+			}
+		}
+	}
 }
 
 func (h *hub) watched() bool {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -242,5 +243,60 @@ func TestStreamLimits(t *testing.T) {
 	}
 	if st, _, body := f.openStream(ctx, alice); st != http.StatusOK {
 		t.Errorf("alice's stream after she closed one: %d %s", st, body)
+	}
+}
+
+// replicas stands for the other replicas on one database: it records
+// what this one publishes and hands it the changes the others made.
+type replicas struct {
+	mu        sync.Mutex
+	published []int64
+	changes   chan int64
+}
+
+func (r *replicas) PublishChange(_ context.Context, id int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.published = append(r.published, id)
+	return nil
+}
+
+func (r *replicas) Changes() <-chan int64 { return r.changes }
+
+// TestEventsAcrossReplicas: a change this replica's outbox delivers is
+// published to the others, and a change another replica made reaches
+// this replica's open pages.
+func TestEventsAcrossReplicas(t *testing.T) {
+	others := &replicas{changes: make(chan int64, 1)}
+	f := newFixture(t, setup{replicas: others})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	f.api(http.MethodPost, "/api/v1/commands", aliceToken, command("deploy demo to staging"), nil)
+	d := f.wait(1, pipeline.StateSucceeded)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		others.mu.Lock()
+		published := slices.Contains(others.published, d.ID)
+		others.mu.Unlock()
+		if published {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("deploy 1 was not published to the other replicas")
+		}
+	}
+
+	bob := f.signIn("bob", bobPassword)
+	cards, comments := f.stream(ctx, bob)
+	if c := <-comments; c != "connected" {
+		t.Fatalf("first comment %q", c)
+	}
+	others.changes <- d.ID // another replica changed deploy 1
+	select {
+	case m := <-cards:
+		if m.ID != d.ID || !strings.Contains(m.HTML, `data-state="succeeded"`) {
+			t.Fatalf("card event %+v, want deploy 1 as it is now", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("a change another replica made did not reach the open page")
 	}
 }

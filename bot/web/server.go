@@ -53,8 +53,12 @@ type Config struct {
 	// Outbox serves the Outbox page and /api/v1/outbox to admins; nil:
 	// those routes answer 404, saying the outbox is not available.
 	Outbox Outbox
-	Logger *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now; for session expiry and sign-in throttling
+	// Replicas carries the changes of deploys between the consoles of
+	// replicas sharing a database; *storage.Store has it. nil: ferry runs
+	// alone, and its console hears of every change through Deliver.
+	Replicas Replicas
+	Logger   *slog.Logger     // nil: discard
+	Now      func() time.Time // nil: time.Now; for session expiry and sign-in throttling
 }
 
 // Limits of the server.
@@ -73,6 +77,7 @@ type Server struct {
 	linker   Linker
 	dash     *dashboards.Dashboards
 	outbox   Outbox
+	replicas Replicas
 	key      []byte
 	secure   bool
 	origin   string // scheme://host of BaseURL; "" for none
@@ -98,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("web: SessionKey must be at least 32 bytes")
 	}
 	s := &Server{
-		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, sessions: cfg.Sessions, linker: cfg.Linker, dash: cfg.Dashboards, outbox: cfg.Outbox,
+		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, sessions: cfg.Sessions, linker: cfg.Linker, dash: cfg.Dashboards, outbox: cfg.Outbox, replicas: cfg.Replicas,
 		key: append([]byte(nil), cfg.SessionKey...),
 		log: cfg.Logger, now: cfg.Now,
 		ping:    pingEvery,

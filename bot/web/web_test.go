@@ -128,6 +128,7 @@ type setup struct {
 	sinks    map[string]bot.Sink // the outbox's sinks besides the console's own
 	noOutbox bool                // serve no Outbox page
 	freezes  []pipeline.Freeze
+	replicas Replicas // nil: alone
 }
 
 // newFixture runs an engine on a SQLite store in a temporary directory and
@@ -198,7 +199,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if !cfg.noOutbox {
 		ob = st
 	}
-	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, Sessions: st, SessionKey: sessionKey, BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Logger: cfg.log, Now: f.clock.Now})
+	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, Sessions: st, SessionKey: sessionKey, BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Replicas: cfg.replicas, Logger: cfg.log, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,6 +219,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = e.Run(runCtx) })
 	wg.Go(func() { _ = outbox.Run(runCtx) })
+	wg.Go(func() { _ = f.srv.Run(runCtx) })
 	go func() { wg.Wait(); close(done) }()
 	t.Cleanup(func() {
 		f.ts.CloseClientConnections()

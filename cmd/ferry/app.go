@@ -50,6 +50,7 @@ type app struct {
 	dash    *dashboards.Dashboards
 	digests *dashboards.Scheduler // nil without digest channels
 	outbox  *bot.Dispatcher
+	elector *pipeline.Elector // the replicas' leader election, over a lease in the store
 	charts  dashboards.Signer
 	drivers *drivers
 	handler http.Handler
@@ -83,14 +84,20 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	// ferry is one process per database (on PostgreSQL too, until deploys
-	// and claims are leased to replicas): what the one before it claimed
-	// in the inbox and the outbox and did not finish is owed now.
-	if err := errors.Join(st.ReleaseClaims(ctx), st.ReleaseNoticeClaims(ctx)); err != nil {
-		st.Close()
-		return nil, err
+	// ferry on SQLite is one process per file: what the one before it
+	// held (running deploys, the schedules, inbox and outbox rows) is its
+	// own again at once. On PostgreSQL, replicas share the database, and
+	// what a stopped one held is taken over when its leases expire.
+	if !storage.IsPostgres(cfg.Storage) {
+		if err := errors.Join(st.ReleaseClaims(ctx), st.ReleaseNoticeClaims(ctx), st.ReleaseLeases(ctx)); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
-	a := &app{cfg: cfg, store: st, drivers: drivers, log: log, forges: map[string]forgeAdapter{}}
+	replica := pipeline.RandomOwner()
+	a := &app{cfg: cfg, store: st, drivers: drivers, log: log.With("replica", replica), forges: map[string]forgeAdapter{}}
+	log = a.log
+	a.elector = pipeline.NewElector(st, replica, cfg.Lease, clock, log)
 	a.metrics = newMetrics(st)
 	// What each platform is owed when a deploy changes goes to the outbox
 	// in the change's commit; the dispatcher delivers it through the
@@ -126,6 +133,9 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		Freezes:     cfg.Freezes,
 		Clock:       clock,
 		Logger:      log,
+		Owner:       replica,
+		LeaseTTL:    cfg.Lease,
+		Leader:      a.elector,
 	})
 	key := []byte(cfg.SessionSecret)
 	if len(key) == 0 {
@@ -175,13 +185,13 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 			if a.ding != nil {
 				posters.dingtalk = a.ding.Digests()
 			}
-			a.digests, err = newScheduler(cfg, a.dash, st, posters, clock, log)
+			a.digests, err = newScheduler(cfg, a.dash, st, posters, a.elector, clock, log)
 		}
 		if err == nil {
 			err = a.newForges(ingress, baseURL)
 		}
 		if err == nil {
-			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Logger: log})
+			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Replicas: st, Logger: log})
 		}
 	}
 	if err == nil {
@@ -227,7 +237,7 @@ func (a *app) newForges(ingress *bot.Ingress, baseURL string) error {
 		if a.forges["github"], err = forgegithub.New(forgegithub.Config{
 			Engine: a.engine, Users: cfg, Store: a.store, WebhookSecret: g.WebhookSecret, Bot: a.bot,
 			Token: g.Token, AppID: g.AppID, PrivateKey: appKey, APIURL: g.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: a.log,
-			RepoConfig: repoRules(cfg, "github"), RedeliverInterval: g.RedeliverInterval,
+			RepoConfig: repoRules(cfg, "github"), RedeliverInterval: g.RedeliverInterval, Leader: a.elector,
 		}); err != nil {
 			return err
 		}
@@ -282,6 +292,17 @@ func (a *app) sinks() map[string]bot.Sink {
 		sinks[platform] = f
 	}
 	return sinks
+}
+
+// replicaServices keep this replica in step with the others on its
+// database: the leader election, the LISTEN connection, and the console's
+// view of the changes the others make. It campaigns once first, so that
+// whatever asks who leads knows it from the start.
+func (a *app) replicaServices(ctx context.Context) []func(context.Context) error {
+	a.elector.Campaign(ctx)
+	return []func(context.Context) error{a.elector.Run, a.web.Run, func(ctx context.Context) error {
+		return a.store.Listen(ctx, a.log)
+	}}
 }
 
 // close releases the store and the targets' connections.

@@ -35,6 +35,9 @@ func startApp(t *testing.T, yaml string, log *slog.Logger, services ...func(*app
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var running sync.WaitGroup
+	for _, run := range a.replicaServices(ctx) {
+		running.Go(func() { _ = run(ctx) })
+	}
 	running.Go(func() { _ = a.engine.Run(ctx) })
 	for _, f := range a.forges {
 		running.Go(func() { _ = f.Run(ctx) })

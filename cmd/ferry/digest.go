@@ -37,7 +37,9 @@ func newDashboards(cfg *config.Config, st *storage.Store, charts dashboards.Sign
 
 // newScheduler builds the scheduler of the configured digests, posting
 // through poster.
-func newScheduler(cfg *config.Config, d *dashboards.Dashboards, st *storage.Store, poster dashboards.Poster, clock pipeline.Clock, log *slog.Logger) (*dashboards.Scheduler, error) {
+// With an elector, the leader of the replicas sends them, and each
+// replica catches up on what was due when it becomes the leader.
+func newScheduler(cfg *config.Config, d *dashboards.Dashboards, st *storage.Store, poster dashboards.Poster, el *pipeline.Elector, clock pipeline.Clock, log *slog.Logger) (*dashboards.Scheduler, error) {
 	var chans []dashboards.Channel
 	for _, g := range cfg.Dashboards.Digests {
 		scope, err := d.ParseScope(g.Scope)
@@ -50,7 +52,14 @@ func newScheduler(cfg *config.Config, d *dashboards.Dashboards, st *storage.Stor
 	if c, ok := clock.(clockwork.Clock); ok {
 		sc.Clock = c // tests run the schedule on a fake clock
 	}
-	return dashboards.NewScheduler(sc)
+	if el != nil {
+		sc.Elector = el
+	}
+	s, err := dashboards.NewScheduler(sc)
+	if err == nil && el != nil {
+		el.OnLead(s.CatchUp)
+	}
+	return s, err
 }
 
 const digestUsage = `usage: ferry digest --send [--config ferry.yaml]   post every configured digest now
@@ -97,7 +106,7 @@ func digest(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if a.ding != nil {
 		posters.dingtalk = a.ding
 	}
-	now, err := newScheduler(cfg, a.dash, a.store, posters, nil, log)
+	now, err := newScheduler(cfg, a.dash, a.store, posters, nil, nil, log)
 	if err != nil {
 		return err
 	}

@@ -60,9 +60,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The engine and the chats run until ferry stops, each in its goroutine.
 	runCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
 	retention := storage.Retention{Bodies: cfg.Retention.Bodies, Deliveries: cfg.Retention.Deliveries}
-	services := []func(context.Context) error{a.engine.Run, a.outbox.Run, func(ctx context.Context) error {
+	services := append(a.replicaServices(runCtx), a.engine.Run, a.outbox.Run, func(ctx context.Context) error {
 		return pruneDeliveries(ctx, a.store, retention, log)
-	}}
+	})
 	if a.slack != nil {
 		services = append(services, a.slack.Run)
 	}

@@ -71,6 +71,9 @@ type Config struct {
 	// recent deliveries and redelivers the failed ones it did not store
 	// (and once when Run starts); 0: never.
 	RedeliverInterval time.Duration
+	// Leader says whether this replica is the one that scans for missed
+	// deliveries; nil: ferry runs alone and always scans.
+	Leader pipeline.Leadership
 	// HTTPClient calls the API; nil: a client with a 15-second timeout.
 	HTTPClient *http.Client
 	// Ingress bounds the deliveries read at once, with the other ingress
@@ -96,7 +99,8 @@ type Adapter struct {
 	ingress *bot.Ingress
 
 	redeliverEvery time.Duration
-	redeliver      redeliverState // the redelivery loop's own
+	redeliver      redeliverState      // the redelivery loop's own
+	leader         pipeline.Leadership // nil: alone, so always scans
 }
 
 // New checks cfg and returns an adapter. Call Run to process deliveries.
@@ -107,7 +111,7 @@ func New(cfg Config) (*Adapter, error) {
 	case cfg.WebhookSecret == "":
 		return nil, errors.New("github: WebhookSecret is required")
 	}
-	a := &Adapter{store: cfg.Store, secret: []byte(cfg.WebhookSecret), log: cfg.Logger, clock: cfg.Clock, redeliverEvery: cfg.RedeliverInterval}
+	a := &Adapter{store: cfg.Store, secret: []byte(cfg.WebhookSecret), log: cfg.Logger, clock: cfg.Clock, redeliverEvery: cfg.RedeliverInterval, leader: cfg.Leader}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -41,14 +41,17 @@ type redeliverState struct {
 }
 
 // redeliverLoop scans at once and then every redeliverEvery until ctx
-// ends; it does nothing without an App.
+// ends, on the leader of the replicas only; it does nothing without an
+// App.
 func (a *Adapter) redeliverLoop(ctx context.Context) {
 	if a.api == nil || a.api.appAPI == nil || a.redeliverEvery <= 0 {
 		return
 	}
 	for {
-		if err := a.redeliverMissed(ctx); err != nil && ctx.Err() == nil {
-			a.log.ErrorContext(ctx, "github: redeliver missed deliveries", "platform", platform, "err", err)
+		if a.leader == nil || a.leader.Leading() { // elsewhere, the leader scans
+			if err := a.redeliverMissed(ctx); err != nil && ctx.Err() == nil {
+				a.log.ErrorContext(ctx, "github: redeliver missed deliveries", "platform", platform, "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
