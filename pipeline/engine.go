@@ -364,6 +364,7 @@ func (e *Engine) transition(ctx context.Context, d Deploy, ev Event, actor, reas
 		}
 	})
 	if err != nil {
+		fencedOut(ctx, err)
 		return d, err
 	}
 	e.log.Info("deploy transition", "deploy_id", nd.ID, "project", nd.Project, "env", nd.Env, "from", d.State, "to", nd.State, "event", ev, "actor", actor)
@@ -390,7 +391,7 @@ func (e *Engine) changed(ctx context.Context, d Deploy) {
 	if len(ns) == 0 {
 		return
 	}
-	if err := e.store.AddNotices(ctx, ns); err != nil {
+	if err := e.store.AddNotices(ctx, ns); err != nil && !fencedOut(ctx, err) {
 		e.log.Error("outbox", "deploy_id", d.ID, "err", err)
 	}
 }

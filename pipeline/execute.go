@@ -220,7 +220,7 @@ func (e *Engine) runUnit(ctx context.Context, d Deploy, t Target, rel Release, n
 // unitRuns records that a unit of d's environment now runs release.
 func (e *Engine) unitRuns(ctx context.Context, d Deploy, unit, release, version string) {
 	r := UnitRelease{Project: d.Project, Env: d.Env, Unit: unit, Release: release, Version: version, DeployID: d.ID, Updated: e.clock.Now()}
-	if err := e.store.PutUnitRelease(ctx, r); err != nil {
+	if err := e.store.PutUnitRelease(ctx, r); err != nil && !fencedOut(ctx, err) {
 		e.log.Error("put unit release", "deploy_id", d.ID, "unit", unit, "err", err)
 	}
 }
@@ -243,6 +243,9 @@ func (e *Engine) releaseVersion(ctx context.Context, d Deploy, release string) s
 
 func (e *Engine) putUnit(ctx context.Context, d Deploy, u Unit) {
 	if err := e.store.PutUnit(ctx, u); err != nil {
+		if fencedOut(ctx, err) {
+			return
+		}
 		e.log.Error("put unit", "deploy_id", d.ID, "unit", u.Name, "err", err)
 		return
 	}
@@ -519,7 +522,7 @@ func (l *stepLog) append(text string) {
 		text = text[:maxLogLine] + "…"
 	}
 	ctx := context.WithoutCancel(l.ctx)
-	if err := l.store.AppendLog(ctx, LogEntry{DeployID: l.id, Unit: l.unit, Step: l.step, Text: text, At: l.e.clock.Now()}); err != nil {
+	if err := l.store.AppendLog(ctx, LogEntry{DeployID: l.id, Unit: l.unit, Step: l.step, Text: text, At: l.e.clock.Now()}); err != nil && !fencedOut(l.ctx, err) {
 		l.e.log.Error("append log", "deploy_id", l.id, "err", err)
 	}
 }

@@ -55,16 +55,36 @@ type Fence struct {
 
 type fenceKey struct{}
 
+// fence is what a context carries of its lease: the fence, and how to stop
+// the work under it once a write found the lease moved on.
+type fence struct {
+	Fence
+	lost context.CancelCauseFunc // nil: nothing to stop
+}
+
 // WithFence returns ctx carrying f: every store write made with it is
 // fenced by f.
 func WithFence(ctx context.Context, f Fence) context.Context {
-	return context.WithValue(ctx, fenceKey{}, f)
+	return context.WithValue(ctx, fenceKey{}, fence{Fence: f})
 }
 
 // FenceOf returns the fence ctx carries, if any.
 func FenceOf(ctx context.Context) (Fence, bool) {
-	f, ok := ctx.Value(fenceKey{}).(Fence)
-	return f, ok
+	f, ok := ctx.Value(fenceKey{}).(fence)
+	return f.Fence, ok
+}
+
+// fencedOut reports whether err says that the lease ctx's work is done
+// under has moved on to another replica, and then stops that work: its
+// next step must not run.
+func fencedOut(ctx context.Context, err error) bool {
+	if !errors.Is(err, ErrFenced) {
+		return false
+	}
+	if f, ok := ctx.Value(fenceKey{}).(fence); ok && f.lost != nil {
+		f.lost(err)
+	}
+	return true
 }
 
 // RandomOwner names a replica: its host name and a random suffix, new at
@@ -93,7 +113,9 @@ func (e *Engine) hold(ctx context.Context, name string) (held context.Context, r
 	if err != nil {
 		return nil, nil, err
 	}
-	held, cancel := context.WithCancel(WithFence(ctx, Fence{Lease: l.Name, Generation: l.Generation}))
+	held, cancelCause := context.WithCancelCause(ctx)
+	cancel := func() { cancelCause(context.Canceled) }
+	held = context.WithValue(held, fenceKey{}, fence{Fence: Fence{Lease: l.Name, Generation: l.Generation}, lost: cancelCause})
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
