@@ -225,7 +225,7 @@ func (e *Engine) adopt(ctx context.Context) error {
 // replica got the deploy's lease.
 func (e *Engine) resume(what string, d Deploy, fn func(context.Context, int64)) func(context.Context, int64) {
 	return func(ctx context.Context, id int64) {
-		e.log.Info("resuming "+what, "deploy_id", id, "project", d.Project, "env", d.Env, "replica", e.owner)
+		e.log.Info("resuming "+what, "deploy_id", id, "project", d.Project, "env", d.Env)
 		fn(ctx, id)
 	}
 }

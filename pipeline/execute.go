@@ -243,8 +243,8 @@ func (e *Engine) releaseVersion(ctx context.Context, d Deploy, release string) s
 
 func (e *Engine) putUnit(ctx context.Context, d Deploy, u Unit) {
 	if err := e.store.PutUnit(ctx, u); err != nil {
-		if fencedOut(ctx, err) {
-			return
+		if fencedOut(ctx, err) || ctx.Err() != nil {
+			return // stopped: the journal says what a resume repeats
 		}
 		e.log.Error("put unit", "deploy_id", d.ID, "unit", u.Name, "err", err)
 		return

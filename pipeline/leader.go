@@ -92,7 +92,7 @@ func (el *Elector) Campaign(ctx context.Context) {
 	}
 	if held.Generation == 0 || errors.Is(err, ErrFenced) {
 		if err != nil {
-			el.log.Warn("no longer the leader: another replica took the lease", "replica", el.owner)
+			el.log.Warn("no longer the leader: another replica took the lease")
 		}
 		l, err = el.store.AcquireLease(ctx, LeaderLease, el.owner, now, el.ttl)
 	}
@@ -102,7 +102,7 @@ func (el *Elector) Campaign(ctx context.Context) {
 		el.lease = l
 		el.mu.Unlock()
 		if held.Generation != l.Generation {
-			el.log.Info("leading: this replica runs the schedules", "replica", el.owner, "generation", l.Generation)
+			el.log.Info("leading: this replica runs the schedules", "generation", l.Generation)
 			for _, fn := range el.onLead {
 				el.leads.Go(func() { fn(ctx) })
 			}

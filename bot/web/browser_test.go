@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,13 +10,12 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/ferrybot/ferry/internal/browsertest"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/targets/local"
 	"github.com/ferrybot/ferry/targets/workspace"
 	"github.com/ferrybot/ferry/targets/workspace/gittest"
 )
-
-const chromium = "/usr/bin/chromium"
 
 // screenshotCopy is where the browser test leaves its last screenshot for
 // people to look at.
@@ -28,19 +26,16 @@ const screenshotCopy = "/tmp/ferry-console.png"
 // and watches the card succeed live, asks for prod, signs out; bob signs in
 // and approves; the card succeeds.
 func TestBrowser(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("the browser test needs Chromium at %s; install it (apt-get install chromium): %v", chromium, err)
-	}
 	f := localFixture(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a hang fails the test
 	defer cancel()
-	br := newBrowser(t, ctx)
+	br := browsertest.New(t, ctx)
 	card := func(id int64, state pipeline.State) chromedp.CSS {
 		return chromedp.CSS(fmt.Sprintf(`#stream #deploy-%d[data-state=%q]`, id, state))
 	}
 	signIn := func(name, password string) {
 		t.Helper()
-		br.step("sign in as "+name,
+		br.Step("sign in as "+name,
 			chromedp.Navigate(f.ts.URL+"/"),
 			chromedp.WaitVisible(chromedp.CSS("#name")),
 			chromedp.SendKeys(chromedp.CSS("#name"), name),
@@ -52,7 +47,7 @@ func TestBrowser(t *testing.T) {
 	}
 	command := func(text string) {
 		t.Helper()
-		br.step("type "+text,
+		br.Step("type "+text,
 			chromedp.SendKeys(chromedp.CSS("#command"), text),
 			chromedp.Click(chromedp.CSS(`#command-form button[type="submit"]`)),
 		)
@@ -61,36 +56,28 @@ func TestBrowser(t *testing.T) {
 	// The page must not be reloaded while the card goes live: a variable
 	// set on it now must still be there when the deploy has succeeded.
 	signIn("alice", alicePassword)
-	br.step("mark the page", chromedp.Evaluate[chromedp.Void](`window.stayed = true`))
+	br.Step("mark the page", chromedp.Evaluate[chromedp.Void](`window.stayed = true`))
 	command("deploy demo to staging")
-	br.step("see the reply", chromedp.WaitVisible(chromedp.CSS(`#replies .reply .reply-command`)))
-	br.step("see staging succeed live", chromedp.WaitVisible(card(1, pipeline.StateSucceeded)))
-	stayed, err := chromedp.Run(br.ctx, chromedp.Evaluate[bool](`window.stayed === true`))
+	br.Step("see the reply", chromedp.WaitVisible(chromedp.CSS(`#replies .reply .reply-command`)))
+	br.Step("see staging succeed live", chromedp.WaitVisible(card(1, pipeline.StateSucceeded)))
+	stayed, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`window.stayed === true`))
 	if err != nil || !stayed {
 		t.Fatalf("the page was reloaded (stayed=%v, %v): the card did not arrive by the event stream", stayed, err)
 	}
 	f.wait(1, pipeline.StateSucceeded)
 
 	command("deploy demo v1.0.0 to prod")
-	br.step("see prod await approval", chromedp.WaitVisible(card(2, pipeline.StateAwaitingApproval)))
+	br.Step("see prod await approval", chromedp.WaitVisible(card(2, pipeline.StateAwaitingApproval)))
 	command("approve 2")
-	br.step("see alice may not approve", chromedp.WaitVisible(chromedp.CSS(`#replies .reply-error`)))
-	br.step("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#name")))
+	br.Step("see alice may not approve", chromedp.WaitVisible(chromedp.CSS(`#replies .reply-error`)))
+	br.Step("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#name")))
 
 	signIn("bob", bobPassword)
-	br.step("approve", chromedp.Click(chromedp.CSS(`#deploy-2 button[data-action="approve"]`)))
-	br.step("see prod succeed", chromedp.WaitVisible(card(2, pipeline.StateSucceeded)))
+	br.Step("approve", chromedp.Click(chromedp.CSS(`#deploy-2 button[data-action="approve"]`)))
+	br.Step("see prod succeed", chromedp.WaitVisible(card(2, pipeline.StateSucceeded)))
 	f.wait(2, pipeline.StateSucceeded)
 
-	shot, err := chromedp.Run(br.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	for _, p := range []string{filepath.Join(t.TempDir(), "console.png"), screenshotCopy} {
-		if err := os.WriteFile(p, shot, 0o644); err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-	}
+	br.Screenshot(screenshotCopy)
 }
 
 // localFixture serves a real engine that deploys a git repository with the
@@ -124,47 +111,4 @@ func localFixture(t *testing.T) *fixture {
 		projects: []pipeline.Project{demoProject(repo.Path())},
 		target:   target, resolver: resolver, clock: clockwork.NewRealClock(),
 	})
-}
-
-// browser is a headless Chromium with a fresh profile, on one tab.
-type browser struct {
-	t   *testing.T
-	ctx context.Context
-}
-
-func newBrowser(t *testing.T, ctx context.Context) *browser {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1100, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	b, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(b); err != nil { // starts the browser on b, which has no timeout of its own
-		t.Fatalf("start %s: %v", chromium, err)
-	}
-	return &browser{t: t, ctx: b}
-}
-
-// step runs actions within 20 seconds; if they fail, it shows the page.
-func (b *browser) step(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		dctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		defer cancel()
-		html, _ := chromedp.Run(dctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		b.t.Fatalf("%s: %v\npage:\n%s", what, err, html)
-	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/ferrybot/ferry/dashboards"
 	"github.com/ferrybot/ferry/dashboards/dashboardstest"
+	"github.com/ferrybot/ferry/internal/browsertest"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
 )
@@ -124,17 +123,14 @@ func TestHistoryFilters(t *testing.T) {
 // page take its log live; it leaves screenshots of the metrics page and
 // the leaderboards in /tmp/ferry-dashboard.png and /tmp/ferry-leaderboards.png.
 func TestBrowserDashboards(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("the browser test needs Chromium at %s; install it (apt-get install chromium): %v", chromium, err)
-	}
 	held := pipelinetest.NewTarget("s1", "s2")
 	held.Hold = make(chan struct{})
 	f := newFixture(t, setup{dash: dashboardstest.Dashboards(t), clock: clockwork.NewRealClock(),
 		target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return held, nil }})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	br := newBrowser(t, ctx)
-	br.step("sign in",
+	br := browsertest.New(t, ctx)
+	br.Step("sign in",
 		chromedp.Navigate(f.ts.URL+"/login?next=/dashboard"),
 		chromedp.WaitVisible(chromedp.CSS("#name")),
 		chromedp.SendKeys(chromedp.CSS("#name"), "alice"),
@@ -144,30 +140,30 @@ func TestBrowserDashboards(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`svg.chart rect.ok`)),
 		chromedp.WaitVisible(chromedp.CSS(`svg.chart circle.point`)),
 	)
-	shoot(t, br, "/tmp/ferry-dashboard.png")
-	deploys, err := chromedp.Run(br.ctx, chromedp.Text(chromedp.CSS(`.metric[data-key="deploys"] .metric-value`)))
+	br.Screenshot("/tmp/ferry-dashboard.png")
+	deploys, err := chromedp.Run(br.Ctx, chromedp.Text(chromedp.CSS(`.metric[data-key="deploys"] .metric-value`)))
 	if err != nil || deploys != "10" { // the last 7×24 hours up to Monday 10:00: the Monday 9:00 deploy is before them
 		t.Errorf("the page shows %q deploys (%v); want 10", deploys, err)
 	}
-	br.step("pick project web",
+	br.Step("pick project web",
 		chromedp.SetValue(chromedp.CSS("#scope"), "project:web"),
 		chromedp.Submit(chromedp.CSS("#scope")),
 		chromedp.WaitVisible(chromedp.CSS(`#period-text`)),
 	)
-	deploys, err = chromedp.Run(br.ctx, chromedp.Text(chromedp.CSS(`.metric[data-key="deploys"] .metric-value`)))
+	deploys, err = chromedp.Run(br.Ctx, chromedp.Text(chromedp.CSS(`.metric[data-key="deploys"] .metric-value`)))
 	if err != nil || deploys != "5" {
 		t.Errorf("project web shows %q deploys (%v); want 5", deploys, err)
 	}
-	br.step("open its leaderboards",
+	br.Step("open its leaderboards",
 		chromedp.Click(chromedp.CSS(`a[href^="/leaderboards"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#boards .board[data-by="person"][data-kind="most_deploys"] .places li`)),
 	)
-	shoot(t, br, "/tmp/ferry-leaderboards.png")
+	br.Screenshot("/tmp/ferry-leaderboards.png")
 
 	// A deploy held before its first unit: its page shows the build, and
 	// the install's lines arrive without a reload.
 	f.bot.Handle(t.Context(), f.users.Actor("alice"), "deploy demo to staging")
-	br.step("open the running deploy",
+	br.Step("open the running deploy",
 		chromedp.Navigate(f.ts.URL+"/deploys/1"),
 		chromedp.WaitVisible(chromedp.CSS(`#log .line`)),
 		chromedp.WaitReady(chromedp.CSS(`body[data-stream="open"]`)),
@@ -175,23 +171,10 @@ func TestBrowserDashboards(t *testing.T) {
 	)
 	held.Hold <- struct{}{}
 	held.Hold <- struct{}{}
-	br.step("see the units' lines arrive", chromedp.WaitVisible(chromedp.CSS(`#log .line:nth-of-type(3)`)))
-	br.step("see the units done", chromedp.WaitVisible(chromedp.CSS(`#units tr:nth-of-type(2) .tone-good`)))
-	stayed, err := chromedp.Run(br.ctx, chromedp.Evaluate[bool](`window.stayed === true`))
+	br.Step("see the units' lines arrive", chromedp.WaitVisible(chromedp.CSS(`#log .line:nth-of-type(3)`)))
+	br.Step("see the units done", chromedp.WaitVisible(chromedp.CSS(`#units tr:nth-of-type(2) .tone-good`)))
+	stayed, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`window.stayed === true`))
 	if err != nil || !stayed {
 		t.Errorf("the deploy page was reloaded (%v): the log did not arrive live", err)
-	}
-}
-
-func shoot(t *testing.T, br *browser, path string) {
-	t.Helper()
-	shot, err := chromedp.Run(br.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	for _, p := range []string{filepath.Join(t.TempDir(), filepath.Base(path)), path} {
-		if err := os.WriteFile(p, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
