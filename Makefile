@@ -57,6 +57,13 @@ bench-intake:
 	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
 	$(GO) run ./bench/intake --ferry bin/ferry --forge $(FORGE)
 
+# The same on a throw-away PostgreSQL (Debian's postgresql, every commit
+# on disk) on the same machine.
+.PHONY: bench-intake-postgres
+bench-intake-postgres:
+	$(GO) build -trimpath -o bin/ferry ./cmd/ferry
+	$(GO) run ./bench/intake --ferry bin/ferry --forge $(FORGE) --postgres
+
 .PHONY: bench-intake-forges
 bench-intake-forges:
 	$(GO) build -trimpath -o bin/ferry ./cmd/ferry

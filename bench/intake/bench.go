@@ -24,6 +24,7 @@ type options struct {
 	warmup   time.Duration // unmeasured sending before each closed loop; 0: none
 	workers  int           // senders of the closed loops
 	rate     float64       // deliveries per second of the open loops
+	postgres bool          // ferry stores in PostgreSQL, not SQLite
 }
 
 // usage is what a run has cost so far, or, as a difference, what a load

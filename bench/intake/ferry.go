@@ -29,7 +29,7 @@ const (
 // verified and stored but none is acted on. Without a token or an App
 // ferry makes no call to the forge.
 const configFile = `# ferry.yaml of bench/intake: %[1]s webhook intake only.
-storage: ferry.db
+storage: %[4]s
 workspace: workspace
 session_secret: %[2]q
 %[1]s:
@@ -44,10 +44,13 @@ projects:
 `
 
 // writeConfig writes the run's ferry.yaml for forge into dir and returns
-// its path.
-func writeConfig(dir, forge, secret, sessionSecret string) (string, error) {
+// its path. storage "" is ferry.db in dir.
+func writeConfig(dir, forge, secret, sessionSecret, storage string) (string, error) {
 	path := filepath.Join(dir, "ferry.yaml")
-	if err := os.WriteFile(path, fmt.Appendf(nil, configFile, forge, sessionSecret, secret), 0o600); err != nil {
+	if storage == "" {
+		storage = "ferry.db"
+	}
+	if err := os.WriteFile(path, fmt.Appendf(nil, configFile, forge, sessionSecret, secret, storage), 0o600); err != nil {
 		return "", fmt.Errorf("config: %w", err)
 	}
 	return path, nil

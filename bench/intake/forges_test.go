@@ -266,7 +266,7 @@ func TestRealFerryStoresAcceptedAndRefusesForged(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
 			secret := randomHex(32)
-			config, err := writeConfig(dir, w.forge, secret, randomHex(32))
+			config, err := writeConfig(dir, w.forge, secret, randomHex(32), "")
 			if err != nil {
 				t.Fatal(err)
 			}

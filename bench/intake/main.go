@@ -70,6 +70,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/ferrybot/ferry/storage/pgtest"
 )
 
 func main() {
@@ -102,6 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	fs.Float64Var(&o.rate, "rate", 500, "deliveries per second of the open loops")
 	floodConns := fs.Int("flood", 0, "instead of the loads, flood /hooks/github from this many `connections`, each posting 25 MiB slowly, and report ferry's memory and the console's answers")
 	floodFor := fs.Duration("flood-for", 15*time.Second, "how long the flood lasts (`time`)")
+	fs.BoolVar(&o.postgres, "postgres", false, "store in a throw-away PostgreSQL server (Debian's postgresql package, every commit on disk) instead of SQLite")
 	keep := fs.Bool("keep", false, "keep the temporary directory (configuration, database, ferry.log) and print its path")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -152,7 +155,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 	}()
 	secret, session := randomHex(32), randomHex(32)
-	config, err := writeConfig(dir, hook.forge, secret, session)
+	var storage string
+	if o.postgres {
+		pg, err := pgtest.StartDurableServer()
+		if err != nil {
+			return fmt.Errorf("--postgres: %w", err)
+		}
+		defer pg.Stop()
+		storage = pg.DSN()
+	}
+	config, err := writeConfig(dir, hook.forge, secret, session, storage)
 	if err != nil {
 		return err
 	}
@@ -189,8 +201,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 
 // footer names the forge, the machine and the flags of a run.
 func footer(w webhook, o options) string {
-	return fmt.Sprintf("%s\nmachine: %d CPUs (runtime.NumCPU), GOMAXPROCS %d, %s/%s, shared by ferry and the generator; flags: --forge %s --duration %s --warmup %s --workers %d --rate %g",
-		w.footer(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, w.forge, o.duration, o.warmup, o.workers, o.rate)
+	return fmt.Sprintf("%s\nmachine: %d CPUs (runtime.NumCPU), GOMAXPROCS %d, %s/%s, shared by ferry, its database and the generator; flags: --forge %s --duration %s --warmup %s --workers %d --rate %g --postgres=%t",
+		w.footer(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, w.forge, o.duration, o.warmup, o.workers, o.rate, o.postgres)
 }
 
 // randomHex is n random bytes in hex.

@@ -36,7 +36,7 @@ func Start(t testing.TB) string {
 			t.Errorf("pgtest: %v", err)
 		}
 	})
-	return srv.dsn("ferry")
+	return srv.DSN()
 }
 
 // Server is a running throw-away server, for a test binary that makes a
@@ -48,8 +48,22 @@ type Server struct {
 	n                  int
 }
 
-// StartServer starts a server with an empty database ferry.
+// StartServer starts a server with an empty database ferry. It does not
+// wait for the disk (fsync and synchronous_commit are off): tests need
+// what PostgreSQL does, not that it survives a power cut.
 func StartServer() (*Server, error) {
+	return start("-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+}
+
+// StartDurableServer starts a server as it runs in production, every
+// commit on disk before it returns, for benchmarks that compare it with
+// SQLite's synchronous=FULL.
+func StartDurableServer() (*Server, error) { return start("") }
+
+// DSN is the connection string of the database ferry.
+func (s *Server) DSN() string { return s.dsn("ferry") }
+
+func start(settings string) (*Server, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, fmt.Errorf("%w (install Debian's postgresql package)", err)
@@ -67,7 +81,7 @@ func StartServer() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", s.port, dir)
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=300 %s", s.port, dir, settings)
 	for _, step := range [][]string{
 		{"initdb", "-D", s.data, "-U", "ferry", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"},
 		{"pg_ctl", "-D", s.data, "-l", filepath.Join(dir, "server.log"), "-o", opts, "-w", "-t", "60", "start"},
