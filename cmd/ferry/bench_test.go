@@ -159,7 +159,7 @@ func BenchmarkServeReady(b *testing.B) {
 }
 
 // rss reads a process's resident set size in KiB.
-func rss(b *testing.B, pid int) int {
+func rss(b testing.TB, pid int) int {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)

@@ -268,8 +268,8 @@ func TestReplicaPausedWritesNothing(t *testing.T) {
 // the same moment; the deploy starts once, with one approval.
 func TestReplicasApproveOnce(t *testing.T) {
 	r := newReplicas(t, 2, "")
-	_, serverA := r.start(t, 0)
-	_, serverB := r.start(t, 1)
+	a, serverA := r.start(t, 0)
+	b, serverB := r.start(t, 1)
 	if code := command(t, serverA, aliceToken, "deploy demo v1.0.0 to prod"); code != http.StatusOK {
 		t.Fatalf("deploy: %d", code)
 	}
@@ -285,9 +285,14 @@ func TestReplicasApproveOnce(t *testing.T) {
 	}
 	approved := time.Now()
 	close(start)
+	d := waitFor(t, serverA, 1, "the first unit to start", func(d web.APIDetails) bool {
+		return len(d.Units) > 0 && d.Units[0].State != "pending"
+	})
+	firstUnit := time.Since(approved)
 	wg.Wait()
 	waitFor(t, serverA, 1, "the deploy to succeed", stateIs("succeeded"))
-	t.Logf("approval → succeeded with two replicas: %s; answers %v", time.Since(approved).Round(time.Millisecond), codes)
+	t.Logf("approval → first unit (%s) with two replicas: %s; answers %v; RSS %d and %d kB",
+		d.Units[0].State, firstUnit.Round(time.Millisecond), codes, rss(t, a.Process.Pid), rss(t, b.Process.Pid))
 	ctx := context.Background()
 	ts, err := r.store.Transitions(ctx, 1)
 	if err != nil {
@@ -381,3 +386,4 @@ func TestReplicasConsoleLive(t *testing.T) {
 	}
 	br.Screenshot(filepath.Join(t.TempDir(), "replicas.png"))
 }
+
