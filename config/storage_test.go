@@ -41,18 +41,27 @@ func TestStorageRetention(t *testing.T) {
 	}
 }
 
-func TestOutboxGiveUp(t *testing.T) {
+// TestDurations: outbox.give_up and storage.lease, their defaults and
+// their problems.
+func TestDurations(t *testing.T) {
 	base := "users: {alice: {tokens: [alice-token-0123456789]}}\n" +
 		"projects: {demo: {repo: /srv/demo.git, environments: {dev: {branches: ['^main$'], target: {type: local, hosts: [h1], root: hosts}}}}}\n"
+	giveUp := func(c *Config) time.Duration { return c.GiveUp }
+	lease := func(c *Config) time.Duration { return c.Lease }
 	for _, c := range []struct {
 		yaml    string
+		of      func(*Config) time.Duration
 		want    time.Duration
 		problem string
 	}{
-		{"", DefaultGiveUp, ""},
-		{"outbox: {give_up: 6h}\n", 6 * time.Hour, ""},
-		{"outbox: {give_up: soon}\n", 0, "outbox.give_up"},
-		{"outbox: {giveup: 6h}\n", 0, `"giveup"`},
+		{"", giveUp, DefaultGiveUp, ""},
+		{"outbox: {give_up: 6h}\n", giveUp, 6 * time.Hour, ""},
+		{"outbox: {give_up: soon}\n", giveUp, 0, "outbox.give_up"},
+		{"outbox: {giveup: 6h}\n", giveUp, 0, `"giveup"`},
+		{"", lease, 15 * time.Second, ""},
+		{"storage: {path: f.db, lease: 40s}\n", lease, 40 * time.Second, ""},
+		{"storage: {lease: 200ms}\n", lease, 0, "storage.lease is 200ms: give at least 1s"},
+		{"storage: {lease: soon}\n", lease, 0, "storage.lease"},
 	} {
 		cfg, err := loader(nil).Parse("ferry.yaml", []byte(c.yaml+base), "/etc/ferry")
 		if c.problem != "" {
@@ -61,8 +70,8 @@ func TestOutboxGiveUp(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || cfg.GiveUp != c.want {
-			t.Errorf("%q: give up after %v, %v; want %v", c.yaml, cfg.GiveUp, err, c.want)
+		if err != nil || c.of(cfg) != c.want {
+			t.Errorf("%q: %v, %v; want %v", c.yaml, c.of(cfg), err, c.want)
 		}
 	}
 }
@@ -97,28 +106,3 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-func TestStorageLease(t *testing.T) {
-	base := "users: {alice: {tokens: [alice-token-0123456789]}}\n" +
-		"projects: {demo: {repo: /srv/demo.git, environments: {dev: {branches: ['^main$'], target: {type: local, hosts: [h1], root: hosts}}}}}\n"
-	for _, c := range []struct {
-		yaml    string
-		want    time.Duration
-		problem string
-	}{
-		{"", 15 * time.Second, ""},
-		{"storage: {path: f.db, lease: 40s}\n", 40 * time.Second, ""},
-		{"storage: {lease: 200ms}\n", 0, "storage.lease is 200ms: give at least 1s"},
-		{"storage: {lease: soon}\n", 0, "storage.lease"},
-	} {
-		cfg, err := loader(nil).Parse("ferry.yaml", []byte(c.yaml+base), "/etc/ferry")
-		if c.problem != "" {
-			if err == nil || !strings.Contains(err.Error(), c.problem) {
-				t.Errorf("%q: Parse = %v; want a problem containing %q", c.yaml, err, c.problem)
-			}
-			continue
-		}
-		if err != nil || cfg.Lease != c.want {
-			t.Errorf("%q: lease %s, %v; want %s", c.yaml, cfg.Lease, err, c.want)
-		}
-	}
-}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -173,14 +174,29 @@ func command(t *testing.T, server, token, text string) int {
 	return res.StatusCode
 }
 
-// inPreRelease says whether a unit of the deploy waits in pre_release.
-func inPreRelease(d web.APIDetails) bool {
-	for _, u := range d.Units {
-		if u.Step == "pre_release" {
-			return true
-		}
+// canaryWaiting starts two replicas and deploys staging through the
+// first, whose canary then waits in pre_release (the gate is closed); it
+// returns the first replica's process and the second's address.
+func (r *replicas) canaryWaiting(t *testing.T) (*exec.Cmd, string) {
+	t.Helper()
+	a, serverA := r.start(t, 0)
+	_, serverB := r.start(t, 1)
+	if code := command(t, serverA, aliceToken, "deploy demo to staging"); code != http.StatusOK {
+		t.Fatalf("deploy: %d", code)
 	}
-	return false
+	waitFor(t, serverA, 1, "the canary in pre_release", func(d web.APIDetails) bool {
+		return slices.ContainsFunc(d.Units, func(u web.APIUnit) bool { return u.Step == "pre_release" })
+	})
+	if strings.Contains(r.log(1), "resuming deploy") {
+		t.Fatal("the second replica resumed a deploy the first still drives")
+	}
+	return a, serverB
+}
+
+// resumedBySecond waits until the second replica resumed the deploy.
+func (r *replicas) resumedBySecond(t *testing.T) {
+	t.Helper()
+	until(t, "the second replica to resume the deploy", func() bool { return strings.Contains(r.log(1), "resuming deploy") })
 }
 
 // TestReplicaTakesOverAfterKill: a deploy started through the first
@@ -189,18 +205,10 @@ func inPreRelease(d web.APIDetails) bool {
 // once.
 func TestReplicaTakesOverAfterKill(t *testing.T) {
 	r := newReplicas(t, 2, "")
-	a, serverA := r.start(t, 0)
-	_, serverB := r.start(t, 1)
-	if code := command(t, serverA, aliceToken, "deploy demo to staging"); code != http.StatusOK {
-		t.Fatalf("deploy: %d", code)
-	}
-	waitFor(t, serverA, 1, "the canary in pre_release", inPreRelease)
-	if strings.Contains(r.log(1), "resuming deploy") {
-		t.Fatal("the second replica resumed a deploy the first still drives")
-	}
+	a, serverB := r.canaryWaiting(t)
 	kill(a)
 	killed := time.Now()
-	until(t, "the second replica to resume the deploy", func() bool { return strings.Contains(r.log(1), "resuming deploy") })
+	r.resumedBySecond(t)
 	takeover := time.Since(killed)
 	t.Logf("takeover after SIGKILL: %s (lease %s)", takeover.Round(time.Millisecond), replicaLease)
 	if bound := replicaLease + replicaLease/3 + time.Second; takeover > bound {
@@ -225,17 +233,12 @@ func TestReplicaTakesOverAfterKill(t *testing.T) {
 // deploy; when it wakes (SIGCONT) it writes nothing more, and says why.
 func TestReplicaPausedWritesNothing(t *testing.T) {
 	r := newReplicas(t, 2, "")
-	a, serverA := r.start(t, 0)
-	_, serverB := r.start(t, 1)
-	if code := command(t, serverA, aliceToken, "deploy demo to staging"); code != http.StatusOK {
-		t.Fatalf("deploy: %d", code)
-	}
-	waitFor(t, serverA, 1, "the canary in pre_release", inPreRelease)
+	a, serverB := r.canaryWaiting(t)
 	if err := a.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	defer a.Process.Signal(syscall.SIGCONT)
-	until(t, "the second replica to resume the deploy", func() bool { return strings.Contains(r.log(1), "resuming deploy") })
+	r.resumedBySecond(t)
 	if err := os.WriteFile(r.gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -386,4 +389,3 @@ func TestReplicasConsoleLive(t *testing.T) {
 	}
 	br.Screenshot(filepath.Join(t.TempDir(), "replicas.png"))
 }
-
