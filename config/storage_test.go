@@ -105,4 +105,3 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
-
