@@ -7,12 +7,13 @@ import (
 )
 
 // copyTables are the tables CopyTo copies, parents before the rows that
-// refer to them. sign_in_failures (a minute's throttle state) and
+// refer to them. sign_in_failures (a minute's throttle state), leases
+// (held by the processes running on the old database) and
 // schema_migrations (each store's own) are not copied.
 var copyTables = []string{
 	"deploys", "transitions", "units", "logs", "approvals", "locks", "unit_releases",
 	"links", "digests", "deliveries", "delivery_bodies", "audit", "outbox", "outbox_refs",
-	"revoked_sessions", "promotions", "announcements",
+	"revoked_sessions", "promotions", "announcements", "api_tokens",
 }
 
 // CopyTo copies every row of the store into to (a PostgreSQL store, made
@@ -95,4 +96,4 @@ func (s *Store) copyTable(ctx context.Context, to *Store, table string) error {
 }
 
 // identity are the tables whose id PostgreSQL generates.
-var identity = map[string]bool{"deploys": true, "transitions": true, "approvals": true, "deliveries": true, "audit": true, "outbox": true, "promotions": true}
+var identity = map[string]bool{"deploys": true, "transitions": true, "approvals": true, "deliveries": true, "audit": true, "outbox": true, "promotions": true, "api_tokens": true}
