@@ -29,9 +29,12 @@ func (s *Server) api(fn func(http.ResponseWriter, *http.Request, pipeline.Actor)
 		}
 		u, ok := s.users.UserByToken(token)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="ferry", error="invalid_token"`)
-			writeJSON(w, http.StatusUnauthorized, APIError{Error: "the API token is not valid"})
-			return
+			var why string
+			if u, why = s.personalToken(r.Context(), token); why != "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="ferry", error="invalid_token"`)
+				writeJSON(w, http.StatusUnauthorized, APIError{Error: why})
+				return
+			}
 		}
 		fn(w, r, s.users.Actor(u.Name))
 	}

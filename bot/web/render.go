@@ -25,7 +25,7 @@ var staticFS embed.FS
 
 // pages are the templates under templates/ that are whole pages; the other
 // files (layout.html, parts.html, card.html) are shared by all of them.
-var pages = []string{"console", "login", "board", "deploy", "history", "audit", "outbox", "error", "link", "dashboard", "leaderboards"}
+var pages = []string{"console", "login", "board", "deploy", "history", "audit", "outbox", "error", "link", "dashboard", "leaderboards", "tokens"}
 
 var shared = []string{"templates/layout.html", "templates/card.html", "templates/parts.html"}
 
@@ -137,6 +137,7 @@ func (s *Server) funcs() template.FuncMap {
 		"dashLink":   dashLink,
 		"dashboards": func() bool { return s.dash != nil },
 		"outbox":     func() bool { return s.outbox != nil },
+		"tokens":     func() bool { return s.tokens != nil },
 		"boardLine":  bot.BoardLine,
 	}
 }

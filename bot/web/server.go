@@ -57,8 +57,11 @@ type Config struct {
 	// replicas sharing a database; *storage.Store has it. nil: ferry runs
 	// alone, and its console hears of every change through Deliver.
 	Replicas Replicas
-	Logger   *slog.Logger     // nil: discard
-	Now      func() time.Time // nil: time.Now; for session expiry and sign-in throttling
+	// Tokens keeps personal API tokens, made on the Tokens page; nil: only
+	// ferry.yaml's tokens work, and the page is not served.
+	Tokens TokenStore
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now; for session expiry and sign-in throttling
 }
 
 // Limits of the server.
@@ -78,6 +81,7 @@ type Server struct {
 	dash     *dashboards.Dashboards
 	outbox   Outbox
 	replicas Replicas
+	tokens   TokenStore
 	key      []byte
 	secure   bool
 	origin   string // scheme://host of BaseURL; "" for none
@@ -103,7 +107,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("web: SessionKey must be at least 32 bytes")
 	}
 	s := &Server{
-		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, sessions: cfg.Sessions, linker: cfg.Linker, dash: cfg.Dashboards, outbox: cfg.Outbox, replicas: cfg.Replicas,
+		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, sessions: cfg.Sessions, linker: cfg.Linker, dash: cfg.Dashboards, outbox: cfg.Outbox, replicas: cfg.Replicas, tokens: cfg.Tokens,
 		key: append([]byte(nil), cfg.SessionKey...),
 		log: cfg.Logger, now: cfg.Now,
 		ping:    pingEvery,
@@ -147,6 +151,9 @@ func (s *Server) Handler() http.Handler {
 	console.HandleFunc("GET /audit", s.page(s.auditPage))
 	console.HandleFunc("GET /outbox", s.page(s.outboxPage))
 	console.HandleFunc("POST /outbox/{id}/retry", s.form(s.outboxRetry))
+	console.HandleFunc("GET /tokens", s.page(s.tokensPage))
+	console.HandleFunc("POST /tokens", s.form(s.createToken))
+	console.HandleFunc("POST /tokens/{id}/revoke", s.form(s.revokeToken))
 	console.HandleFunc("GET /deploys/{id}/live", s.page(s.deployLive))
 	if s.dash != nil {
 		console.HandleFunc("GET /dashboard", s.page(s.dashboardPage))

@@ -199,7 +199,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if !cfg.noOutbox {
 		ob = st
 	}
-	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, Sessions: st, SessionKey: sessionKey, BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Replicas: cfg.replicas, Logger: cfg.log, Now: f.clock.Now})
+	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, Sessions: st, SessionKey: sessionKey, BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Replicas: cfg.replicas, Tokens: st, Logger: cfg.log, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

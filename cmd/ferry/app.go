@@ -191,7 +191,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 			err = a.newForges(ingress, baseURL)
 		}
 		if err == nil {
-			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Replicas: st, Logger: log})
+			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Replicas: st, Tokens: st, Logger: log})
 		}
 	}
 	if err == nil {

@@ -220,6 +220,10 @@ func (o clientOptions) do(ctx context.Context, method, path string, body []byte)
 		return response{}, fmt.Errorf("read the answer of %s: %w", o.server, err)
 	}
 	if res.StatusCode == http.StatusUnauthorized {
+		var e web.APIError
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return response{}, fmt.Errorf("the server refused the token: %s (check --token or FERRY_TOKEN)", e.Error)
+		}
 		return response{}, errors.New("the server refused the token: check --token or FERRY_TOKEN")
 	}
 	return response{code: res.StatusCode, status: res.Status, body: b}, nil
