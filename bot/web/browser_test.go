@@ -73,6 +73,16 @@ func TestBrowser(t *testing.T) {
 	br.Step("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#name")))
 
 	signIn("bob", bobPassword)
+	br.Step("make a personal token",
+		chromedp.Click(chromedp.CSS(`a[href="/tokens"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#token-name")),
+		chromedp.SendKeys(chromedp.CSS("#token-name"), "ci"),
+		chromedp.Click(chromedp.CSS("#token-create")),
+		chromedp.WaitVisible(chromedp.CSS("#new-token-secret")),
+		chromedp.WaitVisible(chromedp.CSS(`#tokens tr[data-token] .tone-good`)),
+	)
+	br.Screenshot("/tmp/ferry-tokens.png")
+	br.Step("back to the console", chromedp.Navigate(f.ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#live.on")))
 	br.Step("approve", chromedp.Click(chromedp.CSS(`#deploy-2 button[data-action="approve"]`)))
 	br.Step("see prod succeed", chromedp.WaitVisible(card(2, pipeline.StateSucceeded)))
 	f.wait(2, pipeline.StateSucceeded)
