@@ -25,7 +25,7 @@ var staticFS embed.FS
 
 // pages are the templates under templates/ that are whole pages; the other
 // files (layout.html, parts.html, card.html) are shared by all of them.
-var pages = []string{"console", "login", "board", "deploy", "history", "audit", "outbox", "error", "link", "dashboard", "leaderboards", "tokens"}
+var pages = []string{"console", "login", "board", "deploy", "history", "audit", "outbox", "error", "link", "dashboard", "leaderboards", "tokens", "setup"}
 
 var shared = []string{"templates/layout.html", "templates/card.html", "templates/parts.html"}
 

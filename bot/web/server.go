@@ -60,6 +60,8 @@ type Config struct {
 	// Tokens keeps personal API tokens, made on the Tokens page; nil: only
 	// ferry.yaml's tokens work, and the page is not served.
 	Tokens TokenStore
+	// Setup serves the admins' one-click set-up pages of Slack and GitHub.
+	Setup  Setup
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now; for session expiry and sign-in throttling
 }
@@ -82,6 +84,8 @@ type Server struct {
 	outbox   Outbox
 	replicas Replicas
 	tokens   TokenStore
+	setup    Setup
+	baseURL  string // BaseURL without a trailing /
 	key      []byte
 	secure   bool
 	origin   string // scheme://host of BaseURL; "" for none
@@ -107,7 +111,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("web: SessionKey must be at least 32 bytes")
 	}
 	s := &Server{
-		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, sessions: cfg.Sessions, linker: cfg.Linker, dash: cfg.Dashboards, outbox: cfg.Outbox, replicas: cfg.Replicas, tokens: cfg.Tokens,
+		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, sessions: cfg.Sessions, linker: cfg.Linker, dash: cfg.Dashboards, outbox: cfg.Outbox, replicas: cfg.Replicas, tokens: cfg.Tokens, setup: cfg.Setup, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		key: append([]byte(nil), cfg.SessionKey...),
 		log: cfg.Logger, now: cfg.Now,
 		ping:    pingEvery,
@@ -151,6 +155,9 @@ func (s *Server) Handler() http.Handler {
 	console.HandleFunc("GET /audit", s.page(s.auditPage))
 	console.HandleFunc("GET /outbox", s.page(s.outboxPage))
 	console.HandleFunc("POST /outbox/{id}/retry", s.form(s.outboxRetry))
+	console.HandleFunc("GET /setup/slack", s.page(s.setupSlack))
+	console.HandleFunc("GET /setup/github", s.page(s.setupGitHub))
+	console.HandleFunc("GET /setup/github/callback", s.page(s.githubCallback))
 	console.HandleFunc("GET /tokens", s.page(s.tokensPage))
 	console.HandleFunc("POST /tokens", s.form(s.createToken))
 	console.HandleFunc("POST /tokens/{id}/revoke", s.form(s.revokeToken))
@@ -188,11 +195,20 @@ func (s *Server) Handler() http.Handler {
 	return s.guard(mux)
 }
 
+// contentPolicy is the Content-Security-Policy of every page: only ferry's
+// own scripts, styles and forms, plus forms posting to formTo if set.
+func contentPolicy(formTo string) string {
+	if formTo != "" {
+		formTo = " " + formTo
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'" + formTo + "; frame-ancestors 'none'; base-uri 'none'"
+}
+
 // guard caps every request body and sets the headers every response needs.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", contentPolicy(""))
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")

@@ -129,6 +129,7 @@ type setup struct {
 	noOutbox bool                // serve no Outbox page
 	freezes  []pipeline.Freeze
 	replicas Replicas // nil: alone
+	setup    Setup
 }
 
 // newFixture runs an engine on a SQLite store in a temporary directory and
@@ -195,11 +196,14 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if base == "" {
 		base = "http://" + f.ts.Listener.Addr().String()
 	}
+	if cfg.setup.ConvertGitHub != nil {
+		cfg.setup.Audit = st
+	}
 	var ob Outbox // stays a nil interface with noOutbox
 	if !cfg.noOutbox {
 		ob = st
 	}
-	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, Sessions: st, SessionKey: sessionKey, BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Replicas: cfg.replicas, Tokens: st, Logger: cfg.log, Now: f.clock.Now})
+	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, Sessions: st, SessionKey: sessionKey, BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Replicas: cfg.replicas, Tokens: st, Setup: cfg.setup, Logger: cfg.log, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

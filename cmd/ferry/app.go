@@ -191,7 +191,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 			err = a.newForges(ingress, baseURL)
 		}
 		if err == nil {
-			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Replicas: st, Tokens: st, Logger: log})
+			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Replicas: st, Tokens: st, Setup: githubSetup(cfg, st), Logger: log})
 		}
 	}
 	if err == nil {
@@ -214,6 +214,17 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	a.metrics.reg.MustRegister(inbox)
 	a.handler = a.routes()
 	return a, nil
+}
+
+// githubSetup registers a GitHub App from ferry's manifest, on github.com
+// or the GitHub Enterprise Server github.base_url names.
+func githubSetup(cfg *config.Config, st *storage.Store) web.Setup {
+	api := cfg.GitHub.BaseURL
+	return web.Setup{GitHubURL: forgegithub.WebURL(api), Audit: st,
+		ConvertGitHub: func(ctx context.Context, code string) (web.GitHubApp, error) {
+			c, err := forgegithub.ConvertManifest(ctx, api, code)
+			return web.GitHubApp(c), err
+		}}
 }
 
 // forgeAdapter is what ferry needs of a forge's adapter: its webhook route

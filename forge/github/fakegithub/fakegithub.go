@@ -93,6 +93,10 @@ type Server struct {
 	// GitHub lists them; redelivered are the IDs ferry redelivered.
 	deliveries  []HookDelivery
 	redelivered []int64
+	// manifests are the App manifests posted, codes the codes handed out
+	// for them and not yet exchanged.
+	manifests []Manifest
+	codes     map[string]Manifest
 }
 
 // Limited is a rate-limited answer the fake gives instead of serving.
@@ -148,6 +152,9 @@ func New(t testing.TB, token string) *Server {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(limited.Status)
 			_ = json.NewEncoder(w).Encode(map[string]string{"message": limited.Message, "documentation_url": limited.DocURL})
+			return
+		}
+		if s.manifestFlow(w, r) { // no credentials: a person's browser, and the code
 			return
 		}
 		if !s.authorized(r) {
