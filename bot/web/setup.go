@@ -40,6 +40,7 @@ type setupView struct {
 	Kind     string // slack or github
 	BaseURL  string
 	Socket   bool   // Slack: the Socket Mode manifest
+	Plain    bool   // BaseURL is not https, which Slack's request URLs must be
 	Manifest string // JSON
 	Create   string // Slack: the address that creates the app from the manifest
 	Action   string // GitHub: where the manifest form posts
@@ -107,7 +108,7 @@ func (s *Server) setupSlack(w http.ResponseWriter, r *http.Request, v *viewer) {
 	socket := r.URL.Query().Get("socket") == "1"
 	m, _ := json.MarshalIndent(slackManifest(s.baseURL, socket), "", "  ")
 	compact, _ := json.Marshal(slackManifest(s.baseURL, socket))
-	view := setupView{Kind: "slack", BaseURL: s.baseURL, Socket: socket, Manifest: string(m),
+	view := setupView{Kind: "slack", BaseURL: s.baseURL, Socket: socket, Manifest: string(m), Plain: !s.secure,
 		Create: "https://api.slack.com/apps?new_app=1&manifest_json=" + url.QueryEscape(string(compact))}
 	s.renderPage(w, r, http.StatusOK, "setup", pageData{Title: "Set up Slack", Nav: "setup", Viewer: v}, view)
 }

@@ -64,6 +64,9 @@ func TestSetupSlack(t *testing.T) {
 		m.Settings.Interactivity.RequestURL != "https://ferry.example.com/chat/slack/interactions" || m.Settings.SocketMode {
 		t.Fatalf("manifest %+v", m)
 	}
+	if strings.Contains(res.Body, `id="not-https"`) {
+		t.Error("the https ferry is told it is not https")
+	}
 	socket := f.get(carol, "/setup/slack?socket=1").Body
 	if !strings.Contains(socket, `&#34;socket_mode_enabled&#34;: true`) || strings.Contains(socket, "request_url") || !strings.Contains(socket, "app_token") {
 		t.Fatalf("the Socket Mode manifest:\n%s", socket)
@@ -121,5 +124,18 @@ func TestSetupGitHub(t *testing.T) {
 	bob := f.signIn("bob", bobPassword)
 	if res := f.get(bob, "/setup/github"); res.StatusCode != http.StatusForbidden {
 		t.Errorf("bob, not an admin: %d", res.StatusCode)
+	}
+}
+
+// TestSetupSlackPlainHTTP: a ferry on http:// is told that Slack needs
+// https, or Socket Mode.
+func TestSetupSlackPlainHTTP(t *testing.T) {
+	f := newFixture(t)
+	carol := withCarol(t, f)
+	if res := f.get(carol, "/setup/slack"); !strings.Contains(res.Body, `id="not-https"`) {
+		t.Errorf("no warning on %s:\n%s", f.ts.URL, res.Body)
+	}
+	if res := f.get(carol, "/setup/slack?socket=1"); strings.Contains(res.Body, `id="not-https"`) {
+		t.Error("Socket Mode needs no https address, but the page warns")
 	}
 }
