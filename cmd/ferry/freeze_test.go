@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -50,16 +49,8 @@ projects:
 	a, srv := startApp(t, yaml, nil)
 	const why = "diaspora/staging is frozen by year-end until Sun 4 Jan 2099 00:00 UTC (year-end change freeze)"
 
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/commands", strings.NewReader(`{"text":"deploy diaspora to staging"}`))
-	req.Header.Set("Authorization", "Bearer alice-token-0123456789")
-	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusForbidden || !strings.Contains(string(body), why) {
-		t.Fatalf("the API: %d %s", res.StatusCode, body)
+	if code, body := command(t, srv.URL, aliceToken, "deploy diaspora to staging"); code != http.StatusForbidden || !strings.Contains(body, why) {
+		t.Fatalf("the API: %d %s", code, body)
 	}
 
 	push, err := os.ReadFile("../../forge/gitlab/testdata/push.json")
@@ -67,11 +58,12 @@ projects:
 		t.Fatal(err)
 	}
 	push = bytes.ReplaceAll(push, []byte("da1560886d4f094c3e6c9ef40349f7d38b5d27d7"), []byte(sha))
-	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/hooks/gitlab", bytes.NewReader(push))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/hooks/gitlab", bytes.NewReader(push))
 	req.Header.Set("X-Gitlab-Event", "Push Hook")
 	req.Header.Set("X-Gitlab-Token", "gitlab-hook-secret")
 	req.Header.Set("Idempotency-Key", "freeze-push-1")
-	if res, err = srv.Client().Do(req); err != nil || res.StatusCode != http.StatusOK {
+	res, err := srv.Client().Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("the push: %v %v", res, err)
 	}
 	res.Body.Close()

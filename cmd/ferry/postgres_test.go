@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,16 +35,8 @@ projects:
         target: {type: local, hosts: [a, b], root: hosts/demo}
 `
 	a, srv := startApp(t, yaml, nil)
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/commands", strings.NewReader(`{"text":"deploy demo to dev"}`))
-	req.Header.Set("Authorization", "Bearer alice-token-0123456789")
-	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("deploy: %d %s", res.StatusCode, body)
+	if code, body := command(t, srv.URL, aliceToken, "deploy demo to dev"); code != http.StatusOK {
+		t.Fatalf("deploy: %d %s", code, body)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		d, err := a.store.Deploy(context.Background(), 1)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -158,9 +159,9 @@ func (r *replicas) snapshot(t *testing.T, id int64) string {
 	return b.String()
 }
 
-// command runs a chat command through a replica's API and returns the
-// status of the answer.
-func command(t *testing.T, server, token, text string) int {
+// command runs a chat command through a ferry's API (POST
+// /api/v1/commands) and returns the status and body of the answer.
+func command(t *testing.T, server, token, text string) (int, string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"text": text})
 	req, _ := http.NewRequest(http.MethodPost, server+"/api/v1/commands", bytes.NewReader(body))
@@ -168,10 +169,11 @@ func command(t *testing.T, server, token, text string) int {
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Error(err)
-		return 0
+		return 0, ""
 	}
-	res.Body.Close()
-	return res.StatusCode
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }
 
 // canaryWaiting starts two replicas and deploys staging through the
@@ -181,7 +183,7 @@ func (r *replicas) canaryWaiting(t *testing.T) (*exec.Cmd, string) {
 	t.Helper()
 	a, serverA := r.start(t, 0)
 	_, serverB := r.start(t, 1)
-	if code := command(t, serverA, aliceToken, "deploy demo to staging"); code != http.StatusOK {
+	if code, _ := command(t, serverA, aliceToken, "deploy demo to staging"); code != http.StatusOK {
 		t.Fatalf("deploy: %d", code)
 	}
 	waitFor(t, serverA, 1, "the canary in pre_release", func(d web.APIDetails) bool {
@@ -273,7 +275,7 @@ func TestReplicasApproveOnce(t *testing.T) {
 	r := newReplicas(t, 2, "")
 	a, serverA := r.start(t, 0)
 	b, serverB := r.start(t, 1)
-	if code := command(t, serverA, aliceToken, "deploy demo v1.0.0 to prod"); code != http.StatusOK {
+	if code, _ := command(t, serverA, aliceToken, "deploy demo v1.0.0 to prod"); code != http.StatusOK {
 		t.Fatalf("deploy: %d", code)
 	}
 	waitFor(t, serverB, 1, "the deploy to await approval", stateIs("awaiting_approval"))
@@ -283,7 +285,7 @@ func TestReplicasApproveOnce(t *testing.T) {
 	for i, server := range []string{serverA, serverB} {
 		wg.Go(func() {
 			<-start
-			codes[i] = command(t, server, "bob-token-0123456789", "approve 1")
+			codes[i], _ = command(t, server, "bob-token-0123456789", "approve 1")
 		})
 	}
 	approved := time.Now()
@@ -379,7 +381,7 @@ func TestReplicasConsoleLive(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#live.on")),
 		chromedp.Evaluate[chromedp.Void](`window.stayed = true`),
 	)
-	if code := command(t, serverA, aliceToken, "deploy demo to staging"); code != http.StatusOK {
+	if code, _ := command(t, serverA, aliceToken, "deploy demo to staging"); code != http.StatusOK {
 		t.Fatalf("deploy: %d", code)
 	}
 	br.Step("see the deploy the first replica runs succeed", chromedp.WaitVisible(chromedp.CSS(`#stream #deploy-1[data-state="succeeded"]`)))
