@@ -22,34 +22,16 @@ const tokenColumns = `id, user_name, name, created_at, expires_at, last_used_at,
 
 func scanToken(sc scanner) (pipeline.PersonalToken, error) {
 	var t pipeline.PersonalToken
-	var expires, used, revoked int64
-	err := sc.Scan(&t.ID, &t.User, &t.Name, scanNanos(&t.Created), &expires, &used, &revoked)
-	t.Expires, t.LastUsed, t.Revoked = zeroOrTime(expires), zeroOrTime(used), zeroOrTime(revoked)
+	err := sc.Scan(&t.ID, &t.User, &t.Name, scanNanos(&t.Created), scanNanos(&t.Expires), scanNanos(&t.LastUsed), scanNanos(&t.Revoked))
 	return t, err
-}
-
-// zeroOrTime reads a time column in which 0 means none.
-func zeroOrTime(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
-// zeroOrNanos writes a time column in which 0 means none.
-func zeroOrNanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
 }
 
 // CreateToken stores t (User, Name, Created, Expires) with the digest of
 // secret and returns it with its ID.
 func (s *Store) CreateToken(ctx context.Context, t pipeline.PersonalToken, secret string) (pipeline.PersonalToken, error) {
 	err := s.w.QueryRowContext(ctx, `INSERT INTO api_tokens (user_name, name, digest, created_at, expires_at, last_used_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, 0, 0) RETURNING id`,
-		t.User, t.Name, tokenDigest(secret), t.Created.UnixNano(), zeroOrNanos(t.Expires)).Scan(&t.ID)
+		VALUES (?, ?, ?, ?, ?, NULL, NULL) RETURNING id`,
+		t.User, t.Name, tokenDigest(secret), nanos(t.Created), nanos(t.Expires)).Scan(&t.ID)
 	return t, wrap("create token "+t.Name, err)
 }
 
@@ -67,8 +49,8 @@ func (s *Store) TokenBySecret(ctx context.Context, secret string) (pipeline.Pers
 // before at-every (so a busy script costs a write a minute, not a write a
 // request).
 func (s *Store) TokenUsed(ctx context.Context, id int64, at time.Time, every time.Duration) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND last_used_at < ?`,
-		at.UnixNano(), id, at.Add(-every).UnixNano())
+	_, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+		nanos(at), id, nanos(at.Add(-every)))
 	return wrap("token used", err)
 }
 
@@ -81,8 +63,8 @@ func (s *Store) Tokens(ctx context.Context, user string) ([]pipeline.PersonalTok
 // RevokeToken revokes a person's token id at at; ErrNotFound if user has
 // no such token in use.
 func (s *Store) RevokeToken(ctx context.Context, user string, id int64, at time.Time) (pipeline.PersonalToken, error) {
-	t, err := scanToken(s.w.QueryRowContext(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_name = ? AND revoked_at = 0
-		RETURNING `+tokenColumns, at.UnixNano(), id, user))
+	t, err := scanToken(s.w.QueryRowContext(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_name = ? AND revoked_at IS NULL
+		RETURNING `+tokenColumns, nanos(at), id, user))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("token %d: %w: %s has no token %d in use", id, pipeline.ErrNotFound, user, id)
 	}

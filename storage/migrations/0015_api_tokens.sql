@@ -6,8 +6,8 @@ CREATE TABLE api_tokens (
 	name         TEXT    NOT NULL,
 	digest       TEXT    NOT NULL UNIQUE,
 	created_at   INTEGER NOT NULL,
-	expires_at   INTEGER NOT NULL, -- 0: never
-	last_used_at INTEGER NOT NULL, -- 0: never used
-	revoked_at   INTEGER NOT NULL  -- 0: in use
+	expires_at   INTEGER,          -- NULL: never
+	last_used_at INTEGER,          -- NULL: never used
+	revoked_at   INTEGER           -- NULL: in use
 ) STRICT;
 CREATE INDEX api_tokens_user ON api_tokens (user_name);

@@ -5,8 +5,8 @@ CREATE TABLE api_tokens (
 	name         TEXT   NOT NULL,
 	digest       TEXT   NOT NULL UNIQUE,
 	created_at   BIGINT NOT NULL,
-	expires_at   BIGINT NOT NULL,
-	last_used_at BIGINT NOT NULL,
-	revoked_at   BIGINT NOT NULL
+	expires_at   BIGINT,
+	last_used_at BIGINT,
+	revoked_at   BIGINT
 );
 CREATE INDEX api_tokens_user ON api_tokens (user_name);
