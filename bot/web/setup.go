@@ -50,12 +50,16 @@ type setupView struct {
 	Error    string
 }
 
-func (s *Server) setupRefusal(a pipeline.Actor) (string, int) {
-	if !a.Admin {
+// setupRefusal says why a set-up page is not for a, if it is not: for
+// admins only, with an address, and for GitHub's with what its flow needs.
+func (s *Server) setupRefusal(a pipeline.Actor, github bool) (string, int) {
+	switch {
+	case !a.Admin:
 		return "only admins set up ferry's apps", http.StatusForbidden
-	}
-	if s.baseURL == "" {
+	case s.baseURL == "":
 		return "set base_url in ferry.yaml first: the apps need the address people and platforms reach ferry at", http.StatusNotFound
+	case github && (s.setup.ConvertGitHub == nil || s.setup.Audit == nil):
+		return "the GitHub set-up is not available on this ferry", http.StatusNotFound
 	}
 	return "", 0
 }
@@ -101,7 +105,7 @@ func githubManifest(base string) map[string]any {
 }
 
 func (s *Server) setupSlack(w http.ResponseWriter, r *http.Request, v *viewer) {
-	if msg, st := s.setupRefusal(v.Actor); msg != "" {
+	if msg, st := s.setupRefusal(v.Actor, false); msg != "" {
 		s.refuse(w, r, st, msg)
 		return
 	}
@@ -116,12 +120,8 @@ func (s *Server) setupSlack(w http.ResponseWriter, r *http.Request, v *viewer) {
 var githubOrg = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
 
 func (s *Server) setupGitHub(w http.ResponseWriter, r *http.Request, v *viewer) {
-	if msg, st := s.setupRefusal(v.Actor); msg != "" {
+	if msg, st := s.setupRefusal(v.Actor, true); msg != "" {
 		s.refuse(w, r, st, msg)
-		return
-	}
-	if s.setup.ConvertGitHub == nil || s.setup.Audit == nil {
-		s.refuse(w, r, http.StatusNotFound, "the GitHub set-up is not available on this ferry")
 		return
 	}
 	m, _ := json.Marshal(githubManifest(s.baseURL))
@@ -144,12 +144,8 @@ func (s *Server) setupGitHub(w http.ResponseWriter, r *http.Request, v *viewer) 
 // code: ferry checks the state it gave, exchanges the code, and shows the
 // App's credentials once.
 func (s *Server) githubCallback(w http.ResponseWriter, r *http.Request, v *viewer) {
-	if msg, st := s.setupRefusal(v.Actor); msg != "" {
+	if msg, st := s.setupRefusal(v.Actor, true); msg != "" {
 		s.refuse(w, r, st, msg)
-		return
-	}
-	if s.setup.ConvertGitHub == nil || s.setup.Audit == nil {
-		s.refuse(w, r, http.StatusNotFound, "the GitHub set-up is not available on this ferry")
 		return
 	}
 	q := r.URL.Query()

@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -34,6 +35,16 @@ func ConvertManifest(ctx context.Context, apiURL, code string) (AppCredentials, 
 	}
 	cfg, _, err := c.Apps.CompleteAppManifest(ctx, url.PathEscape(code))
 	if err != nil {
+		// Not err itself: its text has the request's URL, which holds
+		// the code.
+		var ge *gh.ErrorResponse
+		var ue *url.Error
+		switch {
+		case errors.As(err, &ge):
+			err = fmt.Errorf("GitHub answered %d: %s", ge.Response.StatusCode, ge.Message)
+		case errors.As(err, &ue):
+			err = ue.Err
+		}
 		return AppCredentials{}, fmt.Errorf("github: the App manifest's code was refused (it is good for one exchange, within an hour): %w", err)
 	}
 	return AppCredentials{ID: cfg.GetID(), Slug: cfg.GetSlug(), HTMLURL: cfg.GetHTMLURL(),
