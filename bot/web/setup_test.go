@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -138,4 +140,50 @@ func TestSetupSlackPlainHTTP(t *testing.T) {
 	if res := f.get(carol, "/setup/slack?socket=1"); strings.Contains(res.Body, `id="not-https"`) {
 		t.Error("Socket Mode needs no https address, but the page warns")
 	}
+}
+
+// TestGoldenSetupAndTokens renders the set-up pages and the Tokens page
+// for carol, an admin, with a fixed session on a clock that stands still.
+func TestGoldenSetupAndTokens(t *testing.T) {
+	f := newFixture(t, setup{baseURL: "https://ferry.example.com", setup: Setup{GitHubURL: "https://github.com",
+		ConvertGitHub: func(context.Context, string) (GitHubApp, error) { return GitHubApp{}, nil }}})
+	withCarol(t, f)
+	carol := f.users.Actor("carol")
+	v := &viewer{session: session{Name: "carol", Expires: t0.Add(sessionTTL), Nonce: "fixed-nonce"}, Actor: carol}
+	v.CSRF = f.srv.csrf(v.session)
+	ctx := t.Context()
+	if _, err := f.store.CreateToken(ctx, pipeline.PersonalToken{User: "carol", Name: "ci", Created: t0.Add(-48 * time.Hour), Expires: t0.Add(28 * 24 * time.Hour)}, "fpt_one"); err != nil {
+		t.Fatal(err)
+	}
+	old, err := f.store.CreateToken(ctx, pipeline.PersonalToken{User: "carol", Name: "old laptop", Created: t0.Add(-400 * time.Hour)}, "fpt_two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.RevokeToken(ctx, "carol", old.ID, t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, path string
+		serve      func(http.ResponseWriter, *http.Request, *viewer)
+	}{
+		{"setup_slack.html", "/setup/slack", f.srv.setupSlack},
+		{"setup_slack_socket.html", "/setup/slack?socket=1", f.srv.setupSlack},
+		{"setup_github.html", "/setup/github?org=acme", f.srv.setupGitHub},
+		{"tokens.html", "/tokens", f.srv.tokensPage},
+	} {
+		rec := httptest.NewRecorder()
+		c.serve(rec, httptest.NewRequest(http.MethodGet, c.path, nil), v)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d", c.path, rec.Code)
+		}
+		golden(t, c.name, rec.Body.String())
+	}
+	rec := httptest.NewRecorder()
+	f.srv.renderPage(rec, httptest.NewRequest(http.MethodGet, "/setup/github/callback", nil), http.StatusOK, "setup",
+		pageData{Title: "Set up GitHub", Nav: "setup", Viewer: v}, setupView{Kind: "github", BaseURL: f.srv.baseURL,
+			App: &GitHubApp{ID: 4242, Slug: "ferry-app", HTMLURL: "https://github.com/apps/ferry-app", WebhookSecret: "0123456789abcdef", PrivateKey: "-----BEGIN RSA PRIVATE KEY-----\n…\n-----END RSA PRIVATE KEY-----"}})
+	golden(t, "setup_github_app.html", rec.Body.String())
+	rec = httptest.NewRecorder()
+	f.srv.renderTokens(rec, httptest.NewRequest(http.MethodPost, "/tokens", nil), v, http.StatusOK, tokensView{New: "fpt_" + strings.Repeat("ab", 24), NewName: "deploy bot"})
+	golden(t, "tokens_new.html", rec.Body.String())
 }
