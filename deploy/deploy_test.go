@@ -157,33 +157,21 @@ func render(t *testing.T, kubectl, dir string) *rendered {
 			t.Fatalf("kubectl kustomize %s: an object that is not a built-in kind: %v\n%s", dir, err, doc)
 		}
 		r.kinds = append(r.kinds, gvk.Kind)
-		dup := func(set bool) {
-			if set {
-				t.Errorf("%s renders a second %s", dir, gvk.Kind)
-			}
-		}
 		switch o := obj.(type) {
 		case *appsv1.Deployment:
-			dup(r.deployment != nil)
-			r.deployment = o
+			once(t, dir, &r.deployment, o)
 		case *corev1.Service:
-			dup(r.service != nil)
-			r.service = o
+			once(t, dir, &r.service, o)
 		case *policyv1.PodDisruptionBudget:
-			dup(r.pdb != nil)
-			r.pdb = o
+			once(t, dir, &r.pdb, o)
 		case *corev1.ServiceAccount:
-			dup(r.account != nil)
-			r.account = o
+			once(t, dir, &r.account, o)
 		case *rbacv1.Role:
-			dup(r.role != nil)
-			r.role = o
+			once(t, dir, &r.role, o)
 		case *rbacv1.RoleBinding:
-			dup(r.binding != nil)
-			r.binding = o
+			once(t, dir, &r.binding, o)
 		case *corev1.ConfigMap:
-			dup(r.configMap != nil)
-			r.configMap = o
+			once(t, dir, &r.configMap, o)
 		default:
 			// A Secret in particular: the manifests ship none.
 			t.Errorf("%s renders a %s %s, which the manifests should not hold", dir, gvk.Kind, o.(metav1.Object).GetName())
@@ -740,4 +728,14 @@ func contains(a, sub map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// once puts the rendered object o in its slot, and fails the test if the
+// render had one of its kind already.
+func once[T any](t *testing.T, dir string, slot **T, o *T) {
+	t.Helper()
+	if *slot != nil {
+		t.Errorf("%s renders a second %T", dir, o)
+	}
+	*slot = o
 }
