@@ -199,11 +199,22 @@ func (e *Engine) Kick() {
 // marked interrupted instead, for a person to resume or roll back.
 func (e *Engine) adopt(ctx context.Context) error {
 	ds, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateRunning, StateRollingBack}, Oldest: true})
+	if err != nil || len(ds) == 0 {
+		return err
+	}
+	// One read says which deploys other replicas hold, rather than a
+	// refused write each.
+	ls, err := e.store.Leases(ctx)
 	if err != nil {
 		return err
 	}
+	now := e.clock.Now()
+	held := map[string]bool{}
+	for _, l := range ls {
+		held[l.Name] = l.Owner != e.owner && now.Before(l.Expires)
+	}
 	for _, d := range ds {
-		if e.Working(d.ID) {
+		if e.Working(d.ID) || held[deployLease(d.ID)] {
 			continue
 		}
 		if d.State == StateRollingBack {
@@ -240,7 +251,7 @@ func (e *Engine) interrupt(ctx context.Context, d Deploy) error {
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer release(false)
 	_, err = e.transition(held, d, EventInterrupt, "ferry", "ferry stopped in the middle of this deploy and its target cannot resume safely: resume it or roll it back")
 	if err != nil && !errors.Is(err, ErrConflict) {
 		return err
@@ -444,8 +455,9 @@ func (e *Engine) drive(ctx context.Context, id int64, fn func(ctx context.Contex
 		e.log.Error("lease deploy", "deploy_id", id, "err", err)
 		return
 	}
-	defer release()
 	fn(held, id)
+	d, err := e.store.Deploy(context.WithoutCancel(ctx), id)
+	release(err == nil && d.State.Final())
 }
 
 // stop cancels the deploy's current worker; the next spawn waits for it.

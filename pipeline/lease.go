@@ -39,6 +39,12 @@ type LeaseStore interface {
 	RenewLease(ctx context.Context, l Lease, now time.Time, ttl time.Duration) (Lease, error)
 	// ReleaseLease lets anyone take l at once; nothing if it moved on.
 	ReleaseLease(ctx context.Context, l Lease) error
+	// EndLease forgets l, whose work is over for good (a deploy in a
+	// final state), so that leases do not pile up; nothing if it moved
+	// on. A write fenced by it fails from then on.
+	EndLease(ctx context.Context, l Lease) error
+	// Leases lists every lease, by name.
+	Leases(ctx context.Context) ([]Lease, error)
 }
 
 // DefaultLeaseTTL is how long a lease lasts without renewal: a replica
@@ -107,8 +113,9 @@ func deployLease(id int64) string { return fmt.Sprint("deploy/", id) }
 // real time like the sweeps, and cancels the context when the lease
 // is lost (another replica took it) or cannot be renewed before it
 // expires. release ends the hold and lets another replica take the lease at
-// once. Writes made with the context are fenced by the lease.
-func (e *Engine) hold(ctx context.Context, name string) (held context.Context, release func(), err error) {
+// once, or, when the work is over for good, forgets the lease. Writes made
+// with the context are fenced by the lease.
+func (e *Engine) hold(ctx context.Context, name string) (held context.Context, release func(over bool), err error) {
 	l, err := e.store.AcquireLease(ctx, name, e.owner, e.clock.Now(), e.leaseTTL)
 	if err != nil {
 		return nil, nil, err
@@ -144,10 +151,14 @@ func (e *Engine) hold(ctx context.Context, name string) (held context.Context, r
 			}
 		}
 	}()
-	release = func() {
+	release = func(over bool) {
 		cancel()
 		<-stopped
-		if err := e.store.ReleaseLease(context.WithoutCancel(ctx), l); err != nil {
+		end := e.store.ReleaseLease
+		if over {
+			end = e.store.EndLease
+		}
+		if err := end(context.WithoutCancel(ctx), l); err != nil {
 			e.log.Error("release lease", "lease", name, "err", err)
 		}
 	}

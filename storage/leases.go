@@ -65,6 +65,13 @@ func (s *Store) ReleaseLease(ctx context.Context, l pipeline.Lease) error {
 	return wrap("release lease "+l.Name, err)
 }
 
+// EndLease deletes l, if it is still held at its generation.
+func (s *Store) EndLease(ctx context.Context, l pipeline.Lease) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND owner = ? AND generation = ?`,
+		l.Name, l.Owner, l.Generation)
+	return wrap("end lease "+l.Name, err)
+}
+
 // ReleaseLeases makes every lease free to take: ferry alone on its SQLite
 // file, starting again, takes over what it held before at once.
 func (s *Store) ReleaseLeases(ctx context.Context) error {

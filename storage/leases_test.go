@@ -49,6 +49,19 @@ func TestLeases(t *testing.T) {
 	if err != nil || len(ls) != 1 || ls[0].Expires.After(t0) || ls[0].Generation != 3 {
 		t.Fatalf("Leases after ReleaseLeases = %+v, %v", ls, err)
 	}
+	// The deploy is over for good: its lease is forgotten, and a write
+	// fenced by it refused.
+	d, err := s.AcquireLease(ctx, "deploy/1", "d", t0.Add(17*time.Second), ttl)
+	must(t, err)
+	must(t, s.EndLease(ctx, c)) // moved on: changes nothing
+	must(t, s.EndLease(ctx, d))
+	if ls, err := s.Leases(ctx); err != nil || len(ls) != 0 {
+		t.Fatalf("Leases after EndLease = %+v, %v", ls, err)
+	}
+	fenced := pipeline.WithFence(ctx, pipeline.Fence{Lease: d.Name, Generation: d.Generation})
+	if err := s.AppendLog(fenced, pipeline.LogEntry{DeployID: newDeploy(t, s), Text: "late", At: t0}); !errors.Is(err, pipeline.ErrFenced) {
+		t.Fatalf("a write under an ended lease = %v, want ErrFenced", err)
+	}
 }
 
 // TestFencedWrites: every journal write and transition made under a lease
