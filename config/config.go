@@ -55,11 +55,14 @@ type Config struct {
 	// SessionSecret signs web console sessions; "" means generate one at
 	// start (sessions then end when ferry restarts).
 	SessionSecret string
-	Slack         Slack    // the Slack app; the zero value: no Slack
-	DingTalk      DingTalk // the DingTalk app, robots and projects' groups; the zero value: no DingTalk
-	GitHub        GitHub   // GitHub's webhook and API; the zero value: no GitHub
-	GitLab        Forge    // GitLab's webhook and API; the zero value: no GitLab
-	Gitee         Forge    // Gitee's webhook and API; the zero value: no Gitee
+	// Auth says how people sign in to the web console: passwords, the
+	// company's identity provider, or both.
+	Auth     Auth
+	Slack    Slack    // the Slack app; the zero value: no Slack
+	DingTalk DingTalk // the DingTalk app, robots and projects' groups; the zero value: no DingTalk
+	GitHub   GitHub   // GitHub's webhook and API; the zero value: no GitHub
+	GitLab   Forge    // GitLab's webhook and API; the zero value: no GitLab
+	Gitee    Forge    // Gitee's webhook and API; the zero value: no Gitee
 	// Dashboards says how the metrics count and where digests go.
 	Dashboards Dashboards
 	// Freezes are the change freezes, in file order; see pipeline.Freeze.

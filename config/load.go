@@ -22,8 +22,8 @@ import (
 
 // The keys of each level of ferry.yaml.
 var (
-	topKeys        = []string{"listen", "storage", "outbox", "metrics", "workspace", "base_url", "session_secret", "slack", "dingtalk", "github", "gitlab", "gitee", "dashboards", "freezes", "users", "teams", "projects"}
-	userKeys       = []string{"admin", "teams", "password_hash", "tokens", "chat", "forge"}
+	topKeys        = []string{"listen", "storage", "outbox", "metrics", "workspace", "base_url", "session_secret", "auth", "slack", "dingtalk", "github", "gitlab", "gitee", "dashboards", "freezes", "users", "teams", "projects"}
+	userKeys       = []string{"admin", "teams", "password_hash", "oidc", "tokens", "chat", "forge"}
 	teamKeys       = []string{"members"}
 	chatPlatforms  = []string{"slack", "dingtalk", "web"} // dingtalk: the enterprise userId, a robot message's senderStaffId
 	forgePlatforms = []string{"github", "gitlab", "gitee"}
@@ -150,6 +150,7 @@ func (d *decoder) document(data []byte) *Config {
 	if (strings.HasPrefix(cfg.Storage, "postgres://") || strings.HasPrefix(cfg.Storage, "postgresql://")) && cfg.SessionSecret == "" {
 		d.addf(f["storage"].line, "storage is PostgreSQL, so ferry may run as several processes, and each must sign sessions alike: add session_secret: ${FERRY_SESSION_SECRET} (make one with: openssl rand -hex 32)")
 	}
+	cfg.Auth = d.auth(f["auth"])
 	cfg.Slack = d.slack(f["slack"])
 	cfg.DingTalk = d.dingtalk(f["dingtalk"])
 	cfg.GitHub = d.github(f["github"])
@@ -371,6 +372,13 @@ func (d *decoder) users(n *yaml.Node) []pipeline.User {
 				d.addf(t.line, "password_hash of %s is not a bcrypt hash ($2a$10$ and 53 more characters); make one with: htpasswd -nbBC 10 '' PASSWORD | cut -d: -f2", what)
 			}
 			u.PasswordHash = t.s
+		}
+		if t, ok := d.scalar(f["oidc"].val, "oidc of "+what); ok && t.s != "" {
+			u.OIDC = t.s
+			if d.notes.auth.users == nil {
+				d.notes.auth.users = map[string]int{}
+			}
+			d.notes.auth.users[e.key] = t.line
 		}
 		for _, t := range d.texts(f["tokens"].val, "tokens of "+what) {
 			d.notes.tokens = append(d.notes.tokens, owned{user: e.key, t: t})

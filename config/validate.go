@@ -20,6 +20,7 @@ type notes struct {
 	allow       []allowNote    // the keys of each forge's repo_config.allow
 	dashboards  dashboardsNotes
 	freezeEnvs  []freezeEnv // the envs of every freeze
+	auth        authNotes
 }
 
 // dashboardsNotes are the names in dashboards:, checked once every
@@ -97,6 +98,7 @@ func (d *decoder) validate(cfg *Config) {
 	d.dingtalkNames(cfg)
 	d.dashboardsNames(cfg)
 	d.freezeNames(cfg)
+	d.authNames(cfg, teams)
 	d.repoConfig(cfg)
 }
 

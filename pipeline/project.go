@@ -134,6 +134,7 @@ type User struct {
 	Admin        bool
 	Teams        []string
 	PasswordHash string            // bcrypt, for the web console
+	OIDC         string            // who the identity provider says they are (auth.oidc.user_claim); "": Name
 	Tokens       []string          // API tokens
 	Chat         map[string]string // platform → chat user ID
 	Forge        map[string]string // platform → forge login
