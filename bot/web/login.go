@@ -11,9 +11,24 @@ import (
 )
 
 type loginForm struct {
-	Name  string
-	Next  string
-	Error string
+	Name       string
+	Next       string
+	Error      string
+	NoPassword bool   // the password form is not shown
+	Provider   string // the identity provider's name; "": none
+	// SignOut is where a person signed out of ferry may sign out of the
+	// provider too; "" when not just signed out of a provider's session.
+	SignOut string
+}
+
+// loginForm is the sign-in page's form: the password form if password
+// sign-in is on, and the provider's button if there is one.
+func (s *Server) loginForm(next, why string) loginForm {
+	f := loginForm{Next: next, Error: why, NoPassword: s.noPassword}
+	if s.idp != nil {
+		f.Provider = s.idp.Name
+	}
+	return f
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -22,7 +37,11 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	s.renderPage(w, r, http.StatusOK, "login", pageData{Title: "Sign in"}, loginForm{Next: next})
+	f := s.loginForm(next, "")
+	if r.URL.Query().Get("signed_out") == "oidc" && s.idp != nil {
+		f.SignOut = s.idp.signOutURL(s.baseURL + "/login")
+	}
+	s.renderPage(w, r, http.StatusOK, "login", pageData{Title: "Sign in"}, f)
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -36,7 +55,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	password := r.PostForm.Get("password")
-	form := loginForm{Name: name, Next: localPath(r.PostForm.Get("next"))}
+	form := s.loginForm(localPath(r.PostForm.Get("next")), "")
+	form.Name = name
+	if s.noPassword {
+		form.Error = "Signing in with a password is switched off here; sign in with " + form.Provider + "."
+		s.renderPage(w, r, http.StatusForbidden, "login", pageData{Title: "Sign in"}, form)
+		return
+	}
 	ctx, now := r.Context(), s.now()
 	keys := s.signInKeys(r, name)
 	wait, why, err := s.signInWait(ctx, keys, now)
@@ -92,7 +117,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
 		s.refuse(w, r, http.StatusInternalServerError, "ferry deleted your browser's session but could not end it on the server because of an internal error; it is in ferry's log. Sign in, then out again.")
 		return
 	}
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	to := "/login"
+	if strings.HasPrefix(v.Gen, oidcGen) {
+		to += "?signed_out=oidc"
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // dummyHash is a bcrypt hash of a random password, compared against when

@@ -61,9 +61,15 @@ type Config struct {
 	// ferry.yaml's tokens work, and the page is not served.
 	Tokens TokenStore
 	// Setup serves the admins' one-click set-up pages of Slack and GitHub.
-	Setup  Setup
-	Logger *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now; for session expiry and sign-in throttling
+	Setup Setup
+	// OIDC is the identity provider people may sign in with; nil: none.
+	// Its callback is BaseURL/login/oidc/callback.
+	OIDC *OIDC
+	// NoPassword switches signing in with a password off, and ends the
+	// sessions signed in with one.
+	NoPassword bool
+	Logger     *slog.Logger     // nil: discard
+	Now        func() time.Time // nil: time.Now; for session expiry and sign-in throttling
 }
 
 // Limits of the server.
@@ -75,22 +81,24 @@ const (
 
 // Server serves the console and the API. It is the engine's notifier.
 type Server struct {
-	bot      *bot.Bot
-	engine   *pipeline.Engine
-	users    Users
-	sessions Sessions
-	linker   Linker
-	dash     *dashboards.Dashboards
-	outbox   Outbox
-	replicas Replicas
-	tokens   TokenStore
-	setup    Setup
-	baseURL  string // BaseURL without a trailing /
-	key      []byte
-	secure   bool
-	origin   string // scheme://host of BaseURL; "" for none
-	log      *slog.Logger
-	now      func() time.Time
+	bot        *bot.Bot
+	engine     *pipeline.Engine
+	users      Users
+	sessions   Sessions
+	linker     Linker
+	dash       *dashboards.Dashboards
+	outbox     Outbox
+	replicas   Replicas
+	tokens     TokenStore
+	setup      Setup
+	idp        *idp // nil without OIDC
+	noPassword bool
+	baseURL    string // BaseURL without a trailing /
+	key        []byte
+	secure     bool
+	origin     string // scheme://host of BaseURL; "" for none
+	log        *slog.Logger
+	now        func() time.Time
 
 	pages   map[string]*template.Template // page name → layout + partials + page
 	parts   *template.Template            // partials: card, reply
@@ -125,6 +133,19 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if cfg.NoPassword && cfg.OIDC == nil {
+		return nil, errors.New("web: NoPassword needs OIDC, or nobody could sign in")
+	}
+	if o := cfg.OIDC; o != nil {
+		if o.People == nil || o.Issuer == "" || o.ClientID == "" || cfg.BaseURL == "" {
+			return nil, errors.New("web: OIDC needs Issuer, ClientID, People and a BaseURL for its callback")
+		}
+		s.idp = &idp{OIDC: *o, redirect: s.baseURL + callback}
+		if s.idp.Client == nil {
+			s.idp.Client = &http.Client{Timeout: oidcWait}
+		}
+	}
+	s.noPassword = cfg.NoPassword
 	if cfg.BaseURL != "" {
 		u, err := url.Parse(cfg.BaseURL)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -146,6 +167,10 @@ func (s *Server) Handler() http.Handler {
 	console.HandleFunc("GET /login", s.loginPage)
 	console.HandleFunc("POST /login", s.login)
 	console.HandleFunc("POST /logout", s.form(s.logout))
+	if s.idp != nil {
+		console.HandleFunc("GET "+oidcPath, s.oidcStart)
+		console.HandleFunc("GET "+callback, s.oidcCallback)
+	}
 	console.HandleFunc("POST /console/command", s.form(s.command))
 	console.HandleFunc("POST /console/action", s.form(s.action))
 	console.HandleFunc("GET /events", s.events)

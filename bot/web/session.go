@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,13 +38,15 @@ type Sessions interface {
 }
 
 // session is what a session cookie says: who, until when, a random nonce
-// that tells two sessions of one person apart, and the generation of the
-// person's password it was signed in with.
+// that tells two sessions of one person apart, the generation of the
+// person's password it was signed in with (or of their identity at the
+// identity provider), and the teams the provider's groups put them in.
 type session struct {
 	Name    string
 	Expires time.Time
 	Nonce   string
-	Gen     string // see generation
+	Gen     string   // see generation and oidcGeneration
+	Teams   []string // from the provider's groups; none for a password
 }
 
 // viewer is the signed-in person of a request.
@@ -76,10 +79,15 @@ func (s *Server) generation(u pipeline.User) string {
 	return s.mac("password", b64.EncodeToString([]byte(u.Name)), u.PasswordHash)[:22]
 }
 
-// encode writes a session as a cookie value: name|expiry|nonce|generation|mac,
-// the name in base64 so that it can hold any character.
+// encode writes a session as a cookie value: name|expiry|nonce|generation,
+// then |teams when the provider gave some, then |mac; the name and the
+// teams in base64 so that they can hold any character.
 func (s *Server) encode(ss session) string {
-	payload := b64.EncodeToString([]byte(ss.Name)) + "|" + strconv.FormatInt(ss.Expires.Unix(), 10) + "|" + ss.Nonce + "|" + ss.Gen
+	parts := []string{b64.EncodeToString([]byte(ss.Name)), strconv.FormatInt(ss.Expires.Unix(), 10), ss.Nonce, ss.Gen}
+	if len(ss.Teams) > 0 {
+		parts = append(parts, b64.EncodeToString([]byte(strings.Join(ss.Teams, "\n"))))
+	}
+	payload := strings.Join(parts, "|")
 	return payload + "|" + s.mac("session", payload)
 }
 
@@ -87,11 +95,11 @@ func (s *Server) encode(ss session) string {
 // if it is genuine and has not expired.
 func (s *Server) decode(v string) (session, bool) {
 	parts := strings.Split(v, "|")
-	if len(parts) != 5 {
+	if len(parts) != 5 && len(parts) != 6 {
 		return session{}, false
 	}
-	payload := strings.Join(parts[:4], "|")
-	if !hmac.Equal([]byte(parts[4]), []byte(s.mac("session", payload))) {
+	last := len(parts) - 1
+	if !hmac.Equal([]byte(parts[last]), []byte(s.mac("session", strings.Join(parts[:last], "|")))) {
 		return session{}, false
 	}
 	name, err := b64.DecodeString(parts[0])
@@ -103,6 +111,13 @@ func (s *Server) decode(v string) (session, bool) {
 		return session{}, false
 	}
 	ss := session{Name: string(name), Expires: time.Unix(exp, 0), Nonce: parts[2], Gen: parts[3]}
+	if last == 5 {
+		teams, err := b64.DecodeString(parts[4])
+		if err != nil || len(teams) == 0 {
+			return session{}, false
+		}
+		ss.Teams = strings.Split(string(teams), "\n")
+	}
 	if !s.now().Before(ss.Expires) || ss.Nonce == "" {
 		return session{}, false
 	}
@@ -148,15 +163,31 @@ func (s *Server) viewer(w http.ResponseWriter, r *http.Request) (*viewer, bool) 
 		s.clearSession(w)
 		return nil, false
 	}
-	return &viewer{session: ss, Actor: s.users.Actor(ss.Name), CSRF: s.csrf(ss)}, true
+	a := s.users.Actor(ss.Name)
+	for _, t := range ss.Teams {
+		if !slices.Contains(a.Teams, t) {
+			a.Teams = append(a.Teams, t)
+		}
+	}
+	return &viewer{session: ss, Actor: a, CSRF: s.csrf(ss)}, true
 }
 
 // current reports whether a genuine session still holds: its person is
-// known, with the password it was signed in with, and it was not signed
-// out.
+// known, with the password (or identity at the provider) it was signed in
+// with, that way of signing in is still on, and it was not signed out.
 func (s *Server) current(ctx context.Context, ss session) (bool, error) {
 	u, ok := s.users.User(ss.Name)
-	if !ok || !hmac.Equal([]byte(ss.Gen), []byte(s.generation(u))) {
+	if !ok {
+		return false, nil
+	}
+	var gen string
+	switch {
+	case strings.HasPrefix(ss.Gen, oidcGen) && s.idp != nil:
+		gen = s.oidcGeneration(u)
+	case !strings.HasPrefix(ss.Gen, oidcGen) && !s.noPassword:
+		gen = s.generation(u)
+	}
+	if gen == "" || !hmac.Equal([]byte(ss.Gen), []byte(gen)) {
 		return false, nil
 	}
 	revoked, err := s.sessions.SessionRevoked(ctx, ss.Nonce)

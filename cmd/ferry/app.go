@@ -191,7 +191,8 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 			err = a.newForges(ingress, baseURL)
 		}
 		if err == nil {
-			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Replicas: st, Tokens: st, Setup: githubSetup(cfg, st), Logger: log})
+			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Replicas: st, Tokens: st, Setup: githubSetup(cfg, st), Logger: log,
+				OIDC: webOIDC(cfg.Auth.OIDC, cfg), NoPassword: cfg.Auth.NoPassword})
 		}
 	}
 	if err == nil {
@@ -214,6 +215,16 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	a.metrics.reg.MustRegister(inbox)
 	a.handler = a.routes()
 	return a, nil
+}
+
+// webOIDC is the identity provider of auth.oidc for the console; nil
+// without one.
+func webOIDC(o *config.OIDC, people web.People) *web.OIDC {
+	if o == nil {
+		return nil
+	}
+	return &web.OIDC{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Name: o.Name, Scopes: o.Scopes,
+		UserClaim: o.UserClaim, GroupsClaim: o.GroupsClaim, TeamsFromGroups: o.TeamsFromGroups, People: people}
 }
 
 // githubSetup registers a GitHub App from ferry's manifest, on github.com
