@@ -110,12 +110,18 @@ func (e *Engine) act(ctx context.Context, a Actor, d Deploy, ev Event, action, r
 	return nd, nil
 }
 
+// deployEnv is deploy id and its environment, whose policy says who may
+// act on it: as configured now or, when a reload removed it while the
+// deploy runs on, as the deploy started with.
 func (e *Engine) deployEnv(ctx context.Context, id int64) (Deploy, Environment, error) {
 	d, err := e.store.Deploy(ctx, id)
 	if err != nil {
 		return Deploy{}, Environment{}, err
 	}
 	_, env, err := e.lookup(d.Project, d.Env)
+	if c, ok := e.pinnedConfig(id); ok && errors.Is(err, ErrNotFound) {
+		_, env, err = c.lookup(d.Project, d.Env)
+	}
 	return d, env, err
 }
 
@@ -191,8 +197,9 @@ func (e *Engine) Unlock(ctx context.Context, a Actor, project, env string) error
 }
 
 func (e *Engine) lockScope(a Actor, project, env string) (Environment, error) {
+	c := e.config()
 	if project != "*" {
-		_, envCfg, err := e.lookup(project, env)
+		_, envCfg, err := c.lookup(project, env)
 		if err != nil {
 			return Environment{}, err
 		}
@@ -201,8 +208,8 @@ func (e *Engine) lockScope(a Actor, project, env string) (Environment, error) {
 	if !a.Admin {
 		return Environment{}, fmt.Errorf("%w: locking every project is for admins; lock one project instead", ErrForbidden)
 	}
-	for _, n := range e.order {
-		if en, ok := e.projects[n].Env(env); ok {
+	for _, n := range c.order {
+		if en, ok := c.projects[n].Env(env); ok {
 			return en, nil
 		}
 	}

@@ -29,12 +29,12 @@ func (e *Engine) announce(ctx context.Context, a Announcement) {
 
 // announceChanges tells each project's chat when a freeze window over its
 // environments opens and closes, and when a lock on one expires.
-func (e *Engine) announceChanges(ctx context.Context, now time.Time) {
-	for i := range e.freezes {
-		f := &e.freezes[i]
-		for _, name := range e.order {
+func (e *Engine) announceChanges(ctx context.Context, c *configuration, now time.Time) {
+	for i := range c.freezes {
+		f := &c.freezes[i]
+		for _, name := range c.order {
 			var envs []string
-			for _, env := range e.projects[name].Envs {
+			for _, env := range c.projects[name].Envs {
 				if f.Covers(name, env.Name) {
 					envs = append(envs, env.Name)
 				}
@@ -66,11 +66,11 @@ func (e *Engine) announceChanges(ctx context.Context, now time.Time) {
 		if l.Expires.IsZero() || l.Expires.After(now) || now.Sub(l.Expires) >= announceWithin {
 			continue
 		}
-		for _, name := range e.order {
+		for _, name := range c.order {
 			if l.Project != "*" && l.Project != name {
 				continue
 			}
-			if _, ok := e.projects[name].Env(l.Env); !ok {
+			if _, ok := c.projects[name].Env(l.Env); !ok {
 				continue
 			}
 			e.announce(ctx, Announcement{Key: fmt.Sprintf("lock %s %s %d expired %s", l.Project, l.Env, l.Expires.UnixNano(), name), Project: name, Env: l.Env,

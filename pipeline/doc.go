@@ -53,6 +53,10 @@
 //     promotions into it are refused (*Frozen, an ErrForbidden), a queued
 //     deploy waits, and only an admin's force passes, audited with the
 //     window; rollbacks pass unless the freeze says NoRollbacks.
+//   - Reconfigure swaps the projects and freezes whole; each command and
+//     view reads one configuration, and a deploy runs to its end (through
+//     manual gates and a rollback) with the one it started with on this
+//     replica, even when its project is removed.
 //   - News that is no deploy's card (a window opening or closing, a lock
 //     expiring, a promotion cancelled) is an Announcement, said once per
 //     key to the subscribers that are Announcers.

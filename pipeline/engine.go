@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +27,7 @@ func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d
 // Config is what an Engine needs.
 type Config struct {
 	Store    Store     // required
-	Projects []Project // required: the projects ferry deploys
+	Projects []Project // required: the projects ferry deploys; see Reconfigure
 	// Target builds the driver of one environment of one project. Required.
 	Target   func(p Project, env Environment) (Target, error)
 	Resolver Resolver // required: resolves refs to commits
@@ -34,7 +35,8 @@ type Config struct {
 	// deploy (each transition and each unit's progress); the store keeps it
 	// in the outbox. nil: nobody is told.
 	Subscribers Subscribers
-	// Freezes are the change freezes (see Freeze); nil: none.
+	// Freezes are the change freezes (see Freeze); nil: none. See
+	// Reconfigure.
 	Freezes []Freeze
 	Clock   Clock // nil: the system clock
 	Logger  *slog.Logger
@@ -63,12 +65,10 @@ type Leadership interface{ Leading() bool }
 // against policy, stores every transition and drives the targets.
 type Engine struct {
 	store    Store
-	projects map[string]Project
-	order    []string
+	conf     atomic.Pointer[configuration] // the projects and freezes loaded now
 	target   func(Project, Environment) (Target, error)
 	resolver Resolver
 	subs     Subscribers
-	freezes  []Freeze
 	clock    Clock
 	log      *slog.Logger
 	tick     time.Duration
@@ -82,6 +82,7 @@ type Engine struct {
 	kick    chan struct{}
 	mu      sync.Mutex
 	workers map[int64]*worker
+	pinned  map[int64]pin // what each deploy of this replica started with
 	wg      sync.WaitGroup
 	ctx     context.Context // the Run context; workers derive from it
 }
@@ -98,11 +99,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		store:    cfg.Store,
-		projects: map[string]Project{},
 		target:   nonNil(cfg.Target),
 		resolver: cfg.Resolver,
 		subs:     cfg.Subscribers,
-		freezes:  cfg.Freezes,
 		clock:    cfg.Clock,
 		log:      cfg.Logger,
 		tick:     cfg.Tick,
@@ -111,14 +110,13 @@ func New(cfg Config) (*Engine, error) {
 		leader:   cfg.Leader,
 		kick:     make(chan struct{}, 1),
 		workers:  map[int64]*worker{},
+		pinned:   map[int64]pin{},
 	}
-	for _, p := range cfg.Projects {
-		if _, dup := e.projects[p.Name]; dup {
-			return nil, fmt.Errorf("pipeline: project %s is defined twice", p.Name)
-		}
-		e.projects[p.Name] = p
-		e.order = append(e.order, p.Name)
+	c, err := newConfiguration(cfg.Projects, cfg.Freezes)
+	if err != nil {
+		return nil, err
 	}
+	e.conf.Store(c)
 	if e.clock == nil {
 		e.clock = SystemClock{}
 	}
@@ -150,13 +148,7 @@ func nonNil(f func(Project, Environment) (Target, error)) func(Project, Environm
 }
 
 // Projects lists the projects in configuration order.
-func (e *Engine) Projects() []Project {
-	ps := make([]Project, len(e.order))
-	for i, n := range e.order {
-		ps[i] = e.projects[n]
-	}
-	return ps
-}
+func (e *Engine) Projects() []Project { return e.config().list() }
 
 // Run adopts running deploys nobody works on (a previous ferry, or a
 // replica that died, left them), then schedules queued deploys, adopts
@@ -270,7 +262,7 @@ func (e *Engine) Working(id int64) bool {
 func (e *Engine) leading() bool { return e.leader == nil || e.leader.Leading() }
 
 func (e *Engine) resumable(d Deploy) bool {
-	p, env, err := e.lookup(d.Project, d.Env)
+	p, env, err := e.started(d).lookup(d.Project, d.Env)
 	if err != nil {
 		return false
 	}
@@ -293,9 +285,10 @@ func (e *Engine) sweep(ctx context.Context) {
 		e.log.Error("sweep: resume running deploys", "err", err)
 	}
 	now := e.clock.Now()
+	c := e.config()
 	if e.leading() {
-		e.promote(ctx)
-		e.announceChanges(ctx, now)
+		e.promote(ctx, c)
+		e.announceChanges(ctx, c, now)
 		e.expire(ctx, now)
 	}
 	queued, err := e.store.Deploys(ctx, DeployFilter{States: []State{StateQueued}, Oldest: true})
@@ -314,7 +307,7 @@ func (e *Engine) sweep(ctx context.Context) {
 		}
 		// A deploy queued before a freeze opened waits for it to end, and
 		// its card says so.
-		if fr := FrozenAt(e.freezes, d.Project, d.Env, now, d.Kind == KindRollback); fr != nil && !d.Force {
+		if fr := FrozenAt(c.freezes, d.Project, d.Env, now, d.Kind == KindRollback); fr != nil && !d.Force {
 			if why := "held: " + fr.Error(); d.Reason != why {
 				if err := e.store.SetReason(ctx, d.ID, StateQueued, why); err != nil {
 					e.log.Error("sweep: hold", "deploy_id", d.ID, "err", err)
@@ -379,6 +372,7 @@ func (e *Engine) transition(ctx context.Context, d Deploy, ev Event, actor, reas
 		return d, err
 	}
 	e.log.Info("deploy transition", "deploy_id", nd.ID, "project", nd.Project, "env", nd.Env, "from", d.State, "to", nd.State, "event", ev, "actor", actor)
+	e.unpin(nd)
 	for _, eff := range effects {
 		switch eff {
 		case EffectStop:
@@ -469,14 +463,7 @@ func (e *Engine) stop(id int64) {
 	}
 }
 
+// lookup finds an environment in the configuration loaded now.
 func (e *Engine) lookup(project, env string) (Project, Environment, error) {
-	p, ok := e.projects[project]
-	if !ok {
-		return Project{}, Environment{}, fmt.Errorf("%w: project %q does not exist; projects: %s", ErrNotFound, project, joinNames(e.order))
-	}
-	en, ok := p.Env(env)
-	if !ok {
-		return p, Environment{}, fmt.Errorf("%w: project %s has no environment %q; environments: %s", ErrNotFound, project, env, joinNames(p.EnvNames()))
-	}
-	return p, en, nil
+	return e.config().lookup(project, env)
 }

@@ -19,7 +19,7 @@ func (e *Engine) work(ctx context.Context, id int64) {
 	if err != nil || d.State != StateRunning {
 		return
 	}
-	p, env, err := e.lookup(d.Project, d.Env)
+	p, env, err := e.started(d).lookup(d.Project, d.Env)
 	if err != nil {
 		e.fail(ctx, d, err.Error(), false)
 		return
@@ -358,7 +358,7 @@ func (e *Engine) rollback(ctx context.Context, id int64) {
 	if err != nil || d.State != StateRollingBack {
 		return
 	}
-	p, env, err := e.lookup(d.Project, d.Env)
+	p, env, err := e.started(d).lookup(d.Project, d.Env)
 	var t Target
 	if err == nil {
 		t, err = e.target(p, env)

@@ -138,8 +138,8 @@ func FrozenAt(freezes []Freeze, project, env string, t time.Time, rollback bool)
 
 // checkFreeze refuses a change into a frozen environment, unless an admin
 // forces it: that is allowed, and audited by the caller with the window.
-func (e *Engine) checkFreeze(project, env string, rollback, force bool) (*Frozen, error) {
-	fr := FrozenAt(e.freezes, project, env, e.clock.Now(), rollback)
+func (c *configuration) checkFreeze(project, env string, now time.Time, rollback, force bool) (*Frozen, error) {
+	fr := FrozenAt(c.freezes, project, env, now, rollback)
 	if fr == nil || force {
 		return fr, nil
 	}
@@ -170,13 +170,14 @@ func (f *Freeze) Describe(now time.Time) string {
 // Freezes are the configured freezes that cover an environment of the
 // named project, or of any project when project is "".
 func (e *Engine) Freezes(project string) []Freeze {
+	c := e.config()
 	var out []Freeze
-	for _, f := range e.freezes {
-		for _, name := range e.order {
+	for _, f := range c.freezes {
+		for _, name := range c.order {
 			if project != "" && name != project {
 				continue
 			}
-			if slices.ContainsFunc(e.projects[name].Envs, func(env Environment) bool { return f.Covers(name, env.Name) }) {
+			if slices.ContainsFunc(c.projects[name].Envs, func(env Environment) bool { return f.Covers(name, env.Name) }) {
 				out = append(out, f)
 				break
 			}

@@ -71,9 +71,8 @@ const soakChecks = 6
 // a newer deploy or a rollback upstream replaced, and requests the deploy
 // of what is due. The sweep calls it; it is safe to call again at any
 // time, and after a restart.
-func (e *Engine) promote(ctx context.Context) {
-	for _, name := range e.order {
-		p := e.projects[name]
+func (e *Engine) promote(ctx context.Context, c *configuration) {
+	for _, p := range c.list() {
 		if len(p.Promotions) == 0 {
 			continue
 		}
@@ -83,7 +82,7 @@ func (e *Engine) promote(ctx context.Context) {
 			continue
 		}
 		for _, r := range p.Promotions {
-			if err := e.promoteRule(ctx, p, r, soaking); err != nil && ctx.Err() == nil {
+			if err := e.promoteRule(ctx, c, p, r, soaking); err != nil && ctx.Err() == nil {
 				e.log.Error("promotion", "project", p.Name, "from", r.From, "to", r.To, "err", err)
 			}
 		}
@@ -92,7 +91,7 @@ func (e *Engine) promote(ctx context.Context) {
 
 // promoteRule moves one rule on; soaking are the project's promotions
 // that soak.
-func (e *Engine) promoteRule(ctx context.Context, p Project, r Promotion, soaking []PromotionRecord) error {
+func (e *Engine) promoteRule(ctx context.Context, c *configuration, p Project, r Promotion, soaking []PromotionRecord) error {
 	now := e.clock.Now()
 	cur, err := e.current(ctx, p.Name, r.From)
 	if err != nil {
@@ -144,7 +143,7 @@ func (e *Engine) promoteRule(ctx context.Context, p Project, r Promotion, soakin
 	if now.Before(rec.Due) {
 		return nil
 	}
-	return e.promoteNow(ctx, p, r, rec, *src)
+	return e.promoteNow(ctx, c, p, r, rec, *src)
 }
 
 // soak checks the health of what soaks in From when a check is due, and
@@ -188,8 +187,8 @@ func (e *Engine) checkEnv(ctx context.Context, p Project, envName string) error 
 
 // promoteNow requests the deploy of a due promotion into To, unless a
 // freeze holds To (then it waits for the freeze to end).
-func (e *Engine) promoteNow(ctx context.Context, p Project, r Promotion, rec PromotionRecord, src Deploy) error {
-	if fr := FrozenAt(e.freezes, p.Name, r.To, e.clock.Now(), false); fr != nil {
+func (e *Engine) promoteNow(ctx context.Context, c *configuration, p Project, r Promotion, rec PromotionRecord, src Deploy) error {
+	if fr := FrozenAt(c.freezes, p.Name, r.To, e.clock.Now(), false); fr != nil {
 		if why := "waiting: " + fr.Error(); rec.Reason != why {
 			rec.Reason = why
 			return e.store.UpdatePromotion(ctx, rec)
@@ -205,7 +204,7 @@ func (e *Engine) promoteNow(ctx context.Context, p Project, r Promotion, rec Pro
 	ctx = WithDelivery(ctx, fmt.Sprintf("promotion %d", rec.ID))
 	to, _ := p.Env(r.To)
 	promoter := Actor{Name: Promoter}
-	err := e.mayPromoteInto(ctx, promoter, p.Name, r.From, r.To, false)
+	err := e.mayPromoteInto(ctx, c, promoter, p.Name, r.From, r.To, false)
 	var d Deploy
 	if err == nil {
 		d, err = e.promoteDeploy(ctx, promoter, p, r.From, to, src, note, false)

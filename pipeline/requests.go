@@ -36,7 +36,8 @@ type Request struct {
 // refuses is stored as denied, with the reason, so the audit shows who
 // tried, and the error says why.
 func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error) {
-	p, configured, err := e.lookup(r.Project, r.Env)
+	conf := e.config()
+	p, configured, err := conf.lookup(r.Project, r.Env)
 	if err != nil {
 		return Deploy{}, err
 	}
@@ -78,7 +79,7 @@ func (e *Engine) Request(ctx context.Context, a Actor, r Request) (Deploy, error
 	if err := e.checkLock(ctx, a, r.Project, r.Env, r.Force); err != nil {
 		return e.deny(ctx, a, d, err)
 	}
-	frozen, err := e.checkFreeze(p.Name, env.Name, false, r.Force)
+	frozen, err := conf.checkFreeze(p.Name, env.Name, e.clock.Now(), false, r.Force)
 	if err != nil {
 		return e.deny(ctx, a, d, err)
 	}
@@ -242,7 +243,8 @@ func (e *Engine) current(ctx context.Context, project, env string) (current, err
 // release (default: the release before the current one). Rollbacks need no
 // approval: they return to something that was approved before.
 func (e *Engine) Rollback(ctx context.Context, a Actor, project, envName, release string, force bool) (Deploy, error) {
-	p, env, err := e.lookup(project, envName)
+	c := e.config()
+	p, env, err := c.lookup(project, envName)
 	if err != nil {
 		return Deploy{}, err
 	}
@@ -271,7 +273,7 @@ func (e *Engine) Rollback(ctx context.Context, a Actor, project, envName, releas
 	if err := e.checkLock(ctx, a, project, envName, force); err != nil {
 		return Deploy{}, e.refused(ctx, a, "rollback", scope, err)
 	}
-	if fr, err := e.checkFreeze(p.Name, env.Name, true, force); err != nil {
+	if fr, err := c.checkFreeze(p.Name, env.Name, e.clock.Now(), true, force); err != nil {
 		return Deploy{}, e.refused(ctx, a, "rollback", scope, err)
 	} else if fr != nil {
 		e.audit(ctx, a, "freeze forced", scope, "rollback"+forcedThrough(fr))
@@ -447,10 +449,11 @@ func describeCommit(c Commit) string {
 // Promote deploys what from runs to env: the same commit, version and ref,
 // through env's rules, approvals and locks.
 func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string, force bool) (Deploy, error) {
-	if _, _, err := e.lookup(project, from); err != nil {
+	c := e.config()
+	if _, _, err := c.lookup(project, from); err != nil {
 		return Deploy{}, err
 	}
-	p, to, err := e.lookup(project, env)
+	p, to, err := c.lookup(project, env)
 	if err != nil {
 		return Deploy{}, err
 	}
@@ -461,7 +464,7 @@ func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string
 	if err := CanDeploy(a, to); err != nil {
 		return Deploy{}, e.refused(ctx, a, "promote", scope, err)
 	}
-	if err := e.mayPromoteInto(ctx, a, p.Name, from, to.Name, force); err != nil {
+	if err := e.mayPromoteInto(ctx, c, a, p.Name, from, to.Name, force); err != nil {
 		return Deploy{}, err
 	}
 	src, err := e.current(ctx, project, from)
@@ -476,12 +479,12 @@ func (e *Engine) Promote(ctx context.Context, a Actor, project, from, env string
 
 // mayPromoteInto refuses a promotion into a locked or frozen environment,
 // unless an admin forces it (audited with the freeze).
-func (e *Engine) mayPromoteInto(ctx context.Context, a Actor, project, from, env string, force bool) error {
+func (e *Engine) mayPromoteInto(ctx context.Context, c *configuration, a Actor, project, from, env string, force bool) error {
 	scope := Deploy{Project: project, Env: env}
 	if err := e.checkLock(ctx, a, project, env, force); err != nil {
 		return e.refused(ctx, a, "promote", scope, err)
 	}
-	if fr, err := e.checkFreeze(project, env, false, force); err != nil {
+	if fr, err := c.checkFreeze(project, env, e.clock.Now(), false, force); err != nil {
 		return e.refused(ctx, a, "promote", scope, err)
 	} else if fr != nil {
 		e.audit(ctx, a, "freeze forced", scope, "promote from "+from+forcedThrough(fr))

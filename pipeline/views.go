@@ -28,10 +28,11 @@ type EnvStatus struct {
 // Board returns the status of every environment of the named project, or of
 // every project when project is "".
 func (e *Engine) Board(ctx context.Context, project string) ([]EnvStatus, error) {
-	names := e.order
+	c := e.config()
+	names := c.order
 	if project != "" {
-		if _, ok := e.projects[project]; !ok {
-			_, _, err := e.lookup(project, "")
+		if _, ok := c.projects[project]; !ok {
+			_, _, err := c.lookup(project, "")
 			return nil, err
 		}
 		names = []string{project}
@@ -47,7 +48,7 @@ func (e *Engine) Board(ctx context.Context, project string) ([]EnvStatus, error)
 	now := e.clock.Now()
 	var out []EnvStatus
 	for _, n := range names {
-		for _, env := range promotionOrder(e.projects[n]) {
+		for _, env := range promotionOrder(c.projects[n]) {
 			s := EnvStatus{Project: n, Env: env.Name}
 			cur, err := e.current(ctx, n, env.Name)
 			if err != nil {
@@ -66,10 +67,10 @@ func (e *Engine) Board(ctx context.Context, project string) ([]EnvStatus, error)
 			if s.Units, err = e.store.UnitReleases(ctx, n, env.Name); err != nil {
 				return nil, err
 			}
-			s.Frozen = FrozenAt(e.freezes, n, env.Name, now, false)
+			s.Frozen = FrozenAt(c.freezes, n, env.Name, now, false)
 			for _, rec := range soaking {
 				if rec.Project == n && rec.From == env.Name {
-					s.Promoting = append(s.Promoting, Promoting{PromotionRecord: rec, Rule: e.projects[n].promotion(rec.From, rec.To), Now: now})
+					s.Promoting = append(s.Promoting, Promoting{PromotionRecord: rec, Rule: c.projects[n].promotion(rec.From, rec.To), Now: now})
 				}
 			}
 			for _, l := range locks {
@@ -141,12 +142,13 @@ func (p Project) promotion(from, to string) Promotion {
 // Deploys lists deploys, newest first unless f.Oldest. A project or
 // environment named in f must exist (an environment alone: in some project).
 func (e *Engine) Deploys(ctx context.Context, f DeployFilter) ([]Deploy, error) {
+	c := e.config()
 	if f.Project != "" {
-		_, _, err := e.lookup(f.Project, f.Env)
-		if _, ok := e.projects[f.Project]; !ok || f.Env != "" && err != nil {
+		_, _, err := c.lookup(f.Project, f.Env)
+		if _, ok := c.projects[f.Project]; !ok || f.Env != "" && err != nil {
 			return nil, err
 		}
-	} else if f.Env != "" && !slices.ContainsFunc(e.order, func(n string) bool { _, ok := e.projects[n].Env(f.Env); return ok }) {
+	} else if f.Env != "" && !slices.ContainsFunc(c.order, func(n string) bool { _, ok := c.projects[n].Env(f.Env); return ok }) {
 		return nil, fmt.Errorf("%w: no project has an environment %q", ErrNotFound, f.Env)
 	}
 	return e.store.Deploys(ctx, f)
