@@ -200,8 +200,11 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var re *oauth2.RetrieveError
 		msg := fmt.Sprintf("ferry could not reach %s to finish the sign-in; sign in again.", s.idp.Name)
-		if errors.As(err, &re) {
+		switch {
+		case errors.As(err, &re) && re.ErrorCode != "":
 			msg = fmt.Sprintf("%s refused the sign-in's code: %s. Codes work once and for a short time; sign in again.", s.idp.Name, describeOAuth(re.ErrorCode, re.ErrorDescription))
+		case errors.As(err, &re):
+			msg = fmt.Sprintf("ferry could not reach %s to finish the sign-in (it answered %s); sign in again in a minute.", s.idp.Name, re.Response.Status)
 		}
 		s.log.WarnContext(ctx, "web: exchange a sign-in code", "platform", "web", "err", err)
 		s.signInRefused(w, r, http.StatusBadGateway, f.Next, msg)
@@ -314,8 +317,8 @@ func describeOAuth(code, desc string) string {
 	if desc != "" {
 		s += " (" + desc + ")"
 	}
-	if len(s) > 300 {
-		s = s[:300] + "…"
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:300]) + "…"
 	}
 	return s
 }
