@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +89,39 @@ func TestBrowser(t *testing.T) {
 	f.wait(2, pipeline.StateSucceeded)
 
 	br.Screenshot(screenshotCopy)
+}
+
+// TestBrowserOIDC: with password sign-in off, alice signs in through the
+// identity provider's own page in headless Chromium, lands on the console
+// signed in, and signs out of ferry and then of the provider.
+func TestBrowserOIDC(t *testing.T) {
+	f, p := oidcFixture(t, setup{noPassword: true, clock: clockwork.NewRealClock()})
+	p.SetAutoApprove(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a hang fails the test
+	defer cancel()
+	br := browsertest.New(t, ctx)
+	br.Step("open the sign-in page",
+		chromedp.Navigate(f.ts.URL+"/board"),
+		chromedp.WaitVisible(chromedp.CSS("#sign-in-oidc")),
+	)
+	if n, err := chromedp.Run(br.Ctx, chromedp.Evaluate[int](`document.querySelectorAll("#password").length`)); err != nil || n != 0 {
+		t.Errorf("the sign-in page shows %d password fields (%v) with password sign-in off; want none", n, err)
+	}
+	br.Step("go to the provider", chromedp.Click(chromedp.CSS("#sign-in-oidc")), chromedp.WaitVisible(chromedp.CSS("#approve")))
+	br.Screenshot("/tmp/ferry-oidc-provider.png")
+	br.Step("sign in there", chromedp.Click(chromedp.CSS("#approve")), chromedp.WaitVisible(chromedp.CSS("#sign-out")))
+	where, err := chromedp.Run(br.Ctx, chromedp.Location())
+	who, err2 := chromedp.Run(br.Ctx, chromedp.Text(chromedp.CSS(".top")))
+	if err != nil || err2 != nil || where != f.ts.URL+"/board" || !strings.Contains(who, "alice") {
+		t.Errorf("after signing in: at %s, header %q; want the board, signed in as alice", where, who)
+	}
+	br.Screenshot("/tmp/ferry-oidc-board.png")
+	br.Step("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#provider-sign-out")))
+	br.Screenshot("/tmp/ferry-oidc-signed-out.png")
+	br.Step("sign out of the provider", chromedp.Click(chromedp.CSS("#provider-sign-out")), chromedp.WaitVisible(chromedp.CSS("#sign-in-oidc")))
+	if n := len(p.EndSessions()); n != 1 {
+		t.Errorf("the provider's end-session page was visited %d times; want once", n)
+	}
 }
 
 // localFixture serves a real engine that deploys a git repository with the

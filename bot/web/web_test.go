@@ -53,6 +53,18 @@ func (u users) Actor(name string) pipeline.Actor {
 	return pipeline.Actor{Name: x.Name, Admin: x.Admin, Teams: x.Teams}
 }
 
+// UserByOIDC is the user whose OIDC is value, for People.
+func (u users) UserByOIDC(value string) (pipeline.User, bool) {
+	for _, x := range u {
+		if x.OIDC == value {
+			return x, true
+		}
+	}
+	return pipeline.User{}, false
+}
+
+func (u users) Contact() string { return "#platform on Slack" }
+
 // Passwords and tokens of the test users.
 const (
 	alicePassword = "alice-secret-pw"
@@ -130,6 +142,10 @@ type setup struct {
 	freezes  []pipeline.Freeze
 	replicas Replicas // nil: alone
 	setup    Setup
+	// oidc is the identity provider, given the console's address; its
+	// People are the fixture's users when it has none.
+	oidc       func(base string) *OIDC
+	noPassword bool
 }
 
 // newFixture runs an engine on a SQLite store in a temporary directory and
@@ -199,11 +215,17 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if cfg.setup.ConvertGitHub != nil {
 		cfg.setup.Audit = st
 	}
+	var idp *OIDC
+	if cfg.oidc != nil {
+		if idp = cfg.oidc(base); idp.People == nil {
+			idp.People = f.users
+		}
+	}
 	var ob Outbox // stays a nil interface with noOutbox
 	if !cfg.noOutbox {
 		ob = st
 	}
-	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, Sessions: st, SessionKey: sessionKey, BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Replicas: cfg.replicas, Tokens: st, Setup: cfg.setup, Logger: cfg.log, Now: f.clock.Now})
+	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, Sessions: st, SessionKey: sessionKey, BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Replicas: cfg.replicas, Tokens: st, Setup: cfg.setup, OIDC: idp, NoPassword: cfg.noPassword, Logger: cfg.log, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
