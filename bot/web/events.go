@@ -94,8 +94,12 @@ func (s *Server) Deliver(ctx context.Context, o bot.Outgoing, ref string) (strin
 // Run shows in this replica's open pages the deploys other replicas
 // changed, until ctx ends: changes that arrive together are rendered once
 // per deploy, and only while somebody is watching. Without Replicas it
-// waits for ctx.
+// waits for ctx. It also checks the identity provider, if there is one,
+// once at start.
 func (s *Server) Run(ctx context.Context) error {
+	if s.idp != nil {
+		go s.checkProvider(ctx)
+	}
 	if s.replicas == nil {
 		<-ctx.Done()
 		return nil

@@ -86,6 +86,16 @@ func (p *idp) discover(ctx context.Context, now func() time.Time) (*oidc.Provide
 	return p.provider, p.verifier, nil
 }
 
+// checkProvider reads the provider's discovery document once at start, so
+// that a wrong issuer shows in the log before anybody tries to sign in.
+func (s *Server) checkProvider(ctx context.Context) {
+	if _, _, err := s.idp.discover(ctx, s.now); err != nil {
+		s.log.WarnContext(ctx, "web: the identity provider cannot be reached; signing in with it fails until it can", "platform", "web", "issuer", s.idp.Issuer, "err", err)
+		return
+	}
+	s.log.InfoContext(ctx, "web: identity provider ready; its client must allow this redirect URI", "platform", "web", "issuer", s.idp.Issuer, "redirect_uri", s.idp.redirect)
+}
+
 func (p *idp) oauth(provider *oidc.Provider) *oauth2.Config {
 	return &oauth2.Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, Endpoint: provider.Endpoint(), RedirectURL: p.redirect, Scopes: p.Scopes}
 }
