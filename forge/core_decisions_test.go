@@ -85,7 +85,7 @@ func newFixture(t *testing.T, client *forgetest.Client, mods ...func(*forge.Conf
 	clock := clockwork.NewFakeClockAt(t0)
 	eng, err := pipeline.New(pipeline.Config{
 		Store: st, Projects: []pipeline.Project{project()}, Clock: clock,
-		Subscribers: pipeline.Subscribers{forge.NewSubscriber(platform, []pipeline.Project{project()}, repoOn, true)},
+		Subscribers: pipeline.Subscribers{forge.NewSubscriber(platform, pipelinetest.Projects{project()}, repoOn, true)},
 		Target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) {
 			return pipelinetest.NewTarget("h1"), nil
 		},

@@ -136,3 +136,22 @@ func TestOriginRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscriberFollowsTheProjects: what a forge is owed of a deploy
+// follows where its project's repository is now, as a reload of the
+// configuration says.
+func TestSubscriberFollowsTheProjects(t *testing.T) {
+	src := &projects{ps: []pipeline.Project{{Name: "demo", Repo: "https://github.com/acme/demo.git"}}}
+	s := NewSubscriber("github", src, func(u string) (string, bool) { return u, strings.Contains(u, "github.com") }, false)
+	d := pipeline.Deploy{ID: 1, Project: "demo", Commit: "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", State: pipeline.StateRunning}
+	if ns := s.Notices(d); len(ns) != 1 || ns[0].Kind != KindStatus {
+		t.Fatalf("on GitHub: %+v", ns)
+	}
+	src.ps = []pipeline.Project{{Name: "demo", Repo: "https://gitlab.com/acme/demo.git"}, {Name: "api", Repo: "https://github.com/acme/api.git"}}
+	if ns := s.Notices(d); len(ns) != 0 {
+		t.Errorf("moved to GitLab: %+v", ns)
+	}
+	if ns := s.Notices(pipeline.Deploy{ID: 2, Project: "api", Commit: d.Commit}); len(ns) != 1 {
+		t.Errorf("a project added on GitHub: %+v", ns)
+	}
+}

@@ -31,8 +31,16 @@ const maxDescription = 140
 // a deploy asked for on a pull request, the pull request's sticky comment.
 type Subscriber struct {
 	platform    string
-	repos       map[string]bool // projects whose repository is on the forge
+	projects    Projects
+	repoOn      func(string) (string, bool)
 	deployments bool
+}
+
+// Projects are ferry's projects, read at each change of a deploy so that
+// the forge is owed what a reload of the configuration says;
+// *config.Live has them.
+type Projects interface {
+	Projects() []pipeline.Project
 }
 
 var _ pipeline.Subscriber = Subscriber{}
@@ -40,20 +48,26 @@ var _ pipeline.Subscriber = Subscriber{}
 // NewSubscriber is the Subscriber of platform for the projects whose
 // repository repoOn says is on it; deployments says whether the forge
 // keeps deployments.
-func NewSubscriber(platform string, projects []pipeline.Project, repoOn func(string) (string, bool), deployments bool) Subscriber {
-	s := Subscriber{platform: platform, repos: map[string]bool{}, deployments: deployments}
-	for _, p := range projects {
-		if _, ok := repoOn(p.Repo); ok {
-			s.repos[p.Name] = true
+func NewSubscriber(platform string, projects Projects, repoOn func(string) (string, bool), deployments bool) Subscriber {
+	return Subscriber{platform: platform, projects: projects, repoOn: repoOn, deployments: deployments}
+}
+
+// onForge reports whether the repository of the named project is on the
+// forge.
+func (s Subscriber) onForge(project string) bool {
+	for _, p := range s.projects.Projects() {
+		if p.Name == project {
+			_, ok := s.repoOn(p.Repo)
+			return ok
 		}
 	}
-	return s
+	return false
 }
 
 // Notices implements pipeline.Subscriber.
 func (s Subscriber) Notices(d pipeline.Deploy) []pipeline.Notice {
 	var ns []pipeline.Notice
-	if s.repos[d.Project] && d.Commit != "" {
+	if d.Commit != "" && s.onForge(d.Project) {
 		ns = append(ns, pipeline.Notice{Platform: s.platform, Dest: fmt.Sprint("status ", d.ID), Kind: KindStatus, Latest: true, DeployID: d.ID, State: d.State})
 		if s.deployments {
 			ns = append(ns, pipeline.Notice{Platform: s.platform, Dest: fmt.Sprint("deployment ", d.ID), Kind: KindDeployment, Latest: true, DeployID: d.ID, State: d.State})

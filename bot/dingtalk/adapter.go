@@ -36,6 +36,15 @@ type Users interface {
 	Team(name string) (pipeline.Team, bool)
 }
 
+// Projects are ferry's projects, read at each use so that cards follow a
+// reload of the configuration; *config.Live has them.
+type Projects interface {
+	Projects() []pipeline.Project // who approves in each environment
+	// DingTalkGroup is the group (openConversationId) of a project's
+	// cards; "": it has none.
+	DingTalkGroup(project string) string
+}
+
 // Store is what the adapter keeps in ferry's database; *storage.Store has
 // it.
 type Store interface {
@@ -73,11 +82,12 @@ type Config struct {
 	// imported); "": cards are ActionCard messages whose buttons open the
 	// web console.
 	CardTemplateID string
-	// Groups are the projects' groups (openConversationId) by project;
-	// DefaultGroup takes the cards of the others ("": not posted).
-	Groups       map[string]string
+	// Projects are ferry's projects, and the groups of their cards.
+	// Required.
+	Projects Projects
+	// DefaultGroup takes the cards of projects without a group ("": not
+	// posted).
 	DefaultGroup string
-	Projects     []pipeline.Project // who approves in each environment
 	Robots       []Robot
 	// UpdateEvery is the least time between two updates of one card (see
 	// Pace): DingTalk limits the calls of an app a second. 0 means one
@@ -117,9 +127,8 @@ type Adapter struct {
 	robotCode string
 	mode      string
 	template  string
-	groups    map[string]string
 	group     string
-	projects  []pipeline.Project
+	projects  Projects
 	robots    map[string]*robot
 	every     time.Duration
 	log       *slog.Logger
@@ -134,8 +143,8 @@ type Adapter struct {
 // work.
 func New(cfg Config) (*Adapter, error) {
 	switch {
-	case cfg.Bot == nil || cfg.Users == nil || cfg.Store == nil || cfg.Accounts == nil:
-		return nil, errors.New("dingtalk: Bot, Users, Store and Accounts are required")
+	case cfg.Bot == nil || cfg.Projects == nil || cfg.Users == nil || cfg.Store == nil || cfg.Accounts == nil:
+		return nil, errors.New("dingtalk: Bot, Projects, Users, Store and Accounts are required")
 	case (cfg.ClientID == "") != (cfg.ClientSecret == ""):
 		return nil, errors.New("dingtalk: ClientID and ClientSecret go together")
 	case cfg.ClientID == "" && len(cfg.Robots) == 0:
@@ -146,7 +155,7 @@ func New(cfg Config) (*Adapter, error) {
 	a := &Adapter{
 		bot: cfg.Bot, users: cfg.Users, store: cfg.Store, accounts: cfg.Accounts, http: cfg.HTTPClient,
 		secret: []byte(cfg.ClientSecret), robotCode: cfg.RobotCode, mode: cfg.Mode, template: cfg.CardTemplateID,
-		groups: cfg.Groups, group: cfg.DefaultGroup, projects: cfg.Projects, robots: map[string]*robot{},
+		group: cfg.DefaultGroup, projects: cfg.Projects, robots: map[string]*robot{},
 		every: cfg.UpdateEvery, log: cfg.Logger, clock: cfg.Clock,
 	}
 	if a.http == nil {
@@ -228,7 +237,7 @@ func (a *Adapter) Handler() http.Handler {
 
 // groupOf is the group a project's cards go to; "" for none.
 func (a *Adapter) groupOf(project string) string {
-	if g := a.groups[project]; g != "" {
+	if g := a.projects.DingTalkGroup(project); g != "" {
 		return g
 	}
 	return a.group

@@ -316,3 +316,18 @@ func TestAnswerAfterSessionExpired(t *testing.T) {
 		t.Fatalf("%d answers to an expired session webhook", n)
 	}
 }
+
+// TestCardsFollowAReload: once the configuration moves a project to
+// another group, its next deploy's card goes there.
+func TestCardsFollowAReload(t *testing.T) {
+	f := newFixture(t)
+	const moved = "cidMOVEDgroup000=="
+	cfg := *f.users.Config()
+	cfg.DingTalk.Groups = map[string]string{"demo": moved}
+	f.users.Store(&cfg)
+	f.say(uAlice, "deploy demo to staging")
+	f.waitDeploy(1, pipeline.StateSucceeded)
+	if card := f.card(1, pipeline.StateSucceeded); card.Space != "dtv1.card//IM_GROUP."+moved {
+		t.Fatalf("the card went to %s, not the group the reload named", card.Space)
+	}
+}

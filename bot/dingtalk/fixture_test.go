@@ -76,7 +76,7 @@ type fixture struct {
 	bot      *bot.Bot
 	adapter  *Adapter
 	accounts *bot.Accounts
-	users    *config.Config
+	users    *config.Live // the users, and demo, whose cards go to demoGroup
 	targets  map[string]*pipelinetest.Target
 	clock    *clockwork.FakeClock // the adapter's, the fake's and the dispatcher's
 	ts       *httptest.Server     // the adapter's HTTP route
@@ -106,7 +106,10 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 		t.Fatal(err)
 	}
 	clock := clockwork.NewFakeClockAt(time.Now().Truncate(time.Second))
-	f := &fixture{t: t, store: st, users: testUsers(), clock: clock}
+	live := testUsers()
+	live.Projects = []pipeline.Project{demoProject()}
+	live.DingTalk.Groups = map[string]string{"demo": demoGroup}
+	f := &fixture{t: t, store: st, users: config.NewLive(live), clock: clock}
 	f.fake = fakedingtalk.New(t, fakedingtalk.Config{ClientID: clientID, ClientSecret: clientSecret, Now: clock.Now})
 	f.targets = map[string]*pipelinetest.Target{
 		"staging": pipelinetest.NewTarget("s1", "s2"),
@@ -140,8 +143,7 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 	}
 	acfg := Config{
 		Bot: f.bot, Users: f.users, Store: st, Accounts: f.accounts, ClientID: clientID, ClientSecret: clientSecret,
-		Mode: cfg.mode, CardTemplateID: template, Groups: map[string]string{"demo": demoGroup},
-		Projects: []pipeline.Project{demoProject()}, Robots: robots, APIURL: f.fake.URL(), Clock: clock, UpdateEvery: -1,
+		Mode: cfg.mode, CardTemplateID: template, Projects: f.users, Robots: robots, APIURL: f.fake.URL(), Clock: clock, UpdateEvery: -1,
 	}
 	if cfg.noTemplate {
 		acfg.CardTemplateID = ""

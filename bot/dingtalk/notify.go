@@ -233,7 +233,7 @@ func (a *Adapter) tellRequester(ctx context.Context, card bot.Card, state pipeli
 // it awaits approval.
 func (a *Adapter) cardInput(ctx context.Context, c bot.Card, links bool) cardInput {
 	in := cardInput{Card: c, Requester: c.Requester, Links: links}
-	users, anyone := bot.WaitingFor(a.projects, a.users, c)
+	users, anyone := bot.WaitingFor(a.projects.Projects(), a.users, c)
 	in.AnyoneBut = anyone
 	for _, name := range users {
 		if id := a.accounts.ChatID(ctx, platform, name); id != "" {

@@ -26,6 +26,13 @@ type Users interface {
 	Team(name string) (pipeline.Team, bool)
 }
 
+// Projects are ferry's projects, read at each use so that cards follow a
+// reload of the configuration; *config.Live and *pipeline.Engine have
+// them.
+type Projects interface {
+	Projects() []pipeline.Project
+}
+
 // Store is what the adapter keeps in ferry's database; *storage.Store has
 // it.
 type Store interface {
@@ -38,7 +45,8 @@ type Store interface {
 type Config struct {
 	Bot *bot.Bot // required: runs commands
 	// Projects are ferry's projects: their channels, and who approves.
-	Projects []pipeline.Project
+	// Required.
+	Projects Projects
 	Users    Users // required
 	Store    Store // required
 	// Accounts says who a Slack user is and makes link addresses.
@@ -84,7 +92,7 @@ const (
 // the outbox's Slack sink, which keeps deploy cards up to date.
 type Adapter struct {
 	bot      *bot.Bot
-	projects []pipeline.Project
+	projects Projects
 	users    Users
 	store    Store
 	api      *slackapi.Client
@@ -108,8 +116,8 @@ type Adapter struct {
 // work.
 func New(cfg Config) (*Adapter, error) {
 	switch {
-	case cfg.Bot == nil || cfg.Users == nil || cfg.Store == nil || cfg.Accounts == nil:
-		return nil, errors.New("slack: Bot, Users, Store and Accounts are required")
+	case cfg.Bot == nil || cfg.Projects == nil || cfg.Users == nil || cfg.Store == nil || cfg.Accounts == nil:
+		return nil, errors.New("slack: Bot, Projects, Users, Store and Accounts are required")
 	case !strings.HasPrefix(cfg.BotToken, "xoxb-"):
 		return nil, errors.New("slack: BotToken must be a bot token (xoxb-…)")
 	case cfg.AppToken != "" && !strings.HasPrefix(cfg.AppToken, "xapp-"):

@@ -135,7 +135,7 @@ func newFixture(t testing.TB, s ...setup) *fixture {
 		t.Fatal(err)
 	}
 	acfg := Config{
-		Bot: f.bot, Projects: []pipeline.Project{demoProject()}, Users: f.users, Store: st, Accounts: f.accounts,
+		Bot: f.bot, Projects: f.engine, Users: f.users, Store: st, Accounts: f.accounts,
 		BotToken: f.slack.BotToken, SigningSecret: signingSecret, DefaultChannel: "#general",
 		UpdateEvery: every, APIURL: f.slack.APIURL(), Clock: cfg.clock,
 	}

@@ -276,7 +276,7 @@ func FuzzIngress(f *testing.F) {
 	fx := newFixture(f)
 	store := &inbox{}
 	clock := clockwork.NewFakeClockAt(t0)
-	a, err := New(Config{Bot: fx.bot, Projects: []pipeline.Project{demoProject()}, Users: fx.users, Store: store, Accounts: fx.accounts,
+	a, err := New(Config{Bot: fx.bot, Projects: fx.engine, Users: fx.users, Store: store, Accounts: fx.accounts,
 		BotToken: "xoxb-fuzz", SigningSecret: signingSecret, Clock: clock})
 	if err != nil {
 		f.Fatal(err)

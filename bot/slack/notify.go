@@ -186,7 +186,7 @@ func (a *Adapter) channelOf(project string) string {
 
 // project is the configured project of that name.
 func (a *Adapter) project(name string) (pipeline.Project, bool) {
-	for _, p := range a.projects {
+	for _, p := range a.projects.Projects() {
 		if p.Name == name {
 			return p, true
 		}
@@ -201,7 +201,7 @@ func (a *Adapter) cardInput(ctx context.Context, c bot.Card) cardInput {
 	if id := a.slackID(ctx, c.Requester); id != "" {
 		in.Requester = "<@" + id + ">"
 	}
-	users, anyone := bot.WaitingFor(a.projects, a.users, c)
+	users, anyone := bot.WaitingFor(a.projects.Projects(), a.users, c)
 	in.AnyoneBut = anyone
 	for _, name := range users {
 		if id := a.slackID(ctx, name); id != "" {

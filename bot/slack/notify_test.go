@@ -60,7 +60,7 @@ func TestCardSurvivesRestart(t *testing.T) {
 	first := f.card(1, pipeline.StateSucceeded)
 	f.stopOutbox()
 
-	second, err := New(Config{Bot: f.bot, Projects: []pipeline.Project{demoProject()}, Users: f.users, Store: f.store, Accounts: f.accounts, BotToken: f.slack.BotToken,
+	second, err := New(Config{Bot: f.bot, Projects: f.engine, Users: f.users, Store: f.store, Accounts: f.accounts, BotToken: f.slack.BotToken,
 		SigningSecret: signingSecret, UpdateEvery: -1, APIURL: f.slack.APIURL()})
 	if err != nil {
 		t.Fatal(err)
@@ -111,5 +111,21 @@ func TestAnnouncementInChannel(t *testing.T) {
 	f.slack.Until(t, "the announcement", func() bool { return len(said()) > 0 })
 	if ms := said(); len(ms) != 1 || ms[0].Channel != "CDEPLOYS" {
 		t.Fatalf("announcements = %+v", ms)
+	}
+}
+
+// TestCardsFollowAReload: once the configuration moves a project to
+// another channel, its next deploy's card is posted there.
+func TestCardsFollowAReload(t *testing.T) {
+	f := newFixture(t)
+	p := demoProject()
+	p.Channel = "#releases"
+	if err := f.engine.Reconfigure([]pipeline.Project{p}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.command(uAlice, "deploy demo to staging")
+	f.waitDeploy(1, pipeline.StateSucceeded)
+	if card := f.card(1, pipeline.StateSucceeded); card.Channel != "CRELEASES" {
+		t.Fatalf("the card went to %s, not #releases", card.Channel)
 	}
 }

@@ -38,7 +38,8 @@ import (
 
 // app is one ferry server, wired from its configuration.
 type app struct {
-	cfg     *config.Config
+	cfg     *config.Config // as ferry started: what only a restart changes
+	live    *config.Live   // what a reload changes: users, teams, projects, freezes
 	store   *storage.Store
 	engine  *pipeline.Engine
 	bot     *bot.Bot
@@ -95,7 +96,8 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		}
 	}
 	replica := pipeline.RandomOwner()
-	a := &app{cfg: cfg, store: st, drivers: drivers, log: log.With("replica", replica), forges: map[string]forgeAdapter{}}
+	live := config.NewLive(cfg)
+	a := &app{cfg: cfg, live: live, store: st, drivers: drivers, log: log.With("replica", replica), forges: map[string]forgeAdapter{}}
 	log = a.log
 	a.elector = pipeline.NewElector(st, replica, cfg.Lease, clock, log)
 	a.metrics = newMetrics(st)
@@ -106,7 +108,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if cfg.Slack.Enabled() {
 		subs = append(subs, slackbot.Subscriber{})
 	}
-	robots, err := dingtalkRobots(cfg)
+	robots, err := dingtalkRobots(cfg, live)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -116,13 +118,13 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	}
 	// A forge is owed statuses and comments only when ferry can call it.
 	if cfg.GitHub.Enabled() && (cfg.GitHub.Token != "" || cfg.GitHub.AppID != 0) {
-		subs = append(subs, forgegithub.NewSubscriber(cfg.Projects, cfg.GitHub.BaseURL))
+		subs = append(subs, forgegithub.NewSubscriber(live, cfg.GitHub.BaseURL))
 	}
 	if cfg.GitLab.Enabled() && cfg.GitLab.Token != "" {
-		subs = append(subs, forgegitlab.NewSubscriber(cfg.Projects, cfg.GitLab.BaseURL))
+		subs = append(subs, forgegitlab.NewSubscriber(live, cfg.GitLab.BaseURL))
 	}
 	if cfg.Gitee.Enabled() && cfg.Gitee.Token != "" {
-		subs = append(subs, forgegitee.NewSubscriber(cfg.Projects, cfg.Gitee.BaseURL))
+		subs = append(subs, forgegitee.NewSubscriber(live, cfg.Gitee.BaseURL))
 	}
 	a.engine, err = pipeline.New(pipeline.Config{
 		Store:       st,
@@ -156,11 +158,11 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	if err == nil {
 		var linker web.Linker // stays a nil interface without a chat
 		var accounts *bot.Accounts
-		accounts, err = bot.NewAccounts(bot.AccountsConfig{Users: cfg, Store: st, BaseURL: baseURL, Key: deriveKey(key, "ferry chat link tokens"), Logger: log})
+		accounts, err = bot.NewAccounts(bot.AccountsConfig{Users: live, Store: st, BaseURL: baseURL, Key: deriveKey(key, "ferry chat link tokens"), Logger: log})
 		if err == nil && cfg.Slack.Enabled() {
 			linker = accounts
 			a.slack, err = slackbot.New(slackbot.Config{
-				Bot: a.bot, Projects: cfg.Projects, Users: cfg, Store: st, Accounts: accounts,
+				Bot: a.bot, Projects: live, Users: live, Store: st, Accounts: accounts,
 				BotToken: cfg.Slack.BotToken, SigningSecret: cfg.Slack.SigningSecret,
 				AppToken: cfg.Slack.AppToken, DefaultChannel: cfg.Slack.DefaultChannel,
 				Ingress: ingress, Logger: log,
@@ -172,9 +174,9 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 			}
 			d := cfg.DingTalk
 			a.ding, err = dingtalkbot.New(dingtalkbot.Config{
-				Bot: a.bot, Users: cfg, Store: st, Accounts: accounts, ClientID: d.ClientID, ClientSecret: d.ClientSecret,
-				RobotCode: d.RobotCode, Mode: d.Mode, CardTemplateID: d.CardTemplateID, Groups: d.Groups, DefaultGroup: d.DefaultGroup,
-				Projects: cfg.Projects, Robots: robots, APIURL: d.APIURL, Ingress: ingress, Logger: log, Clock: clock,
+				Bot: a.bot, Users: live, Store: st, Accounts: accounts, ClientID: d.ClientID, ClientSecret: d.ClientSecret,
+				RobotCode: d.RobotCode, Mode: d.Mode, CardTemplateID: d.CardTemplateID, DefaultGroup: d.DefaultGroup,
+				Projects: live, Robots: robots, APIURL: d.APIURL, Ingress: ingress, Logger: log, Clock: clock,
 			})
 		}
 		if err == nil && len(cfg.Dashboards.Digests) > 0 {
@@ -191,7 +193,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 			err = a.newForges(ingress, baseURL)
 		}
 		if err == nil {
-			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: cfg, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Replicas: st, Tokens: st, Setup: githubSetup(cfg, st), Logger: log,
+			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: live, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Replicas: st, Tokens: st, Setup: githubSetup(cfg, st), Logger: log,
 				OIDC: webOIDC(cfg.Auth.OIDC, cfg), NoPassword: cfg.Auth.NoPassword})
 		}
 	}
@@ -257,9 +259,9 @@ func (a *app) newForges(ingress *bot.Ingress, baseURL string) error {
 			return err
 		}
 		if a.forges["github"], err = forgegithub.New(forgegithub.Config{
-			Engine: a.engine, Users: cfg, Store: a.store, WebhookSecret: g.WebhookSecret, Bot: a.bot,
+			Engine: a.engine, Users: a.live, Store: a.store, WebhookSecret: g.WebhookSecret, Bot: a.bot,
 			Token: g.Token, AppID: g.AppID, PrivateKey: appKey, APIURL: g.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: a.log,
-			RepoConfig: repoRules(cfg, "github"), RedeliverInterval: g.RedeliverInterval, Leader: a.elector,
+			RepoConfig: a.repoRules("github"), RedeliverInterval: g.RedeliverInterval, Leader: a.elector,
 		}); err != nil {
 			return err
 		}
@@ -267,8 +269,8 @@ func (a *app) newForges(ingress *bot.Ingress, baseURL string) error {
 	if g := cfg.GitLab; g.Enabled() {
 		var err error
 		if a.forges["gitlab"], err = forgegitlab.New(forgegitlab.Config{
-			Engine: a.engine, Users: cfg, Store: a.store, WebhookSecret: g.WebhookSecret, SigningToken: g.SigningToken, Bot: a.bot,
-			Token: g.Token, APIURL: g.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: a.log, RepoConfig: repoRules(cfg, "gitlab"),
+			Engine: a.engine, Users: a.live, Store: a.store, WebhookSecret: g.WebhookSecret, SigningToken: g.SigningToken, Bot: a.bot,
+			Token: g.Token, APIURL: g.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: a.log, RepoConfig: a.repoRules("gitlab"),
 		}); err != nil {
 			return err
 		}
@@ -276,8 +278,8 @@ func (a *app) newForges(ingress *bot.Ingress, baseURL string) error {
 	if g := cfg.Gitee; g.Enabled() {
 		var err error
 		if a.forges["gitee"], err = forgegitee.New(forgegitee.Config{
-			Engine: a.engine, Users: cfg, Store: a.store, WebhookSecret: g.WebhookSecret, Bot: a.bot,
-			Token: g.Token, APIURL: g.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: a.log, RepoConfig: repoRules(cfg, "gitee"),
+			Engine: a.engine, Users: a.live, Store: a.store, WebhookSecret: g.WebhookSecret, Bot: a.bot,
+			Token: g.Token, APIURL: g.BaseURL, BaseURL: baseURL, Ingress: ingress, Logger: a.log, RepoConfig: a.repoRules("gitee"),
 		}); err != nil {
 			return err
 		}
@@ -286,12 +288,25 @@ func (a *app) newForges(ingress *bot.Ingress, baseURL string) error {
 }
 
 // repoRules is a forge's repo_config for its adapter: a nil interface
-// when it has none, so that the adapter reads no .ferry.yaml.
-func repoRules(cfg *config.Config, platform string) forge.RepoConfig {
-	if r := cfg.RepoRules(platform); r != nil {
-		return r
+// when it has none, so that the adapter reads no .ferry.yaml. The
+// repo_config is the one ferry started with; the projects and users it
+// checks a .ferry.yaml against are those loaded now.
+func (a *app) repoRules(platform string) forge.RepoConfig {
+	if a.cfg.RepoRules(platform) == nil {
+		return nil
 	}
-	return nil
+	return liveRepoRules{live: a.live, platform: platform}
+}
+
+// liveRepoRules is a forge's repo_config over the configuration loaded
+// now.
+type liveRepoRules struct {
+	live     *config.Live
+	platform string
+}
+
+func (r liveRepoRules) RepoProject(p pipeline.Project, file string, data []byte) (pipeline.Project, error) {
+	return r.live.Config().RepoRules(r.platform).RepoProject(p, file, data)
 }
 
 // newDispatcher delivers the outbox through the sinks of the platforms

@@ -18,8 +18,9 @@ func dingtalkEnabled(cfg *config.Config) bool {
 }
 
 // dingtalkRobots are the custom robots of ferry.yaml, each taking the
-// cards of the deploys in its scope (none with cards: false).
-func dingtalkRobots(cfg *config.Config) ([]dingtalkbot.Robot, error) {
+// cards of the deploys in its scope (none with cards: false), whose teams
+// are those loaded now.
+func dingtalkRobots(cfg *config.Config, teams teams) ([]dingtalkbot.Robot, error) {
 	var robots []dingtalkbot.Robot
 	for _, r := range cfg.DingTalk.Robots {
 		robot := dingtalkbot.Robot{Name: r.Name, Webhook: r.Webhook, Secret: r.Secret}
@@ -28,15 +29,20 @@ func dingtalkRobots(cfg *config.Config) ([]dingtalkbot.Robot, error) {
 			if err != nil {
 				return nil, fmt.Errorf("dingtalk robot %s: %w", r.Name, err)
 			}
-			robot.Cards = inScope(cfg, scope)
+			robot.Cards = inScope(teams, scope)
 		}
 		robots = append(robots, robot)
 	}
 	return robots, nil
 }
 
+// teams are ferry's teams; *config.Live has them.
+type teams interface {
+	Team(name string) (pipeline.Team, bool)
+}
+
 // inScope tells the deploys a dashboards scope covers.
-func inScope(cfg *config.Config, s dashboards.Scope) func(pipeline.Deploy) bool {
+func inScope(teams teams, s dashboards.Scope) func(pipeline.Deploy) bool {
 	return func(d pipeline.Deploy) bool {
 		switch s.Kind {
 		case dashboards.ScopeProject:
@@ -46,7 +52,7 @@ func inScope(cfg *config.Config, s dashboards.Scope) func(pipeline.Deploy) bool 
 		case dashboards.ScopePerson:
 			return d.Requester == s.Name
 		case dashboards.ScopeTeam:
-			t, ok := cfg.Team(s.Name)
+			t, ok := teams.Team(s.Name)
 			return ok && slices.Contains(t.Members, d.Requester)
 		}
 		return true

@@ -147,7 +147,7 @@ func build(t testing.TB, now time.Time, users *config.Config, fg *fakegitee.Serv
 	f.stamp.Store(now.UnixMilli())
 	f.engine, err = pipeline.New(pipeline.Config{
 		Store: st, Projects: []pipeline.Project{testProject()}, Clock: f.clock, Tick: time.Hour,
-		Subscribers: pipeline.Subscribers{NewSubscriber([]pipeline.Project{testProject()}, "")},
+		Subscribers: pipeline.Subscribers{NewSubscriber(pipelinetest.Projects{testProject()}, "")},
 		Target:      func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return f.target, nil },
 		Resolver:    refs,
 	})

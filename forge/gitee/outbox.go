@@ -5,13 +5,12 @@ import (
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/forge"
-	"github.com/ferrybot/ferry/pipeline"
 )
 
 // NewSubscriber is the forge.Subscriber of the projects whose repository
 // is on the Gitee of apiURL ("" for gitee.com): check runs and sticky
 // comments; Gitee keeps no deployments.
-func NewSubscriber(projects []pipeline.Project, apiURL string) forge.Subscriber {
+func NewSubscriber(projects forge.Projects, apiURL string) forge.Subscriber {
 	host := apiHost(apiURL)
 	return forge.NewSubscriber(platform, projects, func(u string) (string, bool) { return repoOn(u, host) }, false)
 }

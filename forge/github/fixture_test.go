@@ -114,7 +114,7 @@ func build(t testing.TB, users *config.Config, fg *fakegithub.Server, resolver p
 	clock := clockwork.NewFakeClockAt(t0)
 	eng, err := pipeline.New(pipeline.Config{
 		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock, Tick: time.Hour,
-		Subscribers: pipeline.Subscribers{NewSubscriber([]pipeline.Project{testProject()}, "")},
+		Subscribers: pipeline.Subscribers{NewSubscriber(pipelinetest.Projects{testProject()}, "")},
 		Target:      func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
 		Resolver:    resolver,
 	})

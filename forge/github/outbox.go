@@ -5,13 +5,12 @@ import (
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/forge"
-	"github.com/ferrybot/ferry/pipeline"
 )
 
 // NewSubscriber is the forge.Subscriber of the projects whose repository
 // is on the GitHub at apiURL ("" for github.com): commit statuses,
 // Deployments and sticky comments.
-func NewSubscriber(projects []pipeline.Project, apiURL string) forge.Subscriber {
+func NewSubscriber(projects forge.Projects, apiURL string) forge.Subscriber {
 	host := apiHost(apiURL)
 	return forge.NewSubscriber(platform, projects, func(u string) (string, bool) { return repoOn(u, host) }, true)
 }

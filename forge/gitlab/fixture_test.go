@@ -158,7 +158,7 @@ func build(t testing.TB, users *config.Config, fg *fakegitlab.Server, mods ...fu
 	}
 	eng, err := pipeline.New(pipeline.Config{
 		Store: st, Projects: []pipeline.Project{testProject()}, Clock: clock, Tick: time.Hour,
-		Subscribers: pipeline.Subscribers{NewSubscriber([]pipeline.Project{testProject()}, apiURL)},
+		Subscribers: pipeline.Subscribers{NewSubscriber(pipelinetest.Projects{testProject()}, apiURL)},
 		Target:      func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) { return target, nil },
 		Resolver:    refs,
 	})

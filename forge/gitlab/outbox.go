@@ -7,13 +7,12 @@ import (
 
 	"github.com/ferrybot/ferry/bot"
 	"github.com/ferrybot/ferry/forge"
-	"github.com/ferrybot/ferry/pipeline"
 )
 
 // NewSubscriber is the forge.Subscriber of the projects whose repository
 // is on the GitLab at apiURL ("" for gitlab.com): commit statuses,
 // deployments and sticky notes.
-func NewSubscriber(projects []pipeline.Project, apiURL string) forge.Subscriber {
+func NewSubscriber(projects forge.Projects, apiURL string) forge.Subscriber {
 	inst := instanceOf(apiURL)
 	return forge.NewSubscriber(platform, projects, func(u string) (string, bool) { return repoOn(u, inst) }, true)
 }
