@@ -7,15 +7,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
 	"os"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/ferrybot/ferry/bot"
 	dingtalkbot "github.com/ferrybot/ferry/bot/dingtalk"
@@ -30,9 +27,6 @@ import (
 	forgegitlab "github.com/ferrybot/ferry/forge/gitlab"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/storage"
-	"github.com/ferrybot/ferry/targets/kubernetes"
-	"github.com/ferrybot/ferry/targets/local"
-	"github.com/ferrybot/ferry/targets/ssh"
 	"github.com/ferrybot/ferry/targets/workspace"
 )
 
@@ -72,11 +66,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 	drivers := &drivers{dir: cfg.Dir, ws: ws, clock: clock, built: map[string]pipeline.Target{}}
 	for _, p := range cfg.Projects {
 		for _, env := range p.Envs {
-			t, err := drivers.target(p, env)
-			if err == nil {
-				err = preflight(ctx, t, log.With("project", p.Name, "env", env.Name))
-			}
-			if err != nil {
+			if err := drivers.prepare(ctx, p, env, log); err != nil {
 				return nil, fmt.Errorf("project %s environment %s: %w", p.Name, env.Name, err)
 			}
 		}
@@ -398,91 +388,4 @@ func deriveKey(sessionKey []byte, use string) []byte {
 	m := hmac.New(sha256.New, sessionKey)
 	m.Write([]byte(use))
 	return m.Sum(nil)
-}
-
-// drivers builds each environment's target once.
-type drivers struct {
-	dir   string
-	ws    *workspace.Workspace
-	clock pipeline.Clock // nil: the system clock
-	mu    sync.Mutex
-	built map[string]pipeline.Target
-}
-
-func (d *drivers) target(p pipeline.Project, env pipeline.Environment) (pipeline.Target, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	key := p.Name + "\x00" + env.Name
-	if t, ok := d.built[key]; ok {
-		return t, nil
-	}
-	var t pipeline.Target
-	setup := workspace.Setup{Project: p.Name, Env: env.Name, BaseDir: d.dir, Workspace: d.ws}
-	switch env.Target.Type {
-	case "local":
-		cfg, err := local.ParseConfig(env.Target.Params)
-		if err != nil {
-			return nil, err
-		}
-		if t, err = local.New(cfg, setup); err != nil {
-			return nil, err
-		}
-	case "ssh":
-		cfg, err := ssh.ParseConfig(env.Target.Params)
-		if err != nil {
-			return nil, err
-		}
-		if t, err = ssh.New(cfg, setup); err != nil {
-			return nil, err
-		}
-	case "kubernetes":
-		cfg, err := kubernetes.ParseConfig(env.Target.Params)
-		if err != nil {
-			return nil, err
-		}
-		if t, err = kubernetes.New(cfg, setup, kubernetes.Options{Clock: d.clock}); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, errors.New("target type " + env.Target.Type + " is not built into this ferry; use type: local, ssh or kubernetes")
-	}
-	d.built[key] = t
-	return t, nil
-}
-
-// preflight runs the start-up check of a target that has one (kubernetes
-// asks the API server whether its credentials may do what deploys need).
-// A missing permission stops ferry, naming it; a cluster ferry cannot reach
-// now is logged, and its deploys will say so.
-func preflight(ctx context.Context, t pipeline.Target, log *slog.Logger) error {
-	p, ok := t.(interface {
-		Preflight(ctx context.Context) ([]string, error)
-	})
-	if !ok {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	warnings, err := p.Preflight(ctx)
-	for _, w := range warnings {
-		log.Warn("target permission", "warning", w)
-	}
-	if errors.Is(err, pipeline.ErrForbidden) {
-		return err
-	}
-	if err != nil {
-		log.Error("target check at start", "err", err)
-	}
-	return nil
-}
-
-// close closes the targets that hold connections.
-func (d *drivers) close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, t := range d.built {
-		if c, ok := t.(io.Closer); ok {
-			c.Close()
-		}
-	}
 }
