@@ -191,12 +191,12 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		s.signInRefused(w, r, http.StatusBadRequest, "/", "This sign-in started more than 10 minutes ago, in another browser, or was already used. Sign in again.")
 		return
 	}
-	if e := q.Get("error"); e != "" {
-		s.signInRefused(w, r, http.StatusUnauthorized, f.Next, fmt.Sprintf("%s refused the sign-in: %s.", s.idp.Name, describeOAuth(e, q.Get("error_description"))))
-		return
-	}
 	if !hmac.Equal([]byte(q.Get("state")), []byte(f.State)) {
 		s.signInRefused(w, r, http.StatusBadRequest, f.Next, "The answer from the identity provider does not belong to the sign-in this browser started (its state differs), so ferry ignored it. Sign in again.")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		s.signInRefused(w, r, http.StatusUnauthorized, f.Next, fmt.Sprintf("%s refused the sign-in: %s.", s.idp.Name, describeOAuth(e, q.Get("error_description"))))
 		return
 	}
 	provider, verifier, err := s.idp.discover(ctx, s.now)

@@ -253,6 +253,16 @@ func TestOIDCRefusals(t *testing.T) {
 		back := mustURL(f.ts.URL + callback + "?error=access_denied&error_description=" + url.QueryEscape("The user is not assigned to this application") + "&state=" + state)
 		refused(t, c, f.callback(c, back), http.StatusUnauthorized, "Acme SSO refused the sign-in: access_denied (The user is not assigned to this application).")
 	})
+	t.Run("refusal under another state", func(t *testing.T) {
+		c := f.client()
+		f.oidcBegin(c, "/")
+		back := mustURL(f.ts.URL + callback + "?error=access_denied&error_description=" + url.QueryEscape("Call +1 555 0100 to unlock your account") + "&state=forged")
+		res := f.callback(c, back)
+		refused(t, c, res, http.StatusBadRequest, "its state differs")
+		if strings.Contains(res.Body, "555") {
+			t.Error("ferry showed the description of an answer that is not its sign-in's")
+		}
+	})
 }
 
 // TestOIDCSignOut: signing out ends the ferry session and offers the
