@@ -98,6 +98,56 @@ func (c *Config) Reload(next *Config) (*Config, []string) {
 	return &merged, changed
 }
 
+// Diff says what next changes of what a reload takes from it: the users,
+// teams, projects and freezes added (+), removed (-) and changed (~), by
+// name, like "users +carol -dave; projects ~demo"; "" when it changes
+// none. It names no secret: a user whose token changed is ~ only.
+func (c *Config) Diff(next *Config) string {
+	var parts []string
+	for _, d := range []string{
+		diffNamed("users", c.Users, next.Users, func(u pipeline.User) string { return u.Name }),
+		diffNamed("teams", c.Teams, next.Teams, func(t pipeline.Team) string { return t.Name }),
+		diffNamed("projects", c.Projects, next.Projects, func(p pipeline.Project) string { return p.Name }),
+		diffNamed("freezes", c.Freezes, next.Freezes, func(f pipeline.Freeze) string { return f.Name }),
+	} {
+		if d != "" {
+			parts = append(parts, d)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// diffNamed says which of was and is, named by name, is says are added,
+// removed and changed: "users +carol -dave ~alice"; "" for none.
+func diffNamed[T any](kind string, was, is []T, name func(T) string) string {
+	before := map[string]T{}
+	for _, x := range was {
+		before[name(x)] = x
+	}
+	var added, changed, removed []string
+	for _, x := range is {
+		n := name(x)
+		old, ok := before[n]
+		switch {
+		case !ok:
+			added = append(added, "+"+n)
+		case !same(reflect.ValueOf(old), reflect.ValueOf(x)):
+			changed = append(changed, "~"+n)
+		}
+		delete(before, n)
+	}
+	for _, x := range was {
+		if _, gone := before[name(x)]; gone {
+			removed = append(removed, "-"+name(x))
+		}
+	}
+	all := append(append(added, removed...), changed...)
+	if len(all) == 0 {
+		return ""
+	}
+	return kind + " " + strings.Join(all, " ")
+}
+
 // settingKey is where a field of Config is set in ferry.yaml.
 func settingKey(field string) string {
 	if k, ok := map[string]string{

@@ -82,3 +82,21 @@ func TestLiveFollowsStore(t *testing.T) {
 		t.Errorf("live = %p, projects %v", live.Config(), live.Projects())
 	}
 }
+
+// TestDiff names what a reload adds, removes and changes, and nothing
+// when the file is the same.
+func TestDiff(t *testing.T) {
+	before := parseLive(t, liveYAML)
+	if d := before.Diff(parseLive(t, liveYAML)); d != "" {
+		t.Errorf("the same file: %q", d)
+	}
+	after := parseLive(t, strings.NewReplacer(
+		"  alice: {teams: [ops], chat: {dingtalk: \"manager4220\"}}", "  alice: {teams: [ops]}\n  bob: {}",
+		"  ops: {}", "  ops: {}\n  dev: {}",
+		"  api:\n    repo: ./api\n    environments: {dev: {target: {type: local}}}\n", "",
+		"name: year-end", "name: new-year",
+	).Replace(liveYAML))
+	if d, want := before.Diff(after), "users +bob ~alice; teams +dev; projects -api; freezes +new-year -year-end"; d != want {
+		t.Errorf("Diff = %q, want %q", d, want)
+	}
+}

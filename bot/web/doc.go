@@ -34,6 +34,7 @@
 //	GET  /api/v1/audit           the audit page's parameters → APIAuditLog
 //	GET  /api/v1/outbox          ?platform=&dead=&limit= → APIOutbox (admins)
 //	POST /api/v1/outbox/{id}/retry → APIOutboxRetry (admins)
+//	POST /api/v1/reload          → APIReload: ferry.yaml read again (admins)
 //
 // Sessions are signed cookies: HMAC-SHA256 over the name, the expiry, a
 // random nonce and a digest of the person's password hash, verified in

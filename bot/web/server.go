@@ -68,8 +68,11 @@ type Config struct {
 	// NoPassword switches signing in with a password off, and ends the
 	// sessions signed in with one.
 	NoPassword bool
-	Logger     *slog.Logger     // nil: discard
-	Now        func() time.Time // nil: time.Now; for session expiry and sign-in throttling
+	// Reload reads the configuration file again for an admin at POST
+	// /api/v1/reload; nil: that route answers 404.
+	Reload Reload
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now; for session expiry and sign-in throttling
 }
 
 // Limits of the server.
@@ -93,6 +96,7 @@ type Server struct {
 	setup      Setup
 	idp        *idp // nil without OIDC
 	noPassword bool
+	reload     Reload // nil: none
 	baseURL    string // BaseURL without a trailing /
 	key        []byte
 	secure     bool
@@ -119,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("web: SessionKey must be at least 32 bytes")
 	}
 	s := &Server{
-		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, sessions: cfg.Sessions, linker: cfg.Linker, dash: cfg.Dashboards, outbox: cfg.Outbox, replicas: cfg.Replicas, tokens: cfg.Tokens, setup: cfg.Setup, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		bot: cfg.Bot, engine: cfg.Engine, users: cfg.Users, sessions: cfg.Sessions, linker: cfg.Linker, dash: cfg.Dashboards, outbox: cfg.Outbox, replicas: cfg.Replicas, tokens: cfg.Tokens, setup: cfg.Setup, reload: cfg.Reload, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		key: append([]byte(nil), cfg.SessionKey...),
 		log: cfg.Logger, now: cfg.Now,
 		ping:    pingEvery,
@@ -213,6 +217,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/audit", s.api(s.apiAudit))
 	mux.HandleFunc("GET /api/v1/outbox", s.api(s.apiOutbox))
 	mux.HandleFunc("POST /api/v1/outbox/{id}/retry", s.api(s.apiOutboxRetry))
+	mux.HandleFunc("POST /api/v1/reload", s.api(s.apiReload))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, APIError{Error: r.Method + " " + r.URL.Path + " is not part of ferry's API"})
 	})

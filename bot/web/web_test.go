@@ -146,6 +146,7 @@ type setup struct {
 	// People are the fixture's users when it has none.
 	oidc       func(base string) *OIDC
 	noPassword bool
+	reload     Reload
 }
 
 // newFixture runs an engine on a SQLite store in a temporary directory and
@@ -225,7 +226,7 @@ func newFixture(t *testing.T, s ...setup) *fixture {
 	if !cfg.noOutbox {
 		ob = st
 	}
-	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, Sessions: st, SessionKey: sessionKey, BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Replicas: cfg.replicas, Tokens: st, Setup: cfg.setup, OIDC: idp, NoPassword: cfg.noPassword, Logger: cfg.log, Now: f.clock.Now})
+	f.srv, err = New(Config{Bot: f.bot, Engine: e, Users: f.users, Sessions: st, SessionKey: sessionKey, BaseURL: base, Linker: cfg.linker, Dashboards: cfg.dash, Outbox: ob, Replicas: cfg.replicas, Tokens: st, Setup: cfg.setup, OIDC: idp, NoPassword: cfg.noPassword, Reload: cfg.reload, Logger: cfg.log, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
