@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ferrybot/ferry/bot"
 	dingtalkbot "github.com/ferrybot/ferry/bot/dingtalk"
@@ -48,13 +49,15 @@ type app struct {
 	elector *pipeline.Elector // the replicas' leader election, over a lease in the store
 	charts  dashboards.Signer
 	drivers *drivers
+	reload  *reloader // nil when ferry was not started from a file
 	handler http.Handler
 	log     *slog.Logger
 }
 
 // newApp opens the store and builds every part of the server. The caller
-// runs app.engine and calls app.close.
-func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.Logger, clock pipeline.Clock) (*app, error) {
+// runs app.engine and calls app.close. src is the file cfg was read from,
+// which a reload reads again; its zero value: cfg reloads from nowhere.
+func newApp(ctx context.Context, cfg *config.Config, src source, baseURL string, log *slog.Logger, clock pipeline.Clock) (*app, error) {
 	ws, err := workspace.New(workspace.Config{Dir: cfg.Workspace})
 	if err != nil {
 		return nil, err
@@ -135,6 +138,15 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		rand.Read(key)
 		log.Info("no session_secret in the configuration: web sessions and chart links end when ferry restarts")
 	}
+	var reload web.Reload // stays nil without a file
+	if err == nil && src.path != "" {
+		now := time.Now
+		if clock != nil {
+			now = clock.Now
+		}
+		a.reload = newReloader(src, live, a.engine, drivers, st, now, log)
+		reload = a.reload.reload
+	}
 	if err == nil {
 		a.charts = dashboards.Signer{Key: deriveKey(key, "ferry chart links"), BaseURL: baseURL}
 		a.dash, err = newDashboards(cfg, st, a.charts, clock)
@@ -184,7 +196,7 @@ func newApp(ctx context.Context, cfg *config.Config, baseURL string, log *slog.L
 		}
 		if err == nil {
 			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: live, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Replicas: st, Tokens: st, Setup: githubSetup(cfg, st), Logger: log,
-				OIDC: webOIDC(cfg.Auth.OIDC, cfg), NoPassword: cfg.Auth.NoPassword})
+				OIDC: webOIDC(cfg.Auth.OIDC, cfg), NoPassword: cfg.Auth.NoPassword, Reload: reload})
 		}
 	}
 	if err == nil {
@@ -341,7 +353,7 @@ func (a *app) close() {
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	// /livez and /healthz: the process serves; /readyz: and can reach
-	// its database.
+	// its database, then which configuration is loaded.
 	live := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }
 	mux.HandleFunc("GET /healthz", live)
 	mux.HandleFunc("GET /livez", live)
@@ -351,6 +363,9 @@ func (a *app) routes() http.Handler {
 			return
 		}
 		fmt.Fprintln(w, "ready")
+		if a.reload != nil {
+			fmt.Fprint(w, a.reload.status())
+		}
 	})
 	if a.cfg.Metrics.Listen == "" {
 		mux.Handle("GET /metrics", a.metrics.handler(a.cfg.Metrics.Token))

@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
-
-	"github.com/ferrybot/ferry/config"
 )
 
 // startApp writes yaml as a ferry.yaml of its own, builds the server on
@@ -22,14 +21,14 @@ func startApp(t *testing.T, yaml string, log *slog.Logger, services ...func(*app
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	cfg, src, err := readConfig(path, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a, err := newApp(context.Background(), cfg, "http://ferry.test", log, nil)
+	a, err := newApp(context.Background(), cfg, src, "http://ferry.test", log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func benchApp(b *testing.B) (*app, *httptest.Server) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := newApp(context.Background(), cfg, "http://ferry.test", slog.New(slog.DiscardHandler), nil)
+	a, err := newApp(context.Background(), cfg, source{}, "http://ferry.test", slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

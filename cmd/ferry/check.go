@@ -32,23 +32,44 @@ func check(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bad := 0
-	envs := 0
+	if problems := targetProblems(*path, cfg); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
+		return exitError(1)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d project(s), %d environment(s), %d user(s))\n", *path, len(cfg.Projects), environments(cfg), len(cfg.Users))
+	return nil
+}
+
+// targetProblems are the problems of each environment's target
+// parameters, as its driver reads them, at their lines in the file at
+// path.
+func targetProblems(path string, cfg *config.Config) config.Problems {
+	var problems config.Problems
 	for _, p := range cfg.Projects {
 		for _, env := range p.Envs {
-			envs++
 			if err := checkTarget(env.Target); err != nil {
-				line := cfg.TargetLine(p.Name, env.Name, paramOf(err))
-				fmt.Fprintf(stderr, "%s:%d: project %s, environment %s: target: %v\n", *path, line, p.Name, env.Name, err)
-				bad++
+				problems = append(problems, targetProblem(path, cfg, p, env, err))
 			}
 		}
 	}
-	if bad > 0 {
-		return exitError(1)
+	return problems
+}
+
+// targetProblem is err of the target of env, at its line.
+func targetProblem(path string, cfg *config.Config, p pipeline.Project, env pipeline.Environment, err error) config.Problem {
+	return config.Problem{File: path, Line: cfg.TargetLine(p.Name, env.Name, paramOf(err)),
+		Msg: fmt.Sprintf("project %s, environment %s: target: %v", p.Name, env.Name, err)}
+}
+
+// environments counts the environments of every project.
+func environments(cfg *config.Config) int {
+	n := 0
+	for _, p := range cfg.Projects {
+		n += len(p.Envs)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d project(s), %d environment(s), %d user(s))\n", *path, len(cfg.Projects), envs, len(cfg.Users))
-	return nil
+	return n
 }
 
 func checkTarget(t pipeline.TargetSpec) error {

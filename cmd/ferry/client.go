@@ -85,6 +85,9 @@ func client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if rest, ok := clientVerb(args, "outbox"); ok { // ferry --server … outbox --dead
 		return outboxCommand(ctx, rest, stdout, stderr)
 	}
+	if rest, ok := clientVerb(args, "reload"); ok {
+		return reloadCommand(ctx, rest, stdout, stderr)
+	}
 	o, words, err := parseClientArgs(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "ferry:", err)

@@ -88,7 +88,7 @@ func digest(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := newApp(ctx, cfg, cfg.BaseURL, log, nil)
+	a, err := newApp(ctx, cfg, source{}, cfg.BaseURL, log, nil)
 	if err != nil {
 		return err
 	}

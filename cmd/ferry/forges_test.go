@@ -77,7 +77,7 @@ func TestForgeRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	a, err := newApp(context.Background(), cfg, "http://ferry.test", slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	a, err := newApp(context.Background(), cfg, source{}, "http://ferry.test", slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ projects:
 		t.Fatal(err)
 	}
 	var logs strings.Builder
-	_, err = newApp(context.Background(), cfg, "http://ferry.test", slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	_, err = newApp(context.Background(), cfg, source{}, "http://ferry.test", slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	want := `project api environment prod: kubernetes: not allowed: user system:serviceaccount:` + ns + `:ferry (kubeconfig ` + kubeconfig + `) may not patch deployments.apps "api" in namespace ` + ns
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("newApp: %v\nwant: %s", err, want)

@@ -63,6 +63,7 @@ Client (talks to a running server; --server or FERRY_SERVER, --token or FERRY_TO
                                                         the audit log, newest first: who did what, and what was refused
   ferry outbox [--dead] [--platform P] [--limit N]      what ferry owes the platforms and has not delivered, oldest first (admins)
   ferry outbox retry <id>                               owe a dead notice again: ferry delivers it now (admins; audited)
+  ferry reload                                          the server reads its ferry.yaml again, or says why it refused it (admins; audited)
 
 ferry help <command> explains one command.
 `
@@ -92,6 +93,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return auditCommand(ctx, rest, stdout, stderr)
 	case "outbox":
 		return outboxCommand(ctx, rest, stdout, stderr)
+	case "reload":
+		return reloadCommand(ctx, rest, stdout, stderr)
 	case "freezes":
 		return freezesCommand(ctx, rest, stdout, stderr)
 	case "gen-deploys":

@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ferrybot/ferry/config"
@@ -23,7 +25,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
 	}
-	cfg, err := loadConfig(*path, stderr)
+	cfg, src, err := readConfig(*path, stderr)
 	if err != nil {
 		return err
 	}
@@ -33,7 +35,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		baseURL = "http://" + addr // the default base URL follows the address
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a, err := newApp(ctx, cfg, baseURL, log, nil)
+	a, err := newApp(ctx, cfg, src, baseURL, log, nil)
 	if err != nil {
 		return err
 	}
@@ -60,9 +62,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The engine and the chats run until ferry stops, each in its goroutine.
 	runCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
 	retention := storage.Retention{Bodies: cfg.Retention.Bodies, Deliveries: cfg.Retention.Deliveries}
+	// SIGHUP reloads the configuration, as a change of its file does.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	services := append(a.replicaServices(runCtx), a.engine.Run, a.outbox.Run, func(ctx context.Context) error {
 		return pruneDeliveries(ctx, a.store, retention, log)
-	})
+	}, a.reload.watch, func(ctx context.Context) error { return a.reload.onSignal(ctx, hup) })
 	if a.slack != nil {
 		services = append(services, a.slack.Run)
 	}
@@ -124,15 +130,7 @@ func configFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 
 // loadConfig loads a configuration, printing its problems one per line.
 func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
-	cfg, err := config.Load(path)
-	var problems config.Problems
-	if errors.As(err, &problems) {
-		for _, p := range problems {
-			fmt.Fprintln(stderr, p)
-		}
-		fmt.Fprintf(stderr, "%s: %d problem(s); fix them and run ferry check --config %s\n", path, len(problems), path)
-		return nil, exitError(1)
-	}
+	cfg, _, err := readConfig(path, stderr)
 	return cfg, err
 }
 
