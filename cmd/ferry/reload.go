@@ -249,48 +249,54 @@ func (r *reloader) onSignal(ctx context.Context, hup <-chan os.Signal) error {
 	}
 }
 
-// watch reloads the file when it changes, until ctx ends. It watches the
-// file's directory, not the file: an editor saves by renaming a new file
-// over it, and Kubernetes updates a ConfigMap's files by swapping the
-// symbolic link they resolve through; both replace what a watch on the
-// file would follow. An event counts when it names the file, or when the
-// file now resolves to another one. Once the directory is quiet, the
-// file is read, and reloaded if its content is new. When the directory
+// watch starts watching the file, and returns the loop that reloads it
+// when it changes, until its context ends. It watches the file's
+// directory, not the file: an editor saves by renaming a new file over
+// it, and Kubernetes updates a ConfigMap's files by swapping the symbolic
+// link they resolve through; both replace what a watch on the file would
+// follow. An event counts when it names the file, or when the file now
+// resolves to another one. Once the directory is quiet, the file is read,
+// and reloaded if its content is new; so it is once the watch is set, for
+// a change made since ferry read the file at start. When the directory
 // cannot be watched, that is logged, and SIGHUP and the API still reload.
-func (r *reloader) watch(ctx context.Context) error {
+func (r *reloader) watch(ctx context.Context) func(context.Context) error {
 	path, err := filepath.Abs(r.loaded.path)
 	var w *fsnotify.Watcher
 	if err == nil {
 		w, err = fsnotify.NewWatcher()
 	}
 	if err == nil {
-		defer w.Close()
-		err = w.Add(filepath.Dir(path))
+		if err = w.Add(filepath.Dir(path)); err != nil {
+			w.Close()
+		}
 	}
 	if err != nil {
 		r.log.Error("the configuration file is not watched: reload it with SIGHUP or ferry reload", "err", err)
-		<-ctx.Done()
-		return nil
+		return func(ctx context.Context) error { <-ctx.Done(); return nil }
 	}
 	resolved, _ := filepath.EvalSymlinks(path)
-	quiet := time.NewTimer(fileQuiet)
-	quiet.Stop()
-	defer quiet.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev := <-w.Events:
-			now, _ := filepath.EvalSymlinks(path)
-			if filepath.Clean(ev.Name) != path && now == resolved {
-				continue
+	r.reloadChanged(ctx)
+	return func(ctx context.Context) error {
+		defer w.Close()
+		quiet := time.NewTimer(fileQuiet)
+		quiet.Stop()
+		defer quiet.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case ev := <-w.Events:
+				now, _ := filepath.EvalSymlinks(path)
+				if filepath.Clean(ev.Name) != path && now == resolved {
+					continue
+				}
+				resolved = now
+				quiet.Reset(fileQuiet)
+			case err := <-w.Errors:
+				r.log.Warn("watching the configuration file", "err", err)
+			case <-quiet.C:
+				r.reloadChanged(ctx)
 			}
-			resolved = now
-			quiet.Reset(fileQuiet)
-		case err := <-w.Errors:
-			r.log.Warn("watching the configuration file", "err", err)
-		case <-quiet.C:
-			r.reloadChanged(ctx)
 		}
 	}
 }

@@ -68,7 +68,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer signal.Stop(hup)
 	services := append(a.replicaServices(runCtx), a.engine.Run, a.outbox.Run, func(ctx context.Context) error {
 		return pruneDeliveries(ctx, a.store, retention, log)
-	}, a.reload.watch, func(ctx context.Context) error { return a.reload.onSignal(ctx, hup) })
+	}, a.reload.watch(runCtx), func(ctx context.Context) error { return a.reload.onSignal(ctx, hup) })
 	if a.slack != nil {
 		services = append(services, a.slack.Run)
 	}
