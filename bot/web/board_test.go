@@ -1,17 +1,16 @@
 package web
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ferrybot/ferry/internal/logtest"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
 )
@@ -33,7 +32,7 @@ func TestGoldenBoardRuntime(t *testing.T) {
 		{Name: "qa", DefaultRef: "main", Branches: main, Target: pipeline.TargetSpec{Type: "kubernetes"}},
 		{Name: "prod", DefaultRef: "main", Branches: main, Target: pipeline.TargetSpec{Type: "kubernetes"}},
 	}}
-	logs := &syncWriter{w: new(bytes.Buffer)}
+	logs := &logtest.Buffer{}
 	f := newFixture(t, setup{
 		projects: []pipeline.Project{api},
 		target: func(_ pipeline.Project, env pipeline.Environment) (pipeline.Target, error) {
@@ -74,22 +73,4 @@ func TestGoldenBoardRuntime(t *testing.T) {
 	if got := logs.String(); !strings.Contains(got, "board: runtime") || !strings.Contains(got, "env=qa") || !strings.Contains(got, "Unauthorized") {
 		t.Errorf("the log does not say why qa's runtime is unavailable:\n%s", got)
 	}
-}
-
-// syncWriter lets the board's goroutines log into one buffer.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }

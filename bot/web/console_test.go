@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferrybot/ferry/internal/logtest"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/pipeline/pipelinetest"
 )
@@ -142,7 +142,7 @@ func (leakyTarget) SetConfig(_ context.Context, key, value string) (string, erro
 // its verb and target, never with the value it sets, here or by the bot.
 func TestCommandLogHasNoValues(t *testing.T) {
 	const secret = "hunter2-db-secret"
-	logs := &syncWriter{w: new(bytes.Buffer)}
+	logs := &logtest.Buffer{}
 	f := newFixture(t, setup{
 		target: func(pipeline.Project, pipeline.Environment) (pipeline.Target, error) {
 			return leakyTarget{pipelinetest.NewTarget("p1")}, nil

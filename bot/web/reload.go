@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/ferrybot/ferry/pipeline"
@@ -31,8 +32,10 @@ type APIReload struct {
 	// RestartOnly are the settings the file changes that take effect at
 	// the next restart only (listen, slack, …); the running ones are kept.
 	RestartOnly []string `json:"restart_only,omitempty"`
-	// Problems are why the file was refused, file:line: message each.
+	// Problems are why the file was refused, file:line: message each,
+	// and Error what that means.
 	Problems []string `json:"problems,omitempty"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // apiReload reloads the configuration for an admin.
@@ -46,9 +49,10 @@ func (s *Server) apiReload(w http.ResponseWriter, r *http.Request, a pipeline.Ac
 		return
 	}
 	res := s.reload(r.Context(), a.Name)
-	st := http.StatusOK
 	if !res.Loaded {
-		st = http.StatusUnprocessableEntity
+		res.Error = fmt.Sprintf("ferry refused its configuration file (%d problems) and keeps the configuration it loaded before", len(res.Problems))
+		writeJSON(w, http.StatusUnprocessableEntity, res)
+		return
 	}
-	writeJSON(w, st, res)
+	writeJSON(w, http.StatusOK, res)
 }

@@ -35,7 +35,7 @@ func TestAPIReload(t *testing.T) {
 		t.Fatalf("carol's reload: %d %s", res.StatusCode, res.Body)
 	}
 	got = APIReload{}
-	if res := f.api(http.MethodPost, "/api/v1/reload", carolToken, "", &got); res.StatusCode != http.StatusUnprocessableEntity || got.Loaded || len(got.Problems) != 1 {
+	if res := f.api(http.MethodPost, "/api/v1/reload", carolToken, "", &got); res.StatusCode != http.StatusUnprocessableEntity || got.Loaded || len(got.Problems) != 1 || got.Error == "" {
 		t.Fatalf("a refused reload: %d %s", res.StatusCode, res.Body)
 	}
 	if !slices.Equal(asked, []string{"carol", "carol"}) {

@@ -56,7 +56,7 @@ type app struct {
 
 // newApp opens the store and builds every part of the server. The caller
 // runs app.engine and calls app.close. src is the file cfg was read from,
-// which a reload reads again; its zero value: cfg reloads from nowhere.
+// which a reload reads again; the zero value: ferry does not reload.
 func newApp(ctx context.Context, cfg *config.Config, src source, baseURL string, log *slog.Logger, clock pipeline.Clock) (*app, error) {
 	ws, err := workspace.New(workspace.Config{Dir: cfg.Workspace})
 	if err != nil {

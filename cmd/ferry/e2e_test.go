@@ -136,19 +136,29 @@ func cli(t *testing.T, server, token string, args ...string) (string, error) {
 	return out + errOut, err
 }
 
-func getDeploy(t *testing.T, server string, id int) web.APIDetails {
+// apiGet asks server for path as the owner of token, decodes the JSON
+// answer into out unless it is nil, and returns the answer's status.
+func apiGet(t *testing.T, server, token, path string, out any) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/deploys/%d", server, id), nil)
-	req.Header.Set("Authorization", "Bearer alice-token-0123456789")
+	req, _ := http.NewRequest(http.MethodGet, server+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var d web.APIDetails
-	if err := json.NewDecoder(res.Body).Decode(&d); err != nil {
-		t.Fatal(err)
+	if out != nil {
+		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
 	}
+	return res.StatusCode
+}
+
+func getDeploy(t *testing.T, server string, id int) web.APIDetails {
+	t.Helper()
+	var d web.APIDetails
+	apiGet(t, server, aliceToken, fmt.Sprintf("/api/v1/deploys/%d", id), &d)
 	return d
 }
 

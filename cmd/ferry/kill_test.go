@@ -238,17 +238,8 @@ func inboxPending(t *testing.T, server string) int {
 
 func listDeploys(t *testing.T, server string) []web.APIDeploy {
 	t.Helper()
-	req, _ := http.NewRequest("GET", server+"/api/v1/deploys?project=demo", nil)
-	req.Header.Set("Authorization", "Bearer "+aliceToken)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
 	var l web.APIDeployList
-	if err := json.NewDecoder(res.Body).Decode(&l); err != nil {
-		t.Fatal(err)
-	}
+	apiGet(t, server, aliceToken, "/api/v1/deploys?project=demo", &l)
 	return l.Deploys
 }
 

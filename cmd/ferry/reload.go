@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -85,6 +85,7 @@ type auditor interface {
 // every other setting is kept until the next restart, with a warning
 // naming those the file changed. Each reload and each refusal is audited.
 type reloader struct {
+	path    string
 	live    *config.Live
 	engine  *pipeline.Engine
 	drivers *drivers
@@ -92,11 +93,17 @@ type reloader struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	mu       sync.Mutex // one reload at a time; guards what follows
-	loaded   source     // the file of the configuration loaded now
+	mu    sync.Mutex        // one reload at a time
+	seen  [sha256.Size]byte // the content last read, loaded or refused; under mu
+	state atomic.Pointer[reloadState]
+}
+
+// reloadState is what a reloader says of itself, made new at each
+// reload, so that /readyz reads it while a reload checks its targets.
+type reloadState struct {
+	loaded   source // the file of the configuration loaded now
 	loadedAt time.Time
-	seen     [sha256.Size]byte // the content last read, loaded or refused
-	refused  *refusal          // the last reload, when it was refused since loadedAt
+	refused  *refusal // the last reload, when it was refused since loadedAt
 }
 
 // refusal is a reload that was refused.
@@ -107,14 +114,16 @@ type refusal struct {
 }
 
 func newReloader(src source, live *config.Live, engine *pipeline.Engine, drivers *drivers, audit auditor, now func() time.Time, log *slog.Logger) *reloader {
-	return &reloader{live: live, engine: engine, drivers: drivers, audit: audit, log: log, now: now, loaded: src, loadedAt: now(), seen: src.sum}
+	r := &reloader{path: src.path, live: live, engine: engine, drivers: drivers, audit: audit, log: log, now: now, seen: src.sum}
+	r.state.Store(&reloadState{loaded: src, loadedAt: now()})
+	return r
 }
 
 // reload reads the file again as who asks, and says what it did.
 func (r *reloader) reload(ctx context.Context, who string) web.APIReload {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	data, err := os.ReadFile(r.loaded.path)
+	data, err := os.ReadFile(r.path)
 	return r.load(ctx, who, data, err)
 }
 
@@ -123,7 +132,7 @@ func (r *reloader) reload(ctx context.Context, who string) web.APIReload {
 func (r *reloader) reloadChanged(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	data, err := os.ReadFile(r.loaded.path)
+	data, err := os.ReadFile(r.path)
 	if err == nil && sha256.Sum256(data) == r.seen {
 		return
 	}
@@ -133,7 +142,7 @@ func (r *reloader) reloadChanged(ctx context.Context) {
 // load checks data, read from the file (or not: readErr), and loads it
 // or refuses it.
 func (r *reloader) load(ctx context.Context, who string, data []byte, readErr error) web.APIReload {
-	path := r.loaded.path
+	path := r.path
 	if readErr != nil {
 		r.seen = [sha256.Size]byte{}
 		return r.refuse(ctx, who, source{path: path}, config.Problems{{File: path, Msg: readErr.Error()}})
@@ -157,7 +166,7 @@ func (r *reloader) load(ctx context.Context, who string, data []byte, readErr er
 		return r.refuse(ctx, who, src, config.Problems{{File: path, Msg: err.Error()}})
 	}
 	r.live.Store(cfg)
-	r.loaded, r.loadedAt, r.refused = src, r.now(), nil
+	r.state.Store(&reloadState{loaded: src, loadedAt: r.now()})
 	res := web.APIReload{Loaded: true, SHA256: src.short(), Users: len(cfg.Users), Teams: len(cfg.Teams),
 		Projects: len(cfg.Projects), Environments: environments(cfg), Freezes: len(cfg.Freezes),
 		Changes: firstOf(old.Diff(cfg), "no changes"), RestartOnly: restartOnly}
@@ -178,7 +187,7 @@ func (r *reloader) load(ctx context.Context, who string, data []byte, readErr er
 // its driver as ferry builds it at start (a missing Kubernetes permission
 // is one).
 func (r *reloader) targetProblems(ctx context.Context, next *config.Config) config.Problems {
-	path := r.loaded.path
+	path := r.path
 	if problems := targetProblems(path, next); len(problems) > 0 {
 		return problems
 	}
@@ -196,7 +205,9 @@ func (r *reloader) targetProblems(ctx context.Context, next *config.Config) conf
 // refuse keeps the configuration loaded now, and logs and audits why the
 // file was refused.
 func (r *reloader) refuse(ctx context.Context, who string, src source, problems config.Problems) web.APIReload {
-	r.refused = &refusal{src: src, at: r.now(), problems: len(problems)}
+	st := *r.state.Load()
+	st.refused = &refusal{src: src, at: r.now(), problems: len(problems)}
+	r.state.Store(&st)
 	res := web.APIReload{}
 	lines := make([]string, len(problems))
 	for i, p := range problems {
@@ -209,8 +220,8 @@ func (r *reloader) refuse(ctx context.Context, who string, src source, problems 
 		res.SHA256 = src.short()
 		detail = fmt.Sprintf("%s; %d problems, at lines %s", src.digest(), len(problems), strings.Join(lines, ", "))
 	}
-	r.log.Warn("the configuration loaded before stays", "sha256", r.loaded.short(), "problems", len(problems))
-	r.record(ctx, who, "reload refused", detail+"; "+r.loaded.digest()+" stays loaded")
+	r.log.Warn("the configuration loaded before stays", "sha256", st.loaded.short(), "problems", len(problems))
+	r.record(ctx, who, "reload refused", detail+"; "+st.loaded.digest()+" stays loaded")
 	return res
 }
 
@@ -224,10 +235,9 @@ func (r *reloader) record(ctx context.Context, who, action, detail string) {
 // status says which configuration is loaded, since when, and whether the
 // last reload was refused, for /readyz.
 func (r *reloader) status() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := fmt.Sprintf("config %s loaded %s\n", r.loaded.digest(), r.loadedAt.UTC().Format(time.RFC3339))
-	if f := r.refused; f != nil {
+	st := r.state.Load()
+	s := fmt.Sprintf("config %s loaded %s\n", st.loaded.digest(), st.loadedAt.UTC().Format(time.RFC3339))
+	if f := st.refused; f != nil {
 		what := "the file could not be read"
 		if f.src.read() {
 			what = fmt.Sprintf("%s has %d problem(s)", f.src.digest(), f.problems)
@@ -260,7 +270,7 @@ func (r *reloader) onSignal(ctx context.Context, hup <-chan os.Signal) error {
 // a change made since ferry read the file at start. When the directory
 // cannot be watched, that is logged, and SIGHUP and the API still reload.
 func (r *reloader) watch(ctx context.Context) func(context.Context) error {
-	path, err := filepath.Abs(r.loaded.path)
+	path, err := filepath.Abs(r.path)
 	var w *fsnotify.Watcher
 	if err == nil {
 		w, err = fsnotify.NewWatcher()
@@ -313,30 +323,15 @@ func reloadCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "ferry reload:", err)
 		return exitError(2)
 	}
-	resp, err := o.do(ctx, http.MethodPost, "/api/v1/reload", nil)
+	v, body, err := apiCall[web.APIReload](ctx, o, "ferry reload", http.MethodPost, "/api/v1/reload", nil, stderr)
+	for _, p := range v.Problems {
+		fmt.Fprintln(stderr, "  "+p)
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "ferry reload:", err)
-		return exitError(1)
-	}
-	var v struct {
-		web.APIReload
-		web.APIError
-	}
-	if json.Unmarshal(resp.body, &v) != nil {
-		fmt.Fprintf(stderr, "ferry reload: %s answered %s with something that is not ferry's JSON\n", o.server, resp.status)
-		return exitError(1)
+		return err
 	}
 	if o.json {
-		stdout.Write(resp.body)
-	}
-	switch {
-	case resp.code == http.StatusUnprocessableEntity:
-		fmt.Fprintf(stderr, "ferry reload: the server refused its configuration file, and keeps the one it loaded before:\n  %s\n", strings.Join(v.Problems, "\n  "))
-		return exitError(1)
-	case resp.code != http.StatusOK:
-		fmt.Fprintln(stderr, "ferry reload:", firstOf(v.Error, resp.status))
-		return exitError(1)
-	case o.json:
+		stdout.Write(body)
 		return nil
 	}
 	fmt.Fprintf(stdout, "reloaded sha256:%s: %d users, %d teams, %d projects, %d environments, %d freezes\nchanges: %s\n",

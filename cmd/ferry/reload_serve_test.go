@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,14 +22,7 @@ const carolPassword = "carol-reload-password"
 // tokenWorks reports whether server takes token for GET /api/v1/board.
 func tokenWorks(t *testing.T, server, token string) bool {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, server+"/api/v1/board", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode == http.StatusOK
+	return apiGet(t, server, token, "/api/v1/board", nil) == http.StatusOK
 }
 
 // readyz is what GET /readyz answers.
@@ -52,17 +44,8 @@ func readyz(t *testing.T, server string) string {
 // admin) reads them, newest first.
 func reloadAudit(t *testing.T, server, action string) []web.APIAuditEntry {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, server+"/api/v1/audit?action="+url.QueryEscape(action), nil)
-	req.Header.Set("Authorization", "Bearer alice-token-0123456789")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
 	var l web.APIAuditLog
-	if err := json.NewDecoder(res.Body).Decode(&l); err != nil {
-		t.Fatal(err)
-	}
+	apiGet(t, server, aliceToken, "/api/v1/audit?action="+url.QueryEscape(action), &l)
 	return l.Entries
 }
 
@@ -145,7 +128,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	}
 	broken := strings.Replace(next, "root: hosts", "root: hosts, retries: many", 1)
 	writeFile(t, real, broken)
-	out, err := cli(t, server, "alice-token-0123456789", "reload")
+	out, err := cli(t, server, aliceToken, "reload")
 	if err == nil || !strings.Contains(out, "refused its configuration file") || !strings.Contains(out, fmt.Sprintf("%s:%d: project demo, environment staging: target: ", path, lineOf(broken, "staging:"))) {
 		t.Errorf("ferry reload of a broken file: %v\n%s", err, out)
 	}
@@ -153,7 +136,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 		t.Error("carol's token stopped working when a broken file was refused")
 	}
 	writeFile(t, real, strings.Replace(next, "  carol:", "  dave: {tokens: [\"dave-token-0123456789\"]}\n  carol:", 1))
-	if out, err := cli(t, server, "alice-token-0123456789", "reload"); err != nil || !strings.Contains(out, "changes: users +dave") {
+	if out, err := cli(t, server, aliceToken, "reload"); err != nil || !strings.Contains(out, "changes: users +dave") {
 		t.Errorf("ferry reload: %v\n%s", err, out)
 	}
 	if !tokenWorks(t, server, "dave-token-0123456789") {
@@ -190,7 +173,7 @@ func TestServeReloadsWhenTheFileChanges(t *testing.T) {
 	if !logged(string(log), "level=ERROR", `msg="reload refused"`, `by="file change"`, fmt.Sprintf(`problem="%s:%d: unknown key \"admn\" in user erin`, path, lineOf(broken, "erin:"))) {
 		t.Errorf("the problem is not in the log with its line:\n%s", log)
 	}
-	if !tokenWorks(t, server, "dave-token-0123456789") || !tokenWorks(t, server, "alice-token-0123456789") {
+	if !tokenWorks(t, server, "dave-token-0123456789") || !tokenWorks(t, server, aliceToken) {
 		t.Error("the users loaded before lost their tokens")
 	}
 	if es := reloadAudit(t, server, "reload refused"); len(es) != 1 || es[0].Actor != "file change" || !strings.Contains(es[0].Detail, fmt.Sprintf("at lines %d;", lineOf(broken, "erin:"))) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,9 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/ferrybot/ferry/internal/logtest"
 	"github.com/ferrybot/ferry/pipeline"
 	"github.com/ferrybot/ferry/targets/workspace/gittest"
 )
@@ -31,25 +30,6 @@ users:
 `, users, repo)
 }
 
-// logBuffer keeps what a logger writes, for a test to read while others
-// write.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // logged reports whether a line of the log holds every one of parts.
 func logged(log string, parts ...string) bool {
 	for line := range strings.Lines(log) {
@@ -66,11 +46,11 @@ func logged(log string, parts ...string) bool {
 
 // reloadApp runs a server on yaml; it returns it with its file and its
 // log.
-func reloadApp(t *testing.T, yaml string) (*app, string, *logBuffer) {
+func reloadApp(t *testing.T, yaml string) (*app, string, *logtest.Buffer) {
 	t.Helper()
-	var logs logBuffer
+	var logs logtest.Buffer
 	a, _ := startApp(t, yaml, slog.New(slog.NewTextHandler(&logs, nil)))
-	return a, a.reload.loaded.path, &logs
+	return a, a.reload.path, &logs
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -142,7 +122,7 @@ func TestReloaderRefusesABrokenFile(t *testing.T) {
 	if !logged(logs.String(), `level=ERROR msg="reload refused"`, `by=alice problem="`+path+`:5: `) {
 		t.Errorf("the problem is not logged with its line:\n%s", logs)
 	}
-	if _, ok := a.live.User("alice"); !ok || a.reload.loaded.short() != shortSum(before) {
+	if _, ok := a.live.User("alice"); !ok || a.reload.state.Load().loaded.short() != shortSum(before) {
 		t.Error("the configuration loaded before is gone")
 	}
 	e := lastAudit(t, a)

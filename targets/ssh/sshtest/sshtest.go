@@ -28,6 +28,8 @@ import (
 
 	xssh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/ferrybot/ferry/internal/logtest"
 )
 
 // SSHD is the server the hosts run.
@@ -67,7 +69,7 @@ type Host struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
-	stderr *lockedBuffer
+	stderr *logtest.Buffer
 }
 
 // Start starts n hosts, web1 to web<n>, and stops them when the test ends.
@@ -218,7 +220,7 @@ func (h *Host) start() error {
 	if h.cmd != nil && !closed(h.exited) {
 		return nil
 	}
-	h.stderr = &lockedBuffer{}
+	h.stderr = &logtest.Buffer{}
 	cmd := exec.Command(SSHD, "-D", "-e", "-f", h.config)
 	cmd.Stdout, cmd.Stderr = h.stderr, h.stderr
 	// A test binary that dies, timed out, takes its servers along.
@@ -364,21 +366,4 @@ func closed(ch chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
