@@ -196,7 +196,7 @@ func newApp(ctx context.Context, cfg *config.Config, src source, baseURL string,
 		}
 		if err == nil {
 			a.web, err = web.New(web.Config{Bot: a.bot, Engine: a.engine, Users: live, Sessions: st, SessionKey: key, BaseURL: baseURL, Linker: linker, Dashboards: a.dash, Outbox: st, Replicas: st, Tokens: st, Setup: githubSetup(cfg, st), Logger: log,
-				OIDC: webOIDC(cfg.Auth.OIDC, cfg), NoPassword: cfg.Auth.NoPassword, Reload: reload})
+				OIDC: webOIDC(cfg.Auth.OIDC, live), NoPassword: cfg.Auth.NoPassword, Reload: reload})
 		}
 	}
 	if err == nil {

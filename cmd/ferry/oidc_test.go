@@ -16,14 +16,15 @@ import (
 // TestOIDCFromConfig: auth.oidc in ferry.yaml signs alice in through the
 // provider, with password sign-in off, and the group teams_from_groups
 // maps is what lets her deploy to prod: signed in without that group, she
-// may not.
+// may not. A person the file does not know is refused until a reload adds
+// them.
 func TestOIDCFromConfig(t *testing.T) {
 	repo := gittest.NewRepo(t)
 	repo.Commit(t, map[string]string{"README": "hi\n"}, "first")
 	const base = "http://ferry.test" // startApp's base URL
 	p := oidctest.Start(t, oidctest.Config{ClientID: "ferry", ClientSecret: "client-secret-0123456789", RedirectURLs: []string{base + "/login/oidc/callback"}})
 	p.SetAutoApprove(true)
-	_, srv := startApp(t, `storage: ferry.db
+	yaml := `storage: ferry.db
 workspace: workspace
 auth:
   password: false
@@ -43,11 +44,12 @@ projects:
     repo: `+repo.Path()+`
     environments:
       prod: {branches: ['^main$'], deployers: [ops], target: {type: local, hosts: [a], root: hosts}}
-`, nil)
+`
+	a, srv := startApp(t, yaml, nil)
 
-	deploy := func(groups ...string) int {
+	deploy := func(email string, groups ...string) int {
 		t.Helper()
-		p.SignInAs(oidctest.Person{Subject: "u-1", Email: "alice@acme.example", EmailVerified: true, Name: "Alice", Groups: groups})
+		p.SignInAs(oidctest.Person{Subject: email, Email: email, EmailVerified: true, Groups: groups})
 		jar, _ := cookiejar.New(nil)
 		browser := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 			if req.URL.Host == "ferry.test" { // the provider sends the browser to ferry's base URL
@@ -63,7 +65,7 @@ projects:
 		res.Body.Close()
 		m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
 		if m == nil {
-			t.Fatalf("not signed in through the provider: %d\n%s", res.StatusCode, page)
+			return res.StatusCode // not signed in
 		}
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/console/command", strings.NewReader(url.Values{"csrf": {string(m[1])}, "text": {"deploy demo main to prod"}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -75,11 +77,21 @@ projects:
 		res.Body.Close()
 		return res.StatusCode
 	}
-	if st := deploy("ferry-ops"); st != http.StatusOK {
+	if st := deploy("alice@acme.example", "ferry-ops"); st != http.StatusOK {
 		t.Errorf("alice in group ferry-ops deploying to prod: %d; want 200", st)
 	}
-	if st := deploy("sales"); st != http.StatusForbidden {
+	if st := deploy("alice@acme.example", "sales"); st != http.StatusForbidden {
 		t.Errorf("alice without group ferry-ops deploying to prod: %d; want 403", st)
+	}
+	if st := deploy("bob@acme.example", "ferry-ops"); st != http.StatusForbidden {
+		t.Errorf("bob, whom ferry.yaml does not know, signing in: %d; want 403", st)
+	}
+	writeFile(t, a.reload.path, strings.Replace(yaml, "  alice: {oidc: alice@acme.example}\n", "  alice: {oidc: alice@acme.example}\n  bob: {oidc: bob@acme.example}\n", 1))
+	if res := a.reload.reload(t.Context(), "test"); !res.Loaded {
+		t.Fatalf("reload: %+v", res)
+	}
+	if st := deploy("bob@acme.example", "ferry-ops"); st != http.StatusOK {
+		t.Errorf("bob, added by a reload, deploying to prod: %d; want 200", st)
 	}
 	res, err := http.PostForm(srv.URL+"/login", url.Values{"name": {"alice"}, "password": {"anything"}})
 	if err != nil {
