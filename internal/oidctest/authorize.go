@@ -218,14 +218,7 @@ func (p *Provider) issueCode(req authRequest, person Person) (string, error) {
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.codes) >= maxCodes {
-		for code, g := range p.codes {
-			if !now.Before(g.expires) {
-				delete(p.codes, code)
-			}
-		}
-	}
-	if len(p.codes) >= maxCodes {
+	if !room(p.codes, maxCodes, now, func(g *grant) time.Time { return g.expires }) {
 		return "", fmt.Errorf("%d codes are outstanding; exchange them or let them expire", maxCodes)
 	}
 	code := randomToken()

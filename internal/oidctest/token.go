@@ -189,14 +189,7 @@ func (p *Provider) issueTokens(g grant) (map[string]any, *oauthError) {
 func (p *Provider) storeAccessToken(person Person, now time.Time) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.tokens) >= maxTokens {
-		for token, at := range p.tokens {
-			if !now.Before(at.expires) {
-				delete(p.tokens, token)
-			}
-		}
-	}
-	if len(p.tokens) >= maxTokens {
+	if !room(p.tokens, maxTokens, now, func(at accessToken) time.Time { return at.expires }) {
 		return "", fmt.Errorf("%d access tokens are outstanding", maxTokens)
 	}
 	token := randomToken()
@@ -266,4 +259,18 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, at.person.claims())
+}
+
+// room makes room in m for one more entry, dropping the expired ones when
+// it holds limit; false when it is still full.
+func room[V any](m map[string]V, limit int, now time.Time, expires func(V) time.Time) bool {
+	if len(m) < limit {
+		return true
+	}
+	for k, v := range m {
+		if !now.Before(expires(v)) {
+			delete(m, k)
+		}
+	}
+	return len(m) < limit
 }
