@@ -16,8 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
-
 	"github.com/ferrybot/ferry/bot/web"
 	"github.com/ferrybot/ferry/config"
 	"github.com/ferrybot/ferry/pipeline"
@@ -65,10 +63,9 @@ const (
 	byFileChange = "file change"
 )
 
-// fileQuiet is how long the configuration file's directory must be quiet
-// after a change before the file is read: an editor's save or a
-// ConfigMap's update comes as a burst of events.
-const fileQuiet = 250 * time.Millisecond
+// pollEvery is how often ferry looks at its configuration file for a
+// change (see watch).
+const pollEvery = time.Second
 
 // auditor writes the audit log; *storage.Store is one.
 type auditor interface {
@@ -259,56 +256,62 @@ func (r *reloader) onSignal(ctx context.Context, hup <-chan os.Signal) error {
 	}
 }
 
-// watch starts watching the file, and returns the loop that reloads it
-// when it changes, until its context ends. It watches the file's
-// directory, not the file: an editor saves by renaming a new file over
-// it, and Kubernetes updates a ConfigMap's files by swapping the symbolic
-// link they resolve through; both replace what a watch on the file would
-// follow. An event counts when it names the file, or when the file now
-// resolves to another one. Once the directory is quiet, the file is read,
-// and reloaded if its content is new; so it is once the watch is set, for
-// a change made since ferry read the file at start. When the directory
-// cannot be watched, that is logged, and SIGHUP and the API still reload.
+// watch returns the loop that reloads the file when it changes, until its
+// context ends. It looks at the file every pollEvery: a change is the
+// file it resolves to being another one (an editor saves by renaming a
+// new file over it, and Kubernetes updates a ConfigMap's files by
+// swapping the link they resolve through) or the same one with another
+// size or time. A file seen changed is read once it has stayed so for one
+// more look, so a save in progress is not read half-written, and loaded
+// if its content is new. It looks once before ferry says it is ready, for
+// a change made since ferry read the file at start.
+//
+// Looking beats a watch of inotify here: the file's directory often holds
+// the SQLite database too, whose every write would wake a watch (a fifth
+// of ferry's CPU under a flood of webhooks), while a look costs one stat.
 func (r *reloader) watch(ctx context.Context) func(context.Context) error {
-	path, err := filepath.Abs(r.path)
-	var w *fsnotify.Watcher
-	if err == nil {
-		w, err = fsnotify.NewWatcher()
-	}
-	if err == nil {
-		if err = w.Add(filepath.Dir(path)); err != nil {
-			w.Close()
-		}
-	}
-	if err != nil {
-		r.log.Error("the configuration file is not watched: reload it with SIGHUP or ferry reload", "err", err)
-		return func(ctx context.Context) error { <-ctx.Done(); return nil }
-	}
-	resolved, _ := filepath.EvalSymlinks(path)
+	last := stamp(r.path)
 	r.reloadChanged(ctx)
 	return func(ctx context.Context) error {
-		defer w.Close()
-		quiet := time.NewTimer(fileQuiet)
-		quiet.Stop()
-		defer quiet.Stop()
+		tick := time.NewTicker(pollEvery)
+		defer tick.Stop()
+		changed := false
 		for {
 			select {
 			case <-ctx.Done():
 				return nil
-			case ev := <-w.Events:
-				now, _ := filepath.EvalSymlinks(path)
-				if filepath.Clean(ev.Name) != path && now == resolved {
-					continue
-				}
-				resolved = now
-				quiet.Reset(fileQuiet)
-			case err := <-w.Errors:
-				r.log.Warn("watching the configuration file", "err", err)
-			case <-quiet.C:
+			case <-tick.C:
+			}
+			now := stamp(r.path)
+			switch {
+			case !now.same(last):
+				last, changed = now, true
+			case changed:
+				changed = false
 				r.reloadChanged(ctx)
 			}
 		}
 	}
+}
+
+// fileStamp is what a look at the configuration file sees.
+type fileStamp struct {
+	info os.FileInfo // nil: the file could not be read
+}
+
+func stamp(path string) fileStamp {
+	info, err := os.Stat(path) // through links, to the file they resolve to
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{info: info}
+}
+
+func (a fileStamp) same(b fileStamp) bool {
+	if a.info == nil || b.info == nil {
+		return a.info == nil && b.info == nil
+	}
+	return os.SameFile(a.info, b.info) && a.info.Size() == b.info.Size() && a.info.ModTime().Equal(b.info.ModTime())
 }
 
 // reloadCommand runs `ferry reload`: the server reads its configuration
