@@ -149,6 +149,7 @@ func IsPostgres(storage string) bool {
 // openPostgres opens the store on a PostgreSQL database: one writer
 // connection, as on SQLite, and a pool of readers.
 func openPostgres(ctx context.Context, dsn string) (*Store, error) {
+	dsn = withStallBound(dsn)
 	w, err := sql.Open(pgDriver(), dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
@@ -168,6 +169,30 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 		}
 	}
 	return newStore(w, r, dsn)
+}
+
+// stalledTx bounds how long PostgreSQL lets a connection of ferry sit in
+// a transaction without sending anything: a replica stopped mid-write (a
+// paused VM, SIGSTOP, a stalled node) would otherwise hold its row locks,
+// among them the FOR SHARE of its lease's fence, and the replica taking
+// its deploys over would wait on them for as long as it is stopped. The
+// server ends such a session after stalledTx, and the locks with it.
+// ferry's transactions never wait on anything but the database.
+const stalledTx = "5000" // milliseconds
+
+// withStallBound adds idle_in_transaction_session_timeout to a PostgreSQL
+// URL or keyword/value DSN that does not set it itself.
+func withStallBound(dsn string) string {
+	const param = "idle_in_transaction_session_timeout"
+	switch {
+	case strings.Contains(dsn, param):
+		return dsn
+	case !IsPostgres(dsn):
+		return dsn + " " + param + "=" + stalledTx
+	case strings.Contains(dsn, "?"):
+		return dsn + "&" + param + "=" + stalledTx
+	}
+	return dsn + "?" + param + "=" + stalledTx
 }
 
 // dsn is the data source name of the database file at path. The pragmas are
