@@ -62,6 +62,7 @@ type idp struct {
 	provider   *oidc.Provider
 	verifier   *oidc.IDTokenVerifier
 	endSession string // the provider's end_session_endpoint; "": none
+	authStyle  oauth2.AuthStyle
 }
 
 // discover returns the provider's endpoints and token verifier.
@@ -78,10 +79,11 @@ func (p *idp) discover(ctx context.Context, now func() time.Time) (*oidc.Provide
 		return nil, nil, err
 	}
 	var meta struct {
-		EndSession string `json:"end_session_endpoint"`
+		EndSession  string   `json:"end_session_endpoint"`
+		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	_ = provider.Claims(&meta) // the document decoded already
-	p.provider, p.endSession = provider, meta.EndSession
+	p.provider, p.endSession, p.authStyle = provider, meta.EndSession, authStyle(p.ClientSecret, meta.AuthMethods)
 	p.verifier = provider.Verifier(&oidc.Config{ClientID: p.ClientID, Now: now})
 	return p.provider, p.verifier, nil
 }
@@ -97,7 +99,24 @@ func (s *Server) checkProvider(ctx context.Context) {
 }
 
 func (p *idp) oauth(provider *oidc.Provider) *oauth2.Config {
-	return &oauth2.Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, Endpoint: provider.Endpoint(), RedirectURL: p.redirect, Scopes: p.Scopes}
+	end := provider.Endpoint()
+	p.mu.Lock()
+	end.AuthStyle = p.authStyle
+	p.mu.Unlock()
+	return &oauth2.Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, Endpoint: end, RedirectURL: p.redirect, Scopes: p.Scopes}
+}
+
+// authStyle is how ferry authenticates at the token endpoint: as the
+// discovery document says the provider accepts, so that a refused code is
+// sent once. Without a word from it, x/oauth2 tries one way, then the other.
+func authStyle(secret string, methods []string) oauth2.AuthStyle {
+	switch {
+	case secret == "" || slices.Contains(methods, "client_secret_post") && !slices.Contains(methods, "client_secret_basic"):
+		return oauth2.AuthStyleInParams
+	case len(methods) == 0 || slices.Contains(methods, "client_secret_basic"):
+		return oauth2.AuthStyleInHeader // the default of OpenID Connect Discovery
+	}
+	return oauth2.AuthStyleAutoDetect
 }
 
 // signOutURL is where a person signed out of ferry can sign out of the

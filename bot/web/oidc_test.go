@@ -209,7 +209,11 @@ func TestOIDCRefusals(t *testing.T) {
 		q := back.Query()
 		q.Set("code", used.Query().Get("code"))
 		back.RawQuery = q.Encode()
+		tokens := p.Requests(oidctest.TokenPath)
 		refused(t, c2, f.callback(c2, back), http.StatusBadGateway, "Acme SSO refused the sign-in&#39;s code: invalid_grant")
+		if n := p.Requests(oidctest.TokenPath) - tokens; n != 1 {
+			t.Errorf("the replayed code was sent to the provider %d times; want once", n)
+		}
 	})
 	t.Run("expired ID token", func(t *testing.T) {
 		res := tampered(t, func(c map[string]any) { c["exp"] = t0.Add(-time.Minute).Unix(); c["iat"] = t0.Add(-time.Hour).Unix() })
