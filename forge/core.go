@@ -81,6 +81,7 @@ type Core struct {
 	users          Users
 	store          Store
 	repoOn         func(string) (string, bool)
+	projects       *projectsSeen // the engine's, for what deploys are owed
 	client         Client
 	bot            *bot.Bot
 	repoConfig     RepoConfig
@@ -98,7 +99,7 @@ func NewCore(cfg Config) (*Core, error) {
 	if cfg.Platform == "" || cfg.Name == "" || cfg.Engine == nil || cfg.Users == nil || cfg.Store == nil || cfg.RepoOn == nil {
 		return nil, errors.New("forge: Platform, Name, Engine, Users, Store and RepoOn are required")
 	}
-	c := &Core{platform: cfg.Platform, name: cfg.Name, engine: cfg.Engine, users: cfg.Users, store: cfg.Store, repoOn: cfg.RepoOn,
+	c := &Core{platform: cfg.Platform, name: cfg.Name, engine: cfg.Engine, users: cfg.Users, store: cfg.Store, repoOn: cfg.RepoOn, projects: newProjectsSeen(cfg.Engine),
 		client: cfg.Client, bot: cfg.Bot, repoConfig: cfg.RepoConfig, baseURL: cfg.BaseURL, log: cfg.Logger, clock: cfg.Clock,
 		access: accessCache{entries: map[string]accessEntry{}}}
 	if c.log == nil {
@@ -162,26 +163,23 @@ func RepoPath(u string) string {
 }
 
 // repoOfProject is the repository of a project when it is on this forge.
+// A project a reload removed is the one last seen.
 func (c *Core) repoOfProject(name string) (Repo, bool) {
-	for _, p := range c.engine.Projects() {
-		if p.Name == name {
-			full, ok := c.repoOn(p.Repo)
-			return Repo{FullName: full}, ok
-		}
+	p, ok := c.projects.project(name)
+	if !ok {
+		return Repo{}, false
 	}
-	return Repo{}, false
+	full, ok := c.repoOn(p.Repo)
+	return Repo{FullName: full}, ok
 }
 
-// envOf is the environment of a deploy as ferry.yaml configures it; the
-// zero Environment when it is gone.
+// envOf is the environment of a deploy as ferry.yaml configures it (as
+// last seen, when a reload removed it); the zero Environment when it was
+// never seen.
 func (c *Core) envOf(d pipeline.Deploy) pipeline.Environment {
-	for _, p := range c.engine.Projects() {
-		if p.Name == d.Project {
-			e, _ := p.Env(d.Env)
-			return e
-		}
-	}
-	return pipeline.Environment{}
+	p, _ := c.projects.project(d.Project)
+	e, _ := p.Env(d.Env)
+	return e
 }
 
 // refusal is a reason nothing was done, said to whoever asked.

@@ -467,6 +467,33 @@ func TestRefusedRepoConfigDeploysNothing(t *testing.T) {
 	}
 }
 
+// TestStatusOfARemovedProject: a reload removes the project of a running
+// deploy, which runs to its end; its commit status still says how it
+// ended.
+func TestStatusOfARemovedProject(t *testing.T) {
+	c := &forgetest.Client{}
+	f := newFixture(t, c)
+	d := pipeline.Deploy{ID: 7, Project: "demo", Env: "staging", Commit: mainSHA, Version: "main@1111111", State: pipeline.StateRunning}
+	ref, err := f.core.Deliver(t.Context(), bot.Outgoing{Notice: pipeline.Notice{Kind: forge.KindStatus, DeployID: d.ID, State: d.State}, Deploy: d}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.engine.Reconfigure(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	d.State = pipeline.StateSucceeded
+	if _, err := f.core.Deliver(t.Context(), bot.Outgoing{Notice: pipeline.Notice{Kind: forge.KindStatus, DeployID: d.ID, State: d.State}, Deploy: d}, ref); err != nil {
+		t.Fatal(err)
+	}
+	var states []forge.StatusState
+	for _, st := range c.Statuses() {
+		states = append(states, st.State)
+	}
+	if !slices.Equal(states, []forge.StatusState{forge.StatusRunning, forge.StatusSuccess}) {
+		t.Errorf("statuses %v, want running then success after the project was removed", states)
+	}
+}
+
 // TestStatusSaidOnceAState: a deploy's notices come at each unit's
 // progress too; the commit status is set again only when what it says
 // changes, by the ref the outbox keeps for it.

@@ -154,4 +154,11 @@ func TestSubscriberFollowsTheProjects(t *testing.T) {
 	if ns := s.Notices(pipeline.Deploy{ID: 2, Project: "api", Commit: d.Commit}); len(ns) != 1 {
 		t.Errorf("a project added on GitHub: %+v", ns)
 	}
+	src.ps = nil // a reload removes api while its deploy runs to its end
+	if ns := s.Notices(pipeline.Deploy{ID: 2, Project: "api", Commit: d.Commit, State: pipeline.StateSucceeded}); len(ns) != 1 {
+		t.Errorf("a deploy of a project a reload removed: %+v; want its status still owed", ns)
+	}
+	if ns := s.Notices(pipeline.Deploy{ID: 3, Project: "never", Commit: d.Commit}); len(ns) != 0 {
+		t.Errorf("a project never configured: %+v", ns)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -31,7 +32,7 @@ const maxDescription = 140
 // a deploy asked for on a pull request, the pull request's sticky comment.
 type Subscriber struct {
 	platform    string
-	projects    Projects
+	projects    *projectsSeen
 	repoOn      func(string) (string, bool)
 	deployments bool
 }
@@ -43,25 +44,53 @@ type Projects interface {
 	Projects() []pipeline.Project
 }
 
+// projectsSeen reads the projects loaded now and keeps the last of each it
+// saw: a deploy of a project a reload removed runs to its end with what it
+// started with, and is still owed its statuses to the end.
+type projectsSeen struct {
+	src  Projects
+	mu   sync.Mutex
+	last map[string]pipeline.Project
+}
+
+func newProjectsSeen(src Projects) *projectsSeen {
+	return &projectsSeen{src: src, last: map[string]pipeline.Project{}}
+}
+
+// project is the named project as loaded now, else as it was last seen.
+func (p *projectsSeen) project(name string) (pipeline.Project, bool) {
+	now := p.src.Projects()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pr := range now {
+		p.last[pr.Name] = pr
+	}
+	for _, pr := range now {
+		if pr.Name == name {
+			return pr, true
+		}
+	}
+	pr, ok := p.last[name]
+	return pr, ok
+}
+
 var _ pipeline.Subscriber = Subscriber{}
 
 // NewSubscriber is the Subscriber of platform for the projects whose
 // repository repoOn says is on it; deployments says whether the forge
 // keeps deployments.
 func NewSubscriber(platform string, projects Projects, repoOn func(string) (string, bool), deployments bool) Subscriber {
-	return Subscriber{platform: platform, projects: projects, repoOn: repoOn, deployments: deployments}
+	return Subscriber{platform: platform, projects: newProjectsSeen(projects), repoOn: repoOn, deployments: deployments}
 }
 
 // onForge reports whether the repository of the named project is on the
 // forge.
 func (s Subscriber) onForge(project string) bool {
-	for _, p := range s.projects.Projects() {
-		if p.Name == project {
-			_, ok := s.repoOn(p.Repo)
-			return ok
-		}
+	p, ok := s.projects.project(project)
+	if ok {
+		_, ok = s.repoOn(p.Repo)
 	}
-	return false
+	return ok
 }
 
 // Notices implements pipeline.Subscriber.
